@@ -1,0 +1,375 @@
+"""The run directory: the contract between the trainer, analysis, evaluation and the dashboard.
+
+Layout (every file is JSON, JSONL or safetensors; nothing is pickled)::
+
+    runs/demo/
+      config.json              resolved training config (written once, atomically)
+      status.json              state (running | finished | crashed | stopped), pid, heartbeat, step, total_steps, error
+      data.jsonl               the training problems (question, gold, K rationales), for the dashboard
+      probes.jsonl             the fixed probe set of (problem, perspective) pairs, in snapshot row order
+      steps.jsonl              one record per optimiser step (append-only)
+      samples.jsonl            per-problem MetaNet details every ``log_samples_every`` steps (append-only)
+      snapshots/step_000010.safetensors   hidden states (float16, n x d) and answer correctness of the probes
+      checkpoints/step_000020/ student adapter or weights, MetaNet, optimisers, calibrator, RNG (for --resume)
+      log.txt                  stdout/stderr of a run launched from the dashboard
+      analysis/, eval/         written by ``mind analyze`` and ``mind eval``
+
+Append-only files are written a whole line at a time and flushed, so a reader that meets a torn last line
+(the record in flight) skips it; a crash loses at most that record. Snapshots and JSON files are written to a
+temporary name and renamed, so a reader sees them complete or not at all.
+
+Public API::
+
+    from mind import load_run
+    run = load_run("runs/demo")
+    run.config, run.status          # dicts
+    run.steps                       # DataFrame, one row per optimiser step
+    run.samples                     # DataFrame: step, problem_id, perspectives, scores, alphas, selected, ...
+    run.snapshot_steps              # list[int]
+    X, meta = run.hidden_states(step)   # ndarray (n, d), DataFrame(problem_id, perspective, correct)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import socket
+import time
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Iterable, Protocol
+
+import numpy as np
+import pandas as pd
+
+from mind.errors import RunDirError
+
+STALE_AFTER_S = 90.0  # a "running" run whose heartbeat is older than this is reported as "stale"
+_SNAP_RE = re.compile(r"^step_(\d{6,})\.safetensors$")
+STEP_COLUMNS = ("step", "epoch", "lr", "loss_total", "loss_sft", "loss_cons", "loss_meta", "n_selected")
+PER_PERSPECTIVE = ("weight", "score", "selected", "loss_raw", "loss_filtered")
+
+
+# --------------------------------------------------------------------------------------------- writing
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe copy: NaN/inf become null, numpy scalars and arrays become Python values."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _clean(value.tolist())
+    if isinstance(value, np.generic):
+        return _clean(value.item())
+    return value
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(_clean(obj), f, indent=2, ensure_ascii=False)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def append_jsonl(path: Path, records: Iterable[dict]) -> None:
+    """Append records, one whole line per write, then flush to the OS."""
+    lines = "".join(json.dumps(_clean(r), ensure_ascii=False, allow_nan=False) + "\n" for r in records)
+    if not lines:
+        return
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(lines)
+        f.flush()
+
+
+class MetricSink(Protocol):
+    """Where the training loop sends its records. The run directory is one sink; trackers are others."""
+
+    def log_step(self, record: dict) -> None: ...
+
+    def log_samples(self, records: list[dict]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class RunWriter:
+    """Writes a run directory. Only the main process of a (distributed) run creates one."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        (self.path / "snapshots").mkdir(parents=True, exist_ok=True)
+        (self.path / "checkpoints").mkdir(exist_ok=True)
+        self._status: dict = {}
+        self._last_beat = 0.0
+
+    # -- one-off files
+    def write_json(self, name: str, obj: Any) -> None:
+        write_json_atomic(self.path / name, obj)
+
+    def write_jsonl(self, name: str, records: list[dict]) -> None:
+        tmp = self.path / f".{name}.tmp"
+        tmp.unlink(missing_ok=True)
+        append_jsonl(tmp, records)
+        os.replace(tmp, self.path / name)
+
+    # -- status and heartbeat
+    def set_status(self, state: str, **fields: Any) -> None:
+        if not self._status:
+            self._status = {"pid": os.getpid(), "host": socket.gethostname(), "started_at": time.time()}
+        self._status.update(fields, state=state, heartbeat=time.time())
+        self.write_json("status.json", self._status)
+        self._last_beat = time.monotonic()
+
+    def heartbeat(self, step: int, every_s: float = 2.0, **fields: Any) -> None:
+        """Refresh status.json with the current step, at most every ``every_s`` seconds."""
+        if time.monotonic() - self._last_beat >= every_s:
+            self.set_status(self._status.get("state", "running"), step=step, **fields)
+
+    # -- MetricSink
+    def log_step(self, record: dict) -> None:
+        append_jsonl(self.path / "steps.jsonl", [record])
+
+    def log_samples(self, records: list[dict]) -> None:
+        append_jsonl(self.path / "samples.jsonl", records)
+
+    def close(self) -> None:
+        pass
+
+    # -- snapshots
+    def write_snapshot(self, step: int, hidden: np.ndarray, correct: np.ndarray) -> Path:
+        from safetensors.numpy import save_file
+
+        final = self.path / "snapshots" / f"step_{step:06d}.safetensors"
+        tmp = final.with_name(f".{final.name}.tmp")
+        save_file(
+            {"hidden": np.ascontiguousarray(hidden, dtype=np.float16), "correct": np.asarray(correct, dtype=np.int8)},
+            str(tmp),
+            metadata={"step": str(step)},
+        )
+        os.replace(tmp, final)
+        return final
+
+    def truncate_after(self, step: int) -> None:
+        """Drop step/sample records and snapshots newer than ``step`` (used by ``--resume``)."""
+        for name in ("steps.jsonl", "samples.jsonl"):
+            p = self.path / name
+            if p.exists():
+                keep = [r for r in read_jsonl(p) if int(r.get("step", 0)) <= step]
+                self.write_jsonl(name, keep)
+        for snap in (self.path / "snapshots").glob("step_*.safetensors"):
+            m = _SNAP_RE.match(snap.name)
+            if m and int(m.group(1)) > step:
+                snap.unlink()
+
+
+class TrackerSink:
+    """Forwards step records to Accelerate's trackers (TensorBoard, W&B, MLflow)."""
+
+    def __init__(self, accelerator):
+        self.accelerator = accelerator
+
+    def log_step(self, record: dict) -> None:
+        values = {k: v for k, v in record.items() if isinstance(v, (int, float)) and k != "step" and v == v}
+        self.accelerator.log(values, step=int(record["step"]))
+
+    def log_samples(self, records: list[dict]) -> None:
+        pass
+
+    def close(self) -> None:
+        self.accelerator.end_training()
+
+
+# --------------------------------------------------------------------------------------------- reading
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Read a JSONL file written by :class:`RunWriter`. A torn last line is skipped; a bad line elsewhere is an error."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    lines = data.split(b"\n")
+    torn_tail = not data.endswith(b"\n")
+    out = []
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            out.append(json.loads(line))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            if torn_tail and i == len(lines) - 1:
+                break  # the record in flight
+            raise RunDirError(
+                f"{path}: line {i + 1} is not valid JSON (corrupt run file); delete that line or re-run the training"
+            ) from None
+    return out
+
+
+def _read_json(path: Path, required: bool = True) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if required:
+            raise RunDirError(f"{path.parent}: {path.name} is missing; this is not a complete mind run directory") from None
+        return {}
+    except UnicodeDecodeError:
+        raise RunDirError(f"{path}: not UTF-8 text (corrupt run file); re-run the training to recreate it") from None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RunDirError(f"{path}: truncated or invalid JSON ({exc.msg}); re-run the training to recreate it") from None
+    if not isinstance(obj, dict):
+        raise RunDirError(f"{path}: expected a JSON object; re-run the training to recreate it")
+    return obj
+
+
+class Run:
+    """Read-only view of a run directory. Each property reads its files once; call :func:`load_run` again
+    for fresh data from a run that is still being written."""
+
+    def __init__(self, path: Path, config: dict):
+        self.path = path
+        self.config = config
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, state={self.state!r}, steps={len(self.steps)})"
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def perspectives(self) -> list[str]:
+        return list(self.config.get("perspectives") or [])
+
+    @cached_property
+    def status(self) -> dict:
+        return _read_json(self.path / "status.json", required=False) or {"state": "unknown"}
+
+    @property
+    def state(self) -> str:
+        """running | finished | crashed | stopped | stale (running but no heartbeat for a while) | unknown."""
+        st = self.status.get("state", "unknown")
+        if st == "running":
+            beat = self.status.get("heartbeat") or 0
+            if time.time() - float(beat) > STALE_AFTER_S:
+                return "stale"
+        return st
+
+    @cached_property
+    def steps(self) -> pd.DataFrame:
+        rows = read_jsonl(self.path / "steps.jsonl")
+        cols = list(STEP_COLUMNS) + [f"{k}/{p}" for k in PER_PERSPECTIVE for p in self.perspectives]
+        df = pd.DataFrame.from_records(rows) if rows else pd.DataFrame(columns=cols)
+        for c in cols:
+            if c not in df.columns:
+                df[c] = np.nan
+        if len(df):
+            df = df.drop_duplicates("step", keep="last").sort_values("step").reset_index(drop=True)
+            df["step"] = df["step"].astype(int)
+        return df
+
+    @cached_property
+    def samples(self) -> pd.DataFrame:
+        rows = read_jsonl(self.path / "samples.jsonl")
+        cols = ["step", "problem_id", "perspectives", "scores", "alphas", "selected", "loss_raw", "loss_filtered",
+                "attention", "loss_meta"]
+        return pd.DataFrame.from_records(rows) if rows else pd.DataFrame(columns=cols)
+
+    @cached_property
+    def problems(self) -> pd.DataFrame:
+        """The training problems (id, question, answer, rationales as {perspective: text})."""
+        rows = read_jsonl(self.path / "data.jsonl")
+        for r in rows:
+            r["rationales"] = {x["perspective"]: x["text"] for x in r.get("rationales", [])}
+        return pd.DataFrame.from_records(rows) if rows else pd.DataFrame(columns=["id", "question", "answer", "rationales"])
+
+    @cached_property
+    def probes(self) -> pd.DataFrame:
+        rows = read_jsonl(self.path / "probes.jsonl")
+        return pd.DataFrame.from_records(rows) if rows else pd.DataFrame(columns=["problem_id", "perspective"])
+
+    @cached_property
+    def snapshot_steps(self) -> list[int]:
+        d = self.path / "snapshots"
+        if not d.is_dir():
+            return []
+        return sorted(int(m.group(1)) for f in os.listdir(d) if (m := _SNAP_RE.match(f)))
+
+    def hidden_states(self, step: int | None = None) -> tuple[np.ndarray, pd.DataFrame]:
+        """Hidden states of the probe set at ``step`` (default: the latest snapshot)."""
+        steps = self.snapshot_steps
+        if not steps:
+            raise RunDirError(f"{self.path}: no hidden-state snapshots yet; wait for the first snapshot step")
+        if step is None:
+            step = steps[-1]
+        if step not in steps:
+            raise RunDirError(f"{self.path}: no snapshot at step {step}; available steps: {steps}")
+        f = self.path / "snapshots" / f"step_{step:06d}.safetensors"
+        try:
+            from safetensors.numpy import load_file
+
+            tensors = load_file(str(f))
+            hidden, correct = tensors["hidden"], tensors["correct"]
+        except Exception as exc:  # noqa: BLE001 - safetensors raises several types on garbage
+            raise RunDirError(f"{f}: unreadable snapshot ({type(exc).__name__}); delete it or re-run the training") from None
+        meta = self.probes.copy()
+        if len(meta) != hidden.shape[0]:
+            raise RunDirError(
+                f"{f}: {hidden.shape[0]} rows but probes.jsonl lists {len(meta)}; the run directory is inconsistent"
+            )
+        meta["correct"] = correct.astype(bool)
+        return hidden.astype(np.float32), meta[[c for c in ("problem_id", "perspective", "correct") if c in meta]]
+
+    @property
+    def checkpoints(self) -> list[int]:
+        d = self.path / "checkpoints"
+        if not d.is_dir():
+            return []
+        out = []
+        for c in d.iterdir():
+            m = re.match(r"^step_(\d+)$", c.name)
+            if m and (c / "trainer_state.json").exists():
+                out.append(int(m.group(1)))
+        return sorted(out)
+
+
+def load_run(path: str | Path) -> Run:
+    """Open a run directory written by ``mind train``. Raises :class:`RunDirError` when it is not one."""
+    p = Path(path)
+    if not p.is_dir():
+        raise RunDirError(f"{p}: no such run directory; pass the --out folder of a `mind train` run")
+    config = _read_json(p / "config.json")
+    return Run(p, config)
+
+
+def safe_run_path(root: str | Path, name: str) -> Path:
+    """Resolve a run name inside ``root``; refuse names that escape it (``..``, absolute paths, symlinks)."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", name) or ".." in name:
+        raise RunDirError(
+            f"run name {name!r} is not allowed; use letters, digits, '.', '_' or '-' (no slashes, no '..')"
+        )
+    root = Path(root).resolve()
+    target = (root / name).resolve()
+    if target.parent != root:
+        raise RunDirError(f"run name {name!r} resolves outside {root} (a symlink?); choose another name")
+    return target
+
+
+def list_runs(*roots: str | Path) -> list[Path]:
+    """Run directories (folders with a config.json) directly under each root, newest first."""
+    found = []
+    for root in roots:
+        r = Path(root)
+        if r.is_dir():
+            found += [d for d in r.iterdir() if d.is_dir() and (d / "config.json").exists()]
+    return sorted(found, key=lambda d: (d / "config.json").stat().st_mtime, reverse=True)
