@@ -1,0 +1,419 @@
+"""Evaluation benchmarks as uniform :class:`BenchmarkItem` records.
+
+In-distribution: GSM8K, SVAMP, MATH500. Out-of-distribution: CommonsenseQA, StrategyQA, GPQA-Diamond.
+:func:`load_benchmark` looks for each benchmark in this order:
+
+1. ``path`` given by the user: the benchmark's file itself, or a folder holding it (in the layout of
+   ``shared/data``, e.g. ``<folder>/gsm8k/test.jsonl``, or just the file name, ``<folder>/test.jsonl``);
+2. the data folder: ``$MIND_DATA_DIR`` when set, else ``shared/data`` beside the checkout;
+3. the Hugging Face hub via ``datasets.load_dataset`` (needs a connection; GPQA is gated and needs a login).
+
+SVAMP evaluation drops the questions of the SVAMP multi-teacher training corpus by default
+(``exclude_train_overlap=True``, see :func:`svamp_multi_teacher_questions`); :func:`load_svamp_multi_teacher`
+turns that corpus into multi-perspective training problems. GPQA items are decrypted in memory and never
+printed: their ``repr`` hides the text.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import os
+import random
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from mind.answers import normalize_number
+from mind.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+GPQA_PASSWORD = b"deserted-untie-orchid"  # published in the GPQA authors' README; keeps the data out of crawlers
+ANSWER_TYPES = ("number", "math", "choice", "yesno")
+
+
+@dataclass(frozen=True, repr=False)
+class BenchmarkItem:
+    id: str  # unique within the benchmark
+    question: str  # the problem text, without the options
+    answer: str  # gold answer: number string, LaTeX string, letter A-E, or "yes"/"no"
+    answer_type: str  # "number" | "math" | "choice" | "yesno"
+    choices: tuple[str, ...] = ()  # option texts in letter order (A, B, ...) for choice questions
+    benchmark: str = ""
+
+    def prompt_text(self) -> str:
+        """The question followed by its lettered options, one per line (as given to a model)."""
+        opts = "\n".join(f"({chr(65 + i)}) {c}" for i, c in enumerate(self.choices))
+        return f"{self.question}\n{opts}" if opts else self.question
+
+    def __repr__(self) -> str:
+        hidden = self.benchmark == "gpqa"  # GPQA's authors ask that items never appear in plain text
+        q = "<hidden>" if hidden else repr(self.question[:60] + ("..." if len(self.question) > 60 else ""))
+        return (
+            f"BenchmarkItem(id={self.id!r}, benchmark={self.benchmark!r}, answer_type={self.answer_type!r}, "
+            f"answer={self.answer!r}, question={q}, n_choices={len(self.choices)})"
+        )
+
+
+@dataclass(frozen=True)
+class BenchmarkSpec:
+    name: str
+    kind: str  # "ID" (in-distribution) or "OOD"
+    answer_type: str
+    default_split: str
+    files: dict  # split -> path relative to the data folder
+    hub_id: str
+    hub_config: str | None = None
+    hub_splits: dict | None = None  # our split -> hub split name(s); a tuple is concatenated
+    title: str = ""
+
+
+BENCHMARKS: dict[str, BenchmarkSpec] = {
+    "gsm8k": BenchmarkSpec(
+        "gsm8k", "ID", "number", "test",
+        {"test": "gsm8k/test.jsonl", "train": "gsm8k/train.jsonl", "test_socratic": "gsm8k/test_socratic.jsonl"},
+        "openai/gsm8k", "main", {"test": "test", "train": "train", "test_socratic": ("socratic", "test")}, "GSM8K",
+    ),
+    "svamp": BenchmarkSpec(
+        # SVAMP's 1,000 problems form one challenge set; the hub mirror splits it 700 train / 300 test.
+        "svamp", "ID", "number", "test", {"test": "svamp/SVAMP.json"},
+        "ChilleD/SVAMP", None, {"test": ("train", "test")}, "SVAMP",
+    ),
+    "math500": BenchmarkSpec(
+        "math500", "ID", "math", "test", {"test": "math500/test.jsonl"},
+        "HuggingFaceH4/MATH-500", None, {"test": "test"}, "MATH500",
+    ),
+    "csqa": BenchmarkSpec(
+        "csqa", "OOD", "choice", "dev", {"dev": "csqa/dev_rand_split.jsonl", "train": "csqa/train_rand_split.jsonl"},
+        "tau/commonsense_qa", None, {"dev": "validation", "train": "train"}, "CommonsenseQA",
+    ),
+    "strategyqa": BenchmarkSpec(
+        # the hub has no copy of the official 229-question dev split; ChilleD/StrategyQA's test split is the
+        # usual stand-in (a different, larger sample of the same questions)
+        "strategyqa", "OOD", "yesno", "dev", {"dev": "strategyqa/dev.json", "train": "strategyqa/train.json"},
+        "ChilleD/StrategyQA", None, {"dev": "test", "train": "train"}, "StrategyQA",
+    ),
+    "gpqa": BenchmarkSpec(
+        "gpqa", "OOD", "choice", "diamond",
+        {"diamond": "gpqa/dataset.zip", "main": "gpqa/dataset.zip", "extended": "gpqa/dataset.zip"},
+        "Idavidrein/gpqa", None, {"diamond": "train", "main": "train", "extended": "train"}, "GPQA-Diamond",
+    ),
+}
+
+
+def data_dir() -> Path:
+    """The local benchmark folder: ``$MIND_DATA_DIR`` when set, else ``shared/data`` beside the checkout."""
+    env = os.environ.get("MIND_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    import mind
+
+    return Path(mind.__file__).resolve().parents[2] / "shared" / "data"
+
+
+def normalize_question(text: str) -> str:
+    """Question text for matching: lower case, punctuation dropped, whitespace collapsed."""
+    import re
+    import unicodedata
+
+    text = unicodedata.normalize("NFKC", str(text)).casefold()
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", text).split())
+
+
+# ----------------------------------------------------------------------------------------------- row parsers
+
+
+def _field(row, key: str, where: str, kind=str):
+    if not isinstance(row, dict):
+        raise DataError(f"{where}: expected an object, got {type(row).__name__}; fix or remove the row")
+    value = row.get(key)
+    ok = isinstance(value, kind) and not isinstance(value, bool) if kind is not bool else isinstance(value, bool)
+    if not ok or (isinstance(value, str) and not value.strip()):
+        raise DataError(f"{where}: field {key!r} is missing or not a {getattr(kind, '__name__', kind)}; fix the row")
+    return value
+
+
+def _number(value, where: str, key: str) -> str:
+    norm = normalize_number(str(value)) if not isinstance(value, bool) else None
+    if norm is None or "/" in norm:
+        raise DataError(f"{where}: field {key!r} is not a number ({str(value)[:20]!r}); fix the gold answer")
+    return norm
+
+
+def _gsm8k(row, where, index, split):
+    question = _field(row, "question", where)
+    answer = _field(row, "answer", where)
+    if "####" not in answer:
+        raise DataError(f"{where}: field 'answer' has no final '#### N' line; fix the row")
+    gold = _number(answer.rsplit("####", 1)[1].strip(), where, "answer")
+    return BenchmarkItem(f"gsm8k-{split}-{index}", question.strip(), gold, "number", (), "gsm8k")
+
+
+def _svamp(row, where, index, split):
+    body = _field(row, "Body", where).strip()
+    question = _field(row, "Question", where).strip()
+    gold = _number(_field(row, "Answer", where, (int, float, str)), where, "Answer")
+    item_id = row.get("ID") or f"svamp-{index}"
+    return BenchmarkItem(str(item_id), f"{body} {question}", gold, "number", (), "svamp")
+
+
+def _math500(row, where, index, split):
+    problem = _field(row, "problem", where)
+    answer = _field(row, "answer", where)
+    item_id = row.get("unique_id") or f"math500-{index}"
+    return BenchmarkItem(str(item_id), problem.strip(), answer.strip(), "math", (), "math500")
+
+
+def _csqa(row, where, index, split):
+    q = _field(row, "question", where, (dict, str))
+    if isinstance(q, dict):  # original release: question.{stem, choices: [{label, text}]}
+        stem = _field(q, "stem", where + " question")
+        raw = _field(q, "choices", where + " question", list)
+        pairs = [(_field(c, "label", f"{where} choice {j}"), _field(c, "text", f"{where} choice {j}")) for j, c in enumerate(raw)]
+    else:  # hub: question str, choices {label: [...], text: [...]}
+        stem, ch = q, _field(row, "choices", where, dict)
+        pairs = list(zip(ch.get("label") or [], ch.get("text") or []))
+    labels = [p[0].strip().upper() for p in pairs]
+    if labels != [chr(65 + i) for i in range(len(labels))] or not 2 <= len(labels) <= 10:
+        raise DataError(f"{where}: field 'choices' labels are {labels}, expected A, B, C, ...; fix the row")
+    key = _field(row, "answerKey", where).strip().upper()
+    if key not in labels:
+        raise DataError(f"{where}: field 'answerKey' {key!r} is not one of the labels {labels}; fix the row")
+    item_id = row.get("id") or f"csqa-{split}-{index}"
+    return BenchmarkItem(str(item_id), stem.strip(), key, "choice", tuple(t.strip() for _, t in pairs), "csqa")
+
+
+def _strategyqa(row, where, index, split):
+    question = _field(row, "question", where)
+    answer = _field(row, "answer", where, bool)
+    item_id = row.get("qid") or f"strategyqa-{split}-{index}"
+    return BenchmarkItem(str(item_id), question.strip(), "yes" if answer else "no", "yesno", (), "strategyqa")
+
+
+def _gpqa(row, where, index, split):
+    """Four options shuffled deterministically per item (seeded by its Record ID) into A-D."""
+    question = _field(row, "Question", where)
+    correct = _field(row, "Correct Answer", where).strip()
+    wrong = [_field(row, f"Incorrect Answer {k}", where).strip() for k in (1, 2, 3)]
+    item_id = str(row.get("Record ID") or f"gpqa-{split}-{index}")
+    options = [correct, *wrong]
+    seed = int.from_bytes(hashlib.sha256(item_id.encode()).digest()[:8], "big")
+    random.Random(seed).shuffle(options)
+    gold = chr(65 + options.index(correct))
+    return BenchmarkItem(item_id, question.strip(), gold, "choice", tuple(options), "gpqa")
+
+
+_PARSERS = {"gsm8k": _gsm8k, "svamp": _svamp, "math500": _math500, "csqa": _csqa, "strategyqa": _strategyqa, "gpqa": _gpqa}
+
+
+# ----------------------------------------------------------------------------------------------- file readers
+
+
+def _rows_from_file(path: Path, name: str, split: str) -> list[tuple[str, dict]]:
+    """(where, row) pairs of a local file; ``where`` names file and row for error messages."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"benchmark file {path}: cannot read it ({exc.strerror}); check the path") from None
+    if name == "gpqa":
+        return _gpqa_rows(raw, path, split)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: invalid UTF-8 at byte {exc.start}; re-save the file as UTF-8") from None
+    if path.suffix == ".jsonl":
+        rows = []
+        for lineno, line in enumerate(text.split("\n"), start=1):
+            if line.strip():
+                try:
+                    rows.append((f"{path.name} row {lineno}", json.loads(line)))
+                except json.JSONDecodeError as exc:
+                    raise DataError(f"{path.name} row {lineno}: not valid JSON ({exc.msg}); fix or remove the line") from None
+        return rows
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path.name}: not valid JSON ({exc.msg} at line {exc.lineno}); fix the file") from None
+    if not isinstance(data, list):
+        raise DataError(f"{path.name}: expected a JSON list of items, got {type(data).__name__}")
+    return [(f"{path.name} row {i + 1}", row) for i, row in enumerate(data)]
+
+
+def _gpqa_rows(raw: bytes, path: Path, split: str) -> list[tuple[str, dict]]:
+    """Decrypt ``dataset/gpqa_<split>.csv`` from the password-protected zip in memory (nothing written to disk)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+            member = next((n for n in zf.namelist() if n.endswith(f"gpqa_{split}.csv")), None)
+            if member is None:
+                raise DataError(f"{path.name}: no gpqa_{split}.csv inside; use split diamond, main or extended")
+            data = zf.read(member, pwd=GPQA_PASSWORD)
+    except (zipfile.BadZipFile, RuntimeError) as exc:
+        raise DataError(f"{path.name}: cannot open the GPQA zip ({type(exc).__name__}); re-download dataset.zip") from None
+    reader = csv.DictReader(io.StringIO(data.decode("utf-8")))
+    return [(f"{path.name}:{member} row {i + 1}", row) for i, row in enumerate(reader)]
+
+
+def _hub_rows(spec: BenchmarkSpec, split: str, looked: list[str]) -> list[tuple[str, dict]]:
+    hub_split = (spec.hub_splits or {}).get(split, split)
+    config = spec.hub_config
+    if spec.name == "gpqa":
+        config = f"gpqa_{split}"
+    if isinstance(hub_split, tuple) and spec.name == "gsm8k":  # ("socratic", "test"): config and split
+        config, hub_split = hub_split
+    parts = hub_split if isinstance(hub_split, tuple) else (hub_split,)
+    try:
+        from datasets import load_dataset
+
+        rows = []
+        for part in parts:
+            ds = load_dataset(spec.hub_id, config, split=part) if config else load_dataset(spec.hub_id, split=part)
+            rows += [(f"{spec.hub_id}[{part}] row {i + 1}", dict(r)) for i, r in enumerate(ds)]
+        return rows
+    except Exception as exc:  # noqa: BLE001 - offline, gated, renamed: all mean "no copy here"
+        reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise DataError(
+            f"benchmark {spec.name} ({split}): no local copy (looked in {', '.join(looked)}) and the Hugging Face hub "
+            f"copy {spec.hub_id} could not be loaded ({reason}); pass a path or set MIND_DATA_DIR"
+        ) from None
+
+
+def _local_file(spec: BenchmarkSpec, split: str, path: str | Path | None, looked: list[str]) -> Path | None:
+    rel = Path(spec.files[split])
+    if path is not None:
+        p = Path(path).expanduser()
+        if p.is_file():
+            return p
+        if not p.is_dir():
+            raise DataError(f"benchmark {spec.name}: path {p} does not exist; pass the {rel.name} file or its folder")
+        for cand in (p / rel, p / rel.name):
+            if cand.is_file():
+                return cand
+        raise DataError(f"benchmark {spec.name}: neither {p / rel} nor {p / rel.name} exists; check the path")
+    cand = data_dir() / rel
+    looked.append(str(cand))
+    return cand if cand.is_file() else None
+
+
+def load_benchmark(
+    name: str,
+    split: str | None = None,
+    path: str | Path | None = None,
+    limit: int | None = None,
+    exclude_train_overlap: bool = True,
+) -> list[BenchmarkItem]:
+    """Load a benchmark as a list of :class:`BenchmarkItem` (first ``limit`` items when given).
+
+    ``exclude_train_overlap`` (SVAMP only) drops questions that appear in the SVAMP multi-teacher training
+    corpus; the number dropped is logged at INFO level.
+    """
+    key = str(name).strip().lower().replace("-", "").replace("_", "")
+    key = {"commonsenseqa": "csqa", "gpqadiamond": "gpqa", "math": "math500"}.get(key, key)
+    if key not in BENCHMARKS:
+        raise ConfigError(f"benchmark {name!r} is unknown; use one of {', '.join(BENCHMARKS)}")
+    spec = BENCHMARKS[key]
+    split = split or spec.default_split
+    if split not in spec.files:
+        raise ConfigError(f"benchmark {key}: split {split!r} is unknown; use one of {', '.join(spec.files)}")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise ConfigError(f"limit must be a positive integer, got {limit!r}")
+    looked: list[str] = []
+    file = _local_file(spec, split, path, looked)
+    rows = _rows_from_file(file, key, split) if file is not None else _hub_rows(spec, split, looked)
+    parse = _PARSERS[key]
+    items = [parse(row, where, i, split) for i, (where, row) in enumerate(rows)]
+    if not items:
+        raise DataError(f"benchmark {key} ({split}): no items found in {file or spec.hub_id}; check the file")
+    if key == "svamp" and exclude_train_overlap:
+        seen = svamp_multi_teacher_questions()
+        kept = [it for it in items if normalize_question(it.question) not in seen]
+        log.info("svamp: excluded %d of %d questions that are in the multi-teacher training corpus", len(items) - len(kept), len(items))
+        items = kept
+    ids = [it.id for it in items]
+    if len(set(ids)) != len(ids):
+        raise DataError(f"benchmark {key} ({split}): duplicate item ids in {file or spec.hub_id}; ids must be unique")
+    return items[:limit] if limit else items
+
+
+# ----------------------------------------------------------------------------------------------- SVAMP multi-teacher
+
+MULTI_TEACHER_DIR = "svamp_multi_teacher"
+MULTI_TEACHER_FILES: dict[str, str] = {  # perspective id -> file; style per the source paper (see data README)
+    "symbolic": "0_SVAMP_chatgpt_level3SYM.json",  # GPT-4o, formal-symbolic
+    "socratic": "0_SVAMP_chatgpt_level3BSM.json",  # GPT-4o, sub-question decomposition
+    "rephrase": "0_SVAMP_chatgpt_level3RaR.json",  # GPT-4o, rephrase-and-respond
+    "level1": "SVAMP_ChatGPT_level1_ranked.json",  # GPT-4o, shortest granularity
+    "level6": "SVAMP_ChatGPT_level6_ranked.json",  # GPT-4o, finest granularity
+    "gemini": "SVAMP_gemini_level3_ranked.json",  # Gemini-1.5-Flash, medium granularity
+    "llama": "SVAMP_llama_level3_ranked.json",  # Llama-3-70B, medium granularity
+    "human": "svamp_human_annotation.json",  # human equation-style rationale
+}
+
+
+def _multi_teacher_folder(path: str | Path | None) -> Path:
+    folder = Path(path).expanduser() if path is not None else data_dir() / MULTI_TEACHER_DIR
+    if not folder.is_dir():
+        raise DataError(f"SVAMP multi-teacher folder {folder} not found; pass its path or set MIND_DATA_DIR")
+    return folder
+
+
+def _multi_teacher_rows(folder: Path, pid: str) -> list[tuple[str, str, str]]:
+    """(where, question, output) rows of one view's file."""
+    file = folder / MULTI_TEACHER_FILES[pid]
+    if not file.is_file():
+        raise DataError(f"SVAMP multi-teacher file {file} is missing; restore it or pass the folder that has all 8")
+    out = []
+    for where, row in _rows_from_file(file, "svamp_multi_teacher", ""):
+        out.append((where, _field(row, "instruction", where).strip(), _field(row, "output", where).strip()))
+    return out
+
+
+def svamp_multi_teacher_questions(path: str | Path | None = None) -> set[str]:
+    """Normalised questions of the SVAMP multi-teacher corpus (empty, with a warning, when it is not present)."""
+    try:
+        folder = _multi_teacher_folder(path)
+    except DataError as exc:
+        log.warning("%s; SVAMP evaluation excludes no training questions", exc)
+        return set()
+    return {normalize_question(q) for pid in MULTI_TEACHER_FILES for _, q, _ in _multi_teacher_rows(folder, pid)}
+
+
+def load_svamp_multi_teacher(path: str | Path | None = None, drop_wrong: bool = False) -> list:
+    """The SVAMP multi-teacher corpus as multi-perspective :class:`mind.data.Problem` records.
+
+    The 8 files are joined on normalised question text; each view becomes a rationale whose perspective id is a key
+    of :data:`MULTI_TEACHER_FILES` and whose ``answer`` is the number its text ends with ("The answer is N", else
+    its last number). The gold answer is the human annotation's (derived from SVAMP's gold equation), else the
+    most common view answer. ``drop_wrong`` drops views whose answer differs from the gold, as the MIND judge does.
+    """
+    from collections import Counter
+
+    from mind.answers import answers_equal, extract_answer
+    from mind.data import parse_problem
+
+    folder = _multi_teacher_folder(path)
+    views: dict[str, dict[str, tuple[str, str]]] = {}  # question key -> pid -> (text, answer)
+    questions: dict[str, str] = {}
+    for pid in MULTI_TEACHER_FILES:
+        for where, question, output in _multi_teacher_rows(folder, pid):
+            key = normalize_question(question)
+            questions.setdefault(key, question)
+            if pid in views.setdefault(key, {}):
+                raise DataError(f"{where}: question repeats an earlier row of the same file; drop the duplicate")
+            views[key][pid] = (output, extract_answer(output, "number") or "")
+    problems = []
+    for n, (key, by_pid) in enumerate(views.items()):
+        answers = [a for _, a in by_pid.values() if a]
+        gold = (by_pid.get("human") or ("", ""))[1] or (Counter(answers).most_common(1)[0][0] if answers else "")
+        rats = [
+            {"perspective": pid, "text": text, "answer": ans}
+            for pid, (text, ans) in by_pid.items()
+            if not drop_wrong or answers_equal(ans or None, gold)
+        ]
+        if gold and rats:
+            obj = {"id": f"svamp-mt-{n:03d}", "question": questions[key], "answer": gold, "rationales": rats}
+            problems.append(parse_problem(obj, f"{folder.name} question {n + 1}", tuple(MULTI_TEACHER_FILES)))
+    return problems
