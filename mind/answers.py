@@ -18,7 +18,6 @@ bold markdown for numbers, a lone or parenthesised letter (or the option text) f
 
 from __future__ import annotations
 
-import math
 import re
 import threading
 import unicodedata
@@ -44,6 +43,10 @@ _NUMBER_RE = re.compile(
 )
 _FRAC_RE = re.compile(r"\\[dt]?frac\s*\{\s*(-?\d+)\s*\}\s*\{\s*(\d+)\s*\}")
 _YESNO_RE = re.compile(r"\b(yes|no|true|false)\b", re.I)
+_WORD_NUMBERS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty"
+).split()  # "The answer is three." (only right after an answer phrase)
 _YESNO_MAP = {"yes": "yes", "true": "yes", "no": "no", "false": "no"}
 
 
@@ -102,7 +105,7 @@ def normalize_number(token: str) -> str | None:
             out = str(value.numerator)
         else:
             d = Decimal(body)
-            if not d.is_finite():
+            if not d.is_finite() or abs(d.adjusted()) > 1000:  # "1e999999999" would print a billion digits
                 return None
             out = f"{d:f}"
             if "." in out:
@@ -118,6 +121,11 @@ def normalize_number(token: str) -> str | None:
 def _to_fraction(value: str | None) -> Fraction | None:
     norm = normalize_number(value) if value is not None else None
     return Fraction(norm) if norm is not None else None
+
+
+def _close(p: Fraction, g: Fraction) -> bool:
+    """Numeric equality with a relative tolerance, in exact arithmetic (no float overflow on huge numbers)."""
+    return p == g or abs(p - g) <= Fraction(REL_TOL) * max(abs(p), abs(g)) + Fraction(ABS_TOL)
 
 
 def _first_number(span: str) -> str | None:
@@ -138,7 +146,12 @@ def _span_number(span: str) -> str | None:
     chain = _CHAIN_RE.match(sentence)
     if chain and _first_number(sentence[chain.end() :]) is not None:
         return _first_number(sentence[chain.end() :])
-    return _first_number(sentence) or _first_number(span)
+    found = _first_number(sentence)
+    if found is None:
+        word = re.match(r"\W*([a-z]+)\b", sentence, re.I)
+        if word and word.group(1).lower() in _WORD_NUMBERS:
+            return str(_WORD_NUMBERS.index(word.group(1).lower()))
+    return found
 
 
 def _last_number(text: str) -> str | None:
@@ -327,7 +340,7 @@ def answers_equal(pred: str | None, gold: str, answer_type: str = "number") -> b
             g = _to_fraction(extract_answer(gold, "number"))
         if p is None or g is None:
             return _norm_text(pred) == _norm_text(gold) != ""
-        return p == g or math.isclose(float(p), float(g), rel_tol=REL_TOL, abs_tol=ABS_TOL)
+        return _close(p, g)
     if answer_type == "choice":
         letters = "ABCDEFGHIJ"
         p, g = _letter_at_start(pred, letters), _letter_at_start(gold, letters)
@@ -340,7 +353,7 @@ def answers_equal(pred: str | None, gold: str, answer_type: str = "number") -> b
             return True
         p, g = _to_fraction(pred), _to_fraction(gold)
         if p is not None and g is not None:
-            return math.isclose(float(p), float(g), rel_tol=REL_TOL, abs_tol=ABS_TOL)
+            return _close(p, g)
         try:
             return _math_verify_equal(pred, gold)
         except Exception:  # noqa: BLE001 - a parser failure means "not shown equal", never a crash
