@@ -1,0 +1,201 @@
+"""Plotly figure builders. Pure functions of DataFrames and arrays, so they are unit-tested without Streamlit.
+
+Every per-perspective chart uses the same colour for the same perspective (:func:`colors`), and charts that
+follow the page's step cursor draw it as a dashed vertical line.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+from mind.perspectives import display_name
+
+PALETTE = qualitative.D3 + qualitative.Set2
+LOSS_COLUMNS = ("loss_total", "loss_sft", "loss_cons", "loss_meta")
+_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.2), height=340)
+
+
+def colors(perspectives: list[str]) -> dict[str, str]:
+    return {p: PALETTE[i % len(PALETTE)] for i, p in enumerate(perspectives)}
+
+
+def _cursor(fig: go.Figure, step: int | None, **kw) -> None:
+    if step is not None:
+        fig.add_vline(x=step, line_dash="dash", line_color="#888", **kw)
+
+
+def loss_curves(runs: dict[str, pd.DataFrame], columns=LOSS_COLUMNS, title: str = "Losses") -> go.Figure:
+    """Loss curves of one or several runs: one subplot per loss column, one trace per run."""
+    cols = [c for c in columns if any(c in df and df[c].notna().any() for df in runs.values())] or list(columns[:1])
+    fig = make_subplots(rows=1, cols=len(cols), subplot_titles=cols)
+    for j, (name, df) in enumerate(runs.items()):
+        color = PALETTE[j % len(PALETTE)]
+        for i, c in enumerate(cols, start=1):
+            if c in df:
+                fig.add_trace(
+                    go.Scatter(x=df["step"], y=df[c], mode="lines", name=name, legendgroup=name,
+                               showlegend=(i == 1), line=dict(color=color)),
+                    row=1, col=i,
+                )
+    fig.update_layout(title=title, **_LAYOUT)
+    fig.update_xaxes(title_text="step")
+    return fig
+
+
+def weights_area(steps: pd.DataFrame, perspectives: list[str], cursor: int | None = None) -> go.Figure:
+    """Stacked area of the perspective weights alpha (mean over the batch) against the step."""
+    fig = go.Figure()
+    col = colors(perspectives)
+    for p in perspectives:
+        fig.add_trace(go.Scatter(x=steps["step"], y=steps[f"weight/{p}"].fillna(0.0), name=display_name(p),
+                                 stackgroup="alpha", mode="lines", line=dict(width=0.5, color=col[p])))
+    _cursor(fig, cursor)
+    fig.update_layout(title="Perspective weights α over training (stacked)", yaxis=dict(title="α", range=[0, 1.02]),
+                      xaxis_title="step", **_LAYOUT)
+    return fig
+
+
+def alpha_bars(steps: pd.DataFrame, perspectives: list[str], step: int) -> go.Figure:
+    """The weights alpha at one step (the frame the play button and step slider move through)."""
+    row = steps.loc[steps["step"] <= step].iloc[-1] if (steps["step"] <= step).any() else steps.iloc[0]
+    col = colors(perspectives)
+    vals = [float(row.get(f"weight/{p}", np.nan) or 0.0) for p in perspectives]
+    sel = [row.get(f"selected/{p}") for p in perspectives]
+    fig = go.Figure(go.Bar(
+        x=[display_name(p) for p in perspectives], y=vals, marker_color=[col[p] for p in perspectives],
+        text=[f"{v:.2f}" for v in vals], textposition="outside",
+        customdata=[f"{s:.0%}" if s is not None and s == s else "n/a" for s in sel],
+        hovertemplate="%{x}<br>α=%{y:.3f}<br>selected in %{customdata} of the batch<extra></extra>",
+    ))
+    fig.update_layout(title=f"Weights α at step {int(row['step'])}", yaxis=dict(range=[0, 1.05], title="α"), **_LAYOUT)
+    return fig
+
+
+def step_heatmap(steps: pd.DataFrame, perspectives: list[str], prefix: str, title: str,
+                 cursor: int | None = None, colorscale: str = "Blues", zmax: float | None = 1.0) -> go.Figure:
+    """Perspective x step heatmap of one per-perspective column family (``selected/``, ``score/`` ...)."""
+    z = np.array([steps[f"{prefix}/{p}"].to_numpy(dtype=float) for p in perspectives])
+    fig = go.Figure(go.Heatmap(z=z, x=steps["step"], y=[display_name(p) for p in perspectives],
+                               colorscale=colorscale, zmin=0.0 if zmax is not None else None, zmax=zmax,
+                               hovertemplate="step %{x}<br>%{y}: %{z:.3f}<extra></extra>"))
+    _cursor(fig, cursor)
+    fig.update_layout(title=title, xaxis_title="step", **_LAYOUT)
+    return fig
+
+
+def score_lines(steps: pd.DataFrame, perspectives: list[str], cursor: int | None = None) -> go.Figure:
+    """MetaNet score per perspective (batch mean) against the step."""
+    fig = go.Figure()
+    col = colors(perspectives)
+    for p in perspectives:
+        fig.add_trace(go.Scatter(x=steps["step"], y=steps[f"score/{p}"], name=display_name(p), mode="lines",
+                                 line=dict(color=col[p])))
+    _cursor(fig, cursor)
+    fig.update_layout(title="MetaNet scores s_k", xaxis_title="step", yaxis_title="score", **_LAYOUT)
+    return fig
+
+
+def raw_vs_filtered(steps: pd.DataFrame, perspectives: list[str], cursor: int | None = None, cols: int = 4) -> go.Figure:
+    """Small multiples: per perspective, the student's raw loss (dotted) and its inertia-filtered EMA (solid)."""
+    rows = int(np.ceil(len(perspectives) / cols)) or 1
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[display_name(p) for p in perspectives],
+                        shared_xaxes=True, shared_yaxes=True, vertical_spacing=0.12)
+    col = colors(perspectives)
+    for i, p in enumerate(perspectives):
+        r, c = i // cols + 1, i % cols + 1
+        fig.add_trace(go.Scatter(x=steps["step"], y=steps[f"loss_raw/{p}"], mode="lines", name="raw L_real",
+                                 legendgroup="raw", showlegend=(i == 0), line=dict(color=col[p], dash="dot", width=1)),
+                      row=r, col=c)
+        fig.add_trace(go.Scatter(x=steps["step"], y=steps[f"loss_filtered/{p}"], mode="lines", name="filtered L~",
+                                 legendgroup="filt", showlegend=(i == 0), line=dict(color=col[p], width=2)),
+                      row=r, col=c)
+        _cursor(fig, cursor, row=r, col=c)
+    fig.update_layout(title="Raw vs inertia-filtered loss per perspective", **{**_LAYOUT, "height": 200 * rows + 80})
+    return fig
+
+
+def rationale_bars(perspectives: list[str], scores, alphas, selected, threshold: float | None = None,
+                   title: str = "Scores and weights") -> go.Figure:
+    """One problem: MetaNet score per perspective (bars, faded when not selected), alpha as markers."""
+    col = colors(perspectives)
+    names = [display_name(p) for p in perspectives]
+    sel = [bool(x) for x in selected]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Bar(x=names, y=list(scores), name="score s_k",
+                         marker=dict(color=[col[p] for p in perspectives], opacity=[1.0 if s else 0.3 for s in sel])),
+                  secondary_y=False)
+    fig.add_trace(go.Scatter(x=names, y=list(alphas), name="α_k", mode="markers+text",
+                             text=[f"{a:.2f}" for a in alphas], textposition="top center",
+                             marker=dict(symbol="diamond", size=11, color="black")), secondary_y=True)
+    if threshold is not None:
+        fig.add_hline(y=threshold, line_dash="dash", line_color="crimson",
+                      annotation_text="β·max(s)", annotation_position="top left")
+    fig.update_yaxes(title_text="score", secondary_y=False)
+    fig.update_yaxes(title_text="α", range=[0, 1.1], secondary_y=True)
+    fig.update_layout(title=title, **_LAYOUT)
+    return fig
+
+
+def attention_heatmap(matrix, perspectives: list[str]) -> go.Figure:
+    """The synergy layer's K x K attention (row = query perspective, column = attended perspective)."""
+    names = [display_name(p) for p in perspectives]
+    z = np.asarray(matrix, dtype=float)
+    fig = go.Figure(go.Heatmap(z=z, x=names, y=names, colorscale="Viridis", zmin=0,
+                               hovertemplate="%{y} attends to %{x}: %{z:.3f}<extra></extra>"))
+    fig.update_layout(title="Synergy-layer attention", yaxis=dict(autorange="reversed"),
+                      **{**_LAYOUT, "height": 420})
+    return fig
+
+
+def latent_scatter(points: pd.DataFrame, color_by: str, ids: list[str], perspectives: list[str] | None = None) -> go.Figure:
+    """WebGL scatter of the 2-D latent map, one trace per colour group; ``customdata`` holds string point ids."""
+    fig = go.Figure()
+    pts = points.assign(_id=ids)
+    key = pts[color_by].astype(str)
+    order = perspectives if color_by == "perspective" and perspectives else sorted(key.unique(), key=_natural)
+    col = colors(list(order))
+    for g in order:
+        sub = pts[key == g]
+        if not len(sub):
+            continue
+        label = display_name(g) if color_by == "perspective" else f"{color_by} {g}"
+        fig.add_trace(go.Scattergl(
+            x=sub["x"].to_numpy(np.float32), y=sub["y"].to_numpy(np.float32), mode="markers", name=label,
+            customdata=sub["_id"].to_numpy(), marker=dict(size=6, color=col[g], opacity=0.8),
+            hovertemplate="%{customdata}<extra>" + label + "</extra>",
+        ))
+    fig.update_layout(dragmode="lasso", xaxis=dict(title="UMAP 1", showticklabels=False),
+                      yaxis=dict(title="UMAP 2", showticklabels=False), **{**_LAYOUT, "height": 520})
+    return fig
+
+
+def metric_lines(metrics: pd.DataFrame, columns: list[str], cursor: int | None = None, title: str = "Cluster metrics") -> go.Figure:
+    """Metrics (ARI, NMI, ...) against the checkpoint step."""
+    fig = go.Figure()
+    for i, c in enumerate(columns):
+        fig.add_trace(go.Scatter(x=metrics["step"], y=metrics[c], mode="lines+markers", name=c,
+                                 line=dict(color=PALETTE[i % len(PALETTE)])))
+    _cursor(fig, cursor)
+    fig.update_layout(title=title, xaxis_title="step", **_LAYOUT)
+    return fig
+
+
+def accuracy_bars(table: pd.DataFrame) -> go.Figure:
+    """Grouped bars of accuracy per benchmark, one group per row of an evaluation table."""
+    fig = go.Figure()
+    benches = [c for c in table.columns if not c.endswith("avg")]
+    for i, (name, row) in enumerate(table.iterrows()):
+        fig.add_trace(go.Bar(x=benches, y=[row[b] for b in benches], name=str(name), marker_color=PALETTE[i % len(PALETTE)]))
+    fig.update_layout(barmode="group", yaxis=dict(title="accuracy (%)", range=[0, 100]), title="Accuracy", **_LAYOUT)
+    return fig
+
+
+def _natural(s: str):
+    try:
+        return (0, float(s), s)
+    except ValueError:
+        return (1, 0.0, s)

@@ -1,0 +1,189 @@
+"""Launching ``mind train`` / ``mind analyze`` from the dashboard, and stopping what it launched.
+
+A :class:`LaunchSpec` is the Launch page's form as validated values; :meth:`LaunchSpec.argv` turns it into an
+argument list (never a shell string, no free-form arguments: every value is checked, and none can start with
+``-``). :class:`JobRegistry` starts each job in its own session (``start_new_session=True``), with its output
+in a log file inside the run directory, and can stop it with SIGTERM to its process group (the trainer then
+marks the run ``stopped``). The page keeps one registry per server with ``st.cache_resource``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mind.errors import ConfigError, RunDirError
+from mind.run import safe_run_path
+
+from app import settings
+
+STUDENTS = ("tiny", "smollm2-135m")
+_MODEL_ID_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_.\-]+)?$")
+MAX_STEPS = 100_000
+
+
+def _methods() -> tuple[str, ...]:
+    from mind.config import METHODS
+
+    return METHODS
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """A small training run as the Launch page describes it. Validation raises :class:`ConfigError`."""
+
+    name: str
+    data: str = "demo"  # "demo" or the path of a multi-perspective JSONL file
+    student: str = "tiny"  # tiny, smollm2-135m, a HF model id or a local model folder
+    method: str = "mind"
+    steps: int = 20
+    seed: int = 0
+    beta: float = 0.7
+    lam: float = 0.1
+    tau: float = 1.0
+    tau_student: float = 1.0
+    g: float = 0.9
+    lr: float = 2e-4
+    meta_lr: float = 5e-5
+
+    def __post_init__(self):
+        safe_name = re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", self.name or "")
+        if not safe_name or ".." in self.name:
+            raise ConfigError(f"run name {self.name!r} is not allowed; use letters, digits, '.', '_' or '-' (no slashes)")
+        if self.data != "demo":
+            p = Path(self.data).expanduser()
+            if self.data.startswith("-") or not p.is_file() or p.suffix != ".jsonl":
+                raise ConfigError(f"dataset {self.data!r}: not an existing .jsonl file; choose the demo set or a file path")
+        if self.student not in STUDENTS:
+            folder = Path(self.student).expanduser()
+            if self.student.startswith("-") or not (folder.is_dir() or _MODEL_ID_RE.fullmatch(self.student)):
+                raise ConfigError(f"student {self.student!r}: not tiny, smollm2-135m, a model id (org/name) or an existing folder")
+        if self.method not in _methods():
+            raise ConfigError(f"method {self.method!r} is unknown; use one of {', '.join(_methods())}")
+        if not (isinstance(self.steps, int) and 1 <= self.steps <= MAX_STEPS):
+            raise ConfigError(f"steps={self.steps!r}: use an integer from 1 to {MAX_STEPS}")
+        if not (isinstance(self.seed, int) and 0 <= self.seed < 2**31):
+            raise ConfigError(f"seed={self.seed!r}: use an integer from 0 to 2^31-1")
+        if not (0.0 < self.beta <= 1.0):
+            raise ConfigError(f"beta={self.beta}: must be in (0, 1]")
+        if self.lam < 0:
+            raise ConfigError(f"lambda={self.lam}: must be >= 0")
+        if not (0.0 <= self.g < 1.0):
+            raise ConfigError(f"g={self.g}: the EMA factor must be in [0, 1)")
+        for n in ("tau", "tau_student", "lr", "meta_lr"):
+            v = getattr(self, n)
+            if not (isinstance(v, (int, float)) and 0 < v < 1e6):
+                raise ConfigError(f"{n}={v}: must be > 0")
+
+    def data_arg(self) -> str:
+        return "demo" if self.data == "demo" else str(Path(self.data).expanduser().resolve())
+
+    def student_arg(self) -> str:
+        folder = Path(self.student).expanduser()
+        return str(folder.resolve()) if self.student not in STUDENTS and folder.is_dir() else self.student
+
+    def argv(self, out: Path) -> list[str]:
+        """The exact command: ``python -m mind train`` with flags and ``key=value`` overrides."""
+        overrides = {k: getattr(self, k) for k in ("seed", "beta", "lam", "tau", "tau_student", "g", "lr", "meta_lr")}
+        return [
+            sys.executable, "-m", "mind", "train",
+            "--data", self.data_arg(), "--student", self.student_arg(), "--method", self.method,
+            "--steps", str(self.steps), "--out", str(out),
+            *(f"{k}={v!r}" for k, v in overrides.items()),
+        ]
+
+
+@dataclass
+class Job:
+    kind: str  # "train" or "analyze"
+    run_path: Path
+    proc: subprocess.Popen
+    log_path: Path
+    argv: list[str]
+    started_at: float = field(default_factory=time.time)
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.poll()
+
+    @property
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+
+def _spawn(argv: list[str], log_path: Path) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                cwd=str(settings.ROOT), env=env, start_new_session=True)
+
+
+class JobRegistry:
+    """The jobs this dashboard server started, keyed by (kind, run path). Thread-safe."""
+
+    def __init__(self):
+        self._jobs: dict[tuple[str, str], Job] = {}
+        self._lock = threading.Lock()
+
+    def get(self, kind: str, run_path: str | Path) -> Job | None:
+        with self._lock:
+            return self._jobs.get((kind, str(Path(run_path))))
+
+    def jobs(self) -> list[Job]:
+        with self._lock:
+            return list(self._jobs.values())
+
+    def start_train(self, spec: LaunchSpec, runs_root: str | Path) -> Job:
+        """Create ``<runs_root>/<name>/`` and start training into it (log in ``log.txt``)."""
+        root = Path(runs_root)
+        root.mkdir(parents=True, exist_ok=True)
+        path = safe_run_path(root, spec.name)
+        if path.exists() and any(path.iterdir()):
+            raise RunDirError(f"run {spec.name!r} already exists in {root}; choose another run name")
+        path.mkdir(exist_ok=True)
+        argv = spec.argv(path)
+        log = path / "log.txt"
+        log.write_text("$ mind train " + " ".join(argv[4:]) + "\n", encoding="utf-8")
+        job = Job("train", path, _spawn(argv, log), log, argv)
+        with self._lock:
+            self._jobs[("train", str(path))] = job
+        return job
+
+    def start_analyze(self, run_path: str | Path) -> Job:
+        """Run ``mind analyze --run <run>`` once per run (a second call returns the job in flight)."""
+        path = Path(run_path)
+        if not (path / "config.json").is_file():
+            raise RunDirError(f"{path}: not a run directory; choose a run from the list")
+        existing = self.get("analyze", path)
+        if existing and existing.running:
+            return existing
+        log = path / "analyze.log.txt"
+        argv = [sys.executable, "-m", "mind", "analyze", "--run", str(path)]
+        log.write_text("$ mind analyze --run " + str(path) + "\n", encoding="utf-8")
+        job = Job("analyze", path, _spawn(argv, log), log, argv)
+        with self._lock:
+            self._jobs[("analyze", str(path))] = job
+        return job
+
+    def stop(self, kind: str, run_path: str | Path, timeout: float = 0.0) -> bool:
+        """SIGTERM the job's process group (only jobs this registry started). True if a signal was sent."""
+        job = self.get(kind, run_path)
+        if job is None or not job.running:
+            return False
+        try:
+            os.killpg(job.proc.pid, signal.SIGTERM)  # start_new_session: the group id is the child's pid
+        except ProcessLookupError:
+            return False
+        if timeout:
+            try:
+                job.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        return True

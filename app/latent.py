@@ -1,0 +1,114 @@
+"""Latent maps for the dashboard: results of ``mind analyze`` (via :func:`mind.analysis.load_analysis`), point
+ids for Plotly selections, and the rationale table behind a click or lasso.
+
+``load_analysis(run_dir)`` returns ``(metrics, points)`` or None; ``points`` has one row per (checkpoint step,
+probe) with ``step, problem_id, perspective, correct, cluster, x, y``; ``metrics`` one row per step (ARI, NMI,
+active clusters, ...).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from mind.errors import MindError, RunDirError
+
+METRIC_COLUMNS = ("ari", "ami", "nmi", "homogeneity", "completeness", "silhouette")
+COUNT_COLUMNS = ("n_clusters", "active_clusters", "n_active_clusters")
+COLOR_CHOICES = {"DPMM cluster": "cluster", "perspective": "perspective", "answer correct": "correct"}
+SEP = "::"
+
+
+def _analysis_signature(run_path: str) -> tuple:
+    d = Path(run_path) / "analysis"
+    try:
+        return tuple(sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in os.scandir(d) if f.is_file()))
+    except OSError:
+        return ()
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _load(run_path: str, sig: tuple):
+    from mind.analysis import load_analysis
+
+    return load_analysis(run_path)
+
+
+def load(run_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """``(metrics, points)`` of a run, or None when ``mind analyze`` has not been run on it yet."""
+    try:
+        import mind.analysis  # noqa: F401
+    except ImportError:
+        raise RunDirError("latent analysis is not installed in this checkout (mind.analysis missing); update mind") from None
+    try:
+        out = _load(str(run_path), _analysis_signature(str(run_path)))
+    except MindError:
+        raise
+    except (OSError, ValueError, KeyError) as exc:
+        raise RunDirError(f"{run_path}/analysis: unreadable ({type(exc).__name__}: {exc}); re-run `mind analyze --run {Path(run_path).name}`") from None
+    if out is None:
+        return None
+    metrics, points = out
+    need = {"step", "problem_id", "perspective", "x", "y"}
+    if not need <= set(points.columns):
+        raise RunDirError(f"{run_path}/analysis: points lack {sorted(need - set(points.columns))}; re-run `mind analyze`")
+    return metrics, points
+
+
+def point_ids(points: pd.DataFrame) -> list[str]:
+    """String id of each point of one step: ``problem_id::perspective`` (unique per step)."""
+    return (points["problem_id"].astype(str) + SEP + points["perspective"].astype(str)).tolist()
+
+
+def selected_ids(event) -> list[str]:
+    """Point ids from ``st.plotly_chart(..., on_select="rerun")``'s return value (click, box or lasso)."""
+    if not event:
+        return []
+    sel = event.get("selection", {}) if isinstance(event, dict) else getattr(event, "selection", {})
+    pts = sel.get("points", []) if isinstance(sel, dict) else getattr(sel, "points", [])
+    out = []
+    for p in pts or []:
+        cd = p.get("customdata")
+        if isinstance(cd, list):
+            cd = cd[0] if cd else None
+        if isinstance(cd, str) and SEP in cd:
+            out.append(cd)
+    return list(dict.fromkeys(out))
+
+
+def rationale_table(points_at_step: pd.DataFrame, ids: list[str], problems: pd.DataFrame) -> pd.DataFrame:
+    """The selected points with their question and rationale text."""
+    if not ids:
+        return pd.DataFrame(columns=["problem_id", "perspective", "cluster", "correct", "question", "rationale"])
+    pts = points_at_step.assign(_id=point_ids(points_at_step))
+    pts = pts[pts["_id"].isin(set(ids))]
+    lookup = {str(r["id"]): r for _, r in problems.iterrows()} if len(problems) else {}
+    rows = []
+    for _, r in pts.iterrows():
+        prob = lookup.get(str(r["problem_id"]))
+        rats = prob["rationales"] if prob is not None and isinstance(prob.get("rationales"), dict) else {}
+        rows.append({
+            "problem_id": r["problem_id"], "perspective": r["perspective"],
+            "cluster": r.get("cluster"), "correct": r.get("correct"),
+            "question": prob["question"] if prob is not None else "",
+            "rationale": rats.get(r["perspective"], "(rationale not in data.jsonl)"),
+        })
+    return pd.DataFrame(rows)
+
+
+def metric_columns(metrics: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """(score-like metric columns, cluster-count columns) present in ``metrics``."""
+    cols = {c.lower(): c for c in metrics.columns}
+    return [cols[c] for c in METRIC_COLUMNS if c in cols], [cols[c] for c in COUNT_COLUMNS if c in cols]
+
+
+def find_separation(roots: list[Path]) -> list[Path]:
+    """Result files of ``mind experiment separation`` under the given roots (``*/separation*.json``)."""
+    found = []
+    for r in roots:
+        if Path(r).is_dir():
+            found += sorted(Path(r).glob("*/separation*.json")) + sorted(Path(r).glob("separation*/summary.json"))
+    return found

@@ -1,0 +1,220 @@
+"""Reading run directories for the dashboard: discovery, cached frames, one-line summaries, progress.
+
+Everything goes through :func:`mind.load_run`. Frames are cached with ``st.cache_data`` keyed by the run path
+and a *signature* of its files (size and mtime), so a finished run is parsed once while a run that is still
+being written is re-read as soon as a new record lands. Errors in a run directory surface as
+:class:`mind.errors.RunDirError` (a :class:`MindError`) for the page to show; nothing here calls ``st.error``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from mind.errors import MindError, RunDirError
+from mind.run import Run, list_runs, load_run
+
+from app import settings
+
+# Hyperparameters shown in the runs table: (column, candidate config keys, nested or flat).
+KEY_PARAMS: dict[str, tuple[str, ...]] = {
+    "beta": ("beta",),
+    "lambda": ("lambda_cons", "lambda", "lam", "consistency_weight"),
+    "tau": ("tau", "tau_meta"),
+    "tau_student": ("tau_student",),
+    "g": ("g", "gamma", "inertia"),
+    "lr": ("lr", "learning_rate", "student_lr"),
+    "meta_lr": ("meta_lr", "metanet_lr"),
+    "seed": ("seed",),
+}
+FINAL_LOSSES = ("loss_total", "loss_sft", "loss_cons", "loss_meta")
+
+
+def cfg_get(config: dict, *names: str, default: Any = None) -> Any:
+    """First of ``names`` found in ``config`` or in one of its nested sections (``{"metanet": {"lr": ...}}``)."""
+    for n in names:
+        if n in config and not isinstance(config[n], dict):
+            return config[n]
+    for value in config.values():
+        if isinstance(value, dict):
+            for n in names:
+                if n in value and not isinstance(value[n], dict):
+                    return value[n]
+    return default
+
+
+def discover(roots: list[Path] | None = None) -> list[Path]:
+    """Run directories under the dashboard's roots, newest first."""
+    return list_runs(*(roots if roots is not None else settings.roots()))
+
+
+def signature(path: str | Path) -> tuple:
+    """Cheap fingerprint of a run's mutable files: changes whenever the trainer writes something."""
+    p = Path(path)
+    sig = []
+    for name in ("config.json", "status.json", "steps.jsonl", "samples.jsonl", "data.jsonl", "probes.jsonl"):
+        try:
+            s = os.stat(p / name)
+            sig.append((name, s.st_size, s.st_mtime_ns))
+        except OSError:
+            sig.append((name, None, None))
+    try:
+        sig.append(("snapshots", tuple(sorted(os.listdir(p / "snapshots")))))
+    except OSError:
+        sig.append(("snapshots", ()))
+    return tuple(sig)
+
+
+def open_run(path: str | Path) -> Run:
+    """A fresh :class:`Run` (reads config.json only; properties read lazily)."""
+    return load_run(path)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _steps(path: str, sig: tuple) -> pd.DataFrame:
+    return load_run(path).steps
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _samples(path: str, sig: tuple) -> pd.DataFrame:
+    return load_run(path).samples
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _problems(path: str, sig: tuple) -> pd.DataFrame:
+    return load_run(path).problems
+
+
+def steps(path: str | Path) -> pd.DataFrame:
+    """The run's step records (cached until its files change)."""
+    return _steps(str(path), signature(path))
+
+
+def samples(path: str | Path) -> pd.DataFrame:
+    return _samples(str(path), signature(path))
+
+
+def problems(path: str | Path) -> pd.DataFrame:
+    return _problems(str(path), signature(path))
+
+
+def perspectives(run: Run, steps_df: pd.DataFrame | None = None) -> list[str]:
+    """Perspective ids of a run: from its config, else from the ``weight/<P>`` columns of its steps."""
+    ps = run.perspectives
+    if ps:
+        return ps
+    if steps_df is not None:
+        return [c.split("/", 1)[1] for c in steps_df.columns if c.startswith("weight/")]
+    return []
+
+
+def progress(status: dict, steps_df: pd.DataFrame | None = None, total: int | None = None, now: float | None = None) -> dict:
+    """Progress of a run: ``done``, ``total``, ``fraction`` (0-1), ``rate`` (steps/s) and ``eta_s`` (None if unknown).
+
+    The step count comes from the newest of status.json and steps.jsonl; the rate from the status's
+    ``started_at`` and its heartbeat (or ``now`` for a run that is still going).
+    """
+    done = int(status.get("step") or 0)
+    if steps_df is not None and len(steps_df):
+        done = max(done, int(steps_df["step"].max()))
+    total = int(status.get("total_steps") or total or 0) or None
+    started = status.get("started_at")
+    end = status.get("heartbeat") if status.get("state") != "running" else (now or time.time())
+    rate = eta = None
+    if started and end and done > 0 and float(end) > float(started):
+        rate = done / (float(end) - float(started))
+        if total and rate > 0:
+            eta = max(0.0, (total - done) / rate)
+    frac = min(1.0, done / total) if total else 0.0
+    if status.get("state") == "finished":
+        frac, eta = 1.0, 0.0
+    return {"done": done, "total": total, "fraction": frac, "rate": rate, "eta_s": eta}
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "estimating..."
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {(seconds % 3600) // 60:02d} min"
+
+
+def summarize(path: str | Path) -> dict:
+    """One row of the runs table. A corrupt or partial run gives a row with its ``error`` instead of raising."""
+    p = Path(path)
+    row: dict[str, Any] = {"run": p.name, "where": settings.root_label(p), "path": str(p)}
+    try:
+        run = open_run(p)
+        cfg = run.config
+        row["state"] = run.state
+        row["method"] = cfg_get(cfg, "method", default="?")
+        row["student"] = cfg_get(cfg, "student", "student_name", "model", default="?")
+        df = steps(p)
+        prog = progress(run.status, df, total=cfg_get(cfg, "steps", "max_steps", "total_steps"))
+        row["steps"] = f"{prog['done']}/{prog['total'] or '?'}"
+        for col, keys in KEY_PARAMS.items():
+            row[col] = cfg_get(cfg, *keys)
+        last = df.iloc[-1] if len(df) else None
+        for c in FINAL_LOSSES:
+            row[c] = float(last[c]) if last is not None and pd.notna(last.get(c)) else None
+        from app import evaluation
+
+        try:
+            acc = evaluation.accuracies(p)
+        except MindError:
+            acc = {}
+        for bench, value in (acc or {}).items():
+            row[f"acc/{bench}"] = value
+        row["error"] = ""
+    except MindError as exc:
+        row.update(state="corrupt", error=str(exc))
+    return row
+
+
+def runs_table(paths: list[Path]) -> pd.DataFrame:
+    """Summaries of ``paths`` as a DataFrame (one row per run, columns in a stable order)."""
+    rows = [summarize(p) for p in paths]
+    df = pd.DataFrame(rows)
+    front = ["run", "state", "method", "student", "steps", *KEY_PARAMS, *FINAL_LOSSES]
+    cols = [c for c in front if c in df.columns] + [c for c in df.columns if c not in front]
+    return df[cols] if len(df) else pd.DataFrame(columns=front + ["where", "path", "error"])
+
+
+def log_tail(run_path: str | Path, lines: int = 40) -> str:
+    """The last ``lines`` lines of the run's ``log.txt`` ('' when there is none)."""
+    f = Path(run_path) / "log.txt"
+    try:
+        with open(f, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 64_000))
+            data = fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(data.splitlines()[-lines:])
+
+
+def require_steps(run: Run, df: pd.DataFrame) -> None:
+    """Raise a friendly :class:`RunDirError` when a run has no step records yet."""
+    if not len(df):
+        state = run.state
+        if state in ("running", "unknown"):
+            raise RunDirError(f"{run.name}: no steps recorded yet; the run is starting, this page refreshes when they land")
+        raise RunDirError(f"{run.name}: has no step records (state {state}); it may have failed before its first step")
+
+
+def last_progress_line(text: str) -> str:
+    """The newest progress message in a log (tqdm rewrites its line with '\\r': keep the last rewrite)."""
+    for line in reversed(text.splitlines()):
+        seg = [s for s in line.split("\r") if s.strip()]
+        if seg:
+            return seg[-1].strip()
+    return ""

@@ -1,0 +1,113 @@
+"""Launch: a form for a small training run, started as `mind train` in a subprocess, then followed live."""
+
+from pathlib import Path
+import time
+
+import streamlit as st
+
+from mind.errors import MindError
+from app import charts, jobs, loading, settings, ui
+
+st.title("Launch a run")
+st.caption(f"New runs are written to `{settings.runs_dir()}`. The run is a separate `mind train` process: "
+           "closing this page does not stop it.")
+
+with st.form("launch"):
+    c1, c2, c3 = st.columns(3)
+    name = c1.text_input("Run name", value=f"run-{time.strftime('%Y%m%d-%H%M%S')}", max_chars=128,
+                         help="letters, digits, '.', '_' or '-'; the run folder inside your runs folder")
+    data_kind = c2.radio("Dataset", ["demo", "file"], horizontal=True, help="the bundled demo set or a JSONL file")
+    data_file = c2.text_input("Dataset file (.jsonl)", value="", help="used when Dataset is 'file'")
+    student_kind = c3.selectbox("Student", ["tiny", "smollm2-135m", "other (model id or folder)"])
+    student_other = c3.text_input("Model id or folder", value="", help="used when Student is 'other'")
+    c4, c5, c6 = st.columns(3)
+    method = c4.selectbox("Method", jobs._methods())
+    steps = c5.number_input("Steps", min_value=1, max_value=jobs.MAX_STEPS, value=20, step=1)
+    seed = c6.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1)
+    st.markdown("**MIND hyperparameters**")
+    h = st.columns(7)
+    beta = h[0].number_input("β (selection)", 0.01, 1.0, 0.7, 0.05, help="keep k if s_k ≥ β·max(s)")
+    lam = h[1].number_input("λ (consistency)", 0.0, 10.0, 0.1, 0.05, help="weight of the JSD term")
+    tau = h[2].number_input("τ (meta loss)", 0.01, 100.0, 1.0, 0.1)
+    tau_student = h[3].number_input("τ_student", 0.01, 100.0, 1.0, 0.1, help="temperature of α")
+    g = h[4].number_input("g (inertia)", 0.0, 0.99, 0.9, 0.05, help="EMA factor of the filtered loss")
+    lr = h[5].number_input("student LR", 1e-7, 1.0, 2e-4, format="%.1e")
+    meta_lr = h[6].number_input("MetaNet LR", 1e-7, 1.0, 5e-5, format="%.1e")
+    submitted = st.form_submit_button("Start training", type="primary")
+
+if submitted:
+    try:
+        spec = jobs.LaunchSpec(
+            name=name.strip(), data="demo" if data_kind == "demo" else data_file.strip(),
+            student=student_kind if student_kind in jobs.STUDENTS else student_other.strip(),
+            method=method, steps=int(steps), seed=int(seed), beta=float(beta), lam=float(lam), tau=float(tau),
+            tau_student=float(tau_student), g=float(g), lr=float(lr), meta_lr=float(meta_lr))
+        job = ui.registry().start_train(spec, settings.runs_dir())
+        st.session_state["launched"] = str(job.run_path)
+        st.session_state[ui.RUN_KEY] = str(job.run_path)
+        st.toast(f"Started {spec.name}")
+    except MindError as exc:
+        st.error(str(exc))
+
+registry = ui.registry()
+launched = [j for j in registry.jobs() if j.kind == "train"]
+if not launched:
+    st.info("Fill in the form and press **Start training**; the run's progress appears here.")
+    st.stop()
+
+names = [str(j.run_path) for j in reversed(launched)]
+current = st.session_state.get("launched")
+follow_path = Path(st.selectbox("Follow", names, index=names.index(current) if current in names else 0,
+                                format_func=lambda s: Path(s).name, key="follow_select"))
+job = registry.get("train", follow_path)
+
+
+@st.fragment(run_every=1.0 if job and job.running else None)
+def follow(path: Path):
+    j = ui.registry().get("train", path)
+    with ui.guard("the launched run"):
+        rc = j.returncode if j else None
+        if not (path / "config.json").exists():
+            if rc is None:
+                st.progress(0.0, text="starting: loading the student and the data...")
+            else:
+                st.error(f"`mind train` exited with code {rc} before writing the run.")
+                st.code(loading.log_tail(path) or "(empty log)", language="text")
+            return _maybe_rerun(j)
+        run = loading.open_run(path)
+        df = loading.steps(path)
+        prog = loading.progress(run.status, df, total=loading.cfg_get(run.config, "steps"))
+        state = run.state if not (rc not in (None, 0) and run.state == "running") else "crashed"
+        text = f"{ui.badge(state)} · step {prog['done']}/{prog['total'] or '?'}"
+        if state == "running":
+            text += f" · ETA {loading.format_eta(prog['eta_s'])}"
+        st.progress(prog["fraction"], text=text)
+        if j and j.running and st.button("Stop", key="stop_run", type="secondary", icon=":material/stop:"):
+            ui.registry().stop("train", path)
+            st.toast("Sent SIGTERM; the trainer saves and marks the run stopped.")
+        if state in ("crashed",) or (rc not in (None, 0) and state != "stopped"):
+            st.error(f"The run failed (exit code {rc}). " + (run.status.get("error") or ""))
+            st.code(loading.log_tail(path), language="text")
+        elif state == "finished":
+            st.success("Finished. Explore it on the Curriculum and MetaNet pages.")
+            st.page_link(ui.page_path("3_Curriculum.py"), label="Open in Curriculum", icon=":material/school:")
+        if len(df):
+            ps = loading.perspectives(run, df)
+            c1, c2 = st.columns(2)
+            c1.plotly_chart(charts.loss_curves({path.name: df}, columns=("loss_total", "loss_meta")), key="live_loss")
+            c2.plotly_chart(charts.weights_area(df, ps), key="live_weights")
+        with st.expander("Log"):
+            st.code(loading.log_tail(path, 30) or "(empty)", language="text")
+    _maybe_rerun(j)
+
+
+def _maybe_rerun(j):
+    """When the followed process has just ended, rerun the page once so the fragment stops auto-refreshing."""
+    if j is not None and not j.running and st.session_state.get("follow_running") == str(j.run_path):
+        st.session_state["follow_running"] = None
+        st.rerun()
+    if j is not None and j.running:
+        st.session_state["follow_running"] = str(j.run_path)
+
+
+follow(follow_path)

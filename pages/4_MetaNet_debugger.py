@@ -1,0 +1,115 @@
+"""MetaNet debugger: one problem at one step, everything MetaNet saw and decided, and a what-if on beta / tau."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from mind.perspectives import display_name
+from app import charts, loading, ui, whatif
+
+st.title("MetaNet debugger")
+st.caption("MetaNet (the teaching assistant) scores the K rationales of each problem; MIND keeps the perspectives "
+           "whose score is at least β times the best one and weights them with α = softmax(s/τ_student).")
+
+def _arr(rec, key, k):
+    v = rec.get(key)
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return np.full(k, np.nan)
+    return np.asarray(v, dtype=float)
+
+
+def show(path, run, rec):
+    cfg = run.config
+    ps = list(rec["perspectives"])
+    k = len(ps)
+    scores, alphas = _arr(rec, "scores", k), _arr(rec, "alphas", k)
+    selected = np.asarray(rec.get("selected") or [False] * k, dtype=bool)
+    raw, filt = _arr(rec, "loss_raw", k), _arr(rec, "loss_filtered", k)
+    probs = loading.problems(path)
+    prob = probs[probs["id"].astype(str) == str(rec["problem_id"])]
+    rats = prob.iloc[0]["rationales"] if len(prob) else {}
+    if len(prob):
+        st.markdown(f"**Question** ({rec['problem_id']}): {prob.iloc[0]['question']}  \n**Gold answer:** {prob.iloc[0]['answer']}")
+    lm = rec.get("loss_meta")
+    st.metric("L_meta for this problem", f"{lm:.4f}" if isinstance(lm, (int, float)) and lm == lm else "n/a",
+              help="KL(softmax(s/τ) ‖ softmax(−L̃/τ)): how far MetaNet's ranking is from the student's filtered losses")
+
+    table = pd.DataFrame({"perspective": [display_name(p) for p in ps], "score s_k": scores, "α_k": alphas,
+                          "selected": selected, "raw loss L_real": raw, "filtered loss L̃": filt})
+    st.dataframe(table.style.format(precision=3), hide_index=True, width="stretch")
+    beta0 = float(loading.cfg_get(cfg, "beta", default=0.7))
+    left, right = st.columns(2)
+    finite = scores[np.isfinite(scores)]
+    left.plotly_chart(charts.rationale_bars(ps, np.nan_to_num(scores), np.nan_to_num(alphas), selected,
+                                            threshold=beta0 * finite.max() if finite.size else None,
+                                            title="Recorded: scores (bars) and α (diamonds)"), key="dbg_bars")
+    att = rec.get("attention")
+    if isinstance(att, list) and att and len(att) == k:
+        right.plotly_chart(charts.attention_heatmap(att, ps), key="dbg_att")
+    else:
+        right.info("No attention matrix recorded for this step (the no-attention ablation has none).")
+
+    st.subheader("What if?")
+    st.caption("Recompute the selection and α from the recorded scores with another β and τ_student.")
+    w1, w2 = st.columns(2)
+    beta = w1.slider("β", 0.01, 1.0, min(max(beta0, 0.01), 1.0), 0.01, key="wi_beta")
+    tau_s = w2.slider("τ_student", 0.05, 5.0, float(loading.cfg_get(cfg, "tau_student", default=1.0)), 0.05, key="wi_tau")
+    sel = whatif.select(scores, beta, tau_s)
+    changed = int((sel.selected != selected).sum())
+    st.write(f"Keeps **{int(sel.selected.sum())}** of {k} perspectives ({changed} changed vs recorded); "
+             f"α entropy {whatif.entropy(sel.alphas):.3f} nats (recorded {whatif.entropy(np.nan_to_num(alphas)):.3f}).")
+    st.plotly_chart(charts.rationale_bars(ps, np.nan_to_num(scores), sel.alphas, sel.selected,
+                                          threshold=beta * finite.max() if finite.size else None,
+                                          title="What-if: selection and α"), key="dbg_whatif")
+
+    st.subheader("Rationales")
+    for i, p in enumerate(ps):
+        mark = "✅" if selected[i] else "▫️"
+        with st.expander(f"{mark} {display_name(p)} · s={scores[i]:.3f} · α={alphas[i]:.3f}"):
+            st.text(rats.get(p, "(not in the run's data.jsonl)") if isinstance(rats, dict) else "")
+
+    with st.expander("What do these numbers mean?"):
+        st.markdown(
+            "- **score s_k**: MetaNet's positive score for perspective k's rationale on this problem.\n"
+            "- **selected**: s_k ≥ β·max(s): perspectives close to the best one are kept (I_dyn).\n"
+            "- **α_k**: softmax of s/τ_student over the selected set; the weight of that rationale's loss. No gradient "
+            "flows from the student into MetaNet through α.\n"
+            "- **raw loss**: the student's cross-entropy on that rationale now; **filtered loss**: its EMA "
+            "L̃ ← g·L̃ + (1−g)·L_real.\n"
+            "- **L_meta**: the ListNet loss that teaches MetaNet to rank perspectives like the student's filtered losses.\n"
+            "- **attention**: the synergy layer's self-attention between perspectives (row attends to column).")
+
+
+path = ui.choose_run()
+if path is None:
+    st.stop()
+
+with ui.guard(path.name):
+    run = loading.open_run(path)
+    ui.run_caption(run)
+    live = ui.live_toggle(run, key="dbg_live")
+    samples = loading.samples(path)
+    if not len(samples):
+        msg = "No per-problem MetaNet records yet" if run.state == "running" else "This run recorded no MetaNet details"
+        st.info(f"{msg} (samples.jsonl is empty; methods without MetaNet, such as 'uniform', do not write them).")
+        st.stop()
+
+    @st.fragment(run_every=live)
+    def body():
+        with ui.guard(path.name):
+            smp = loading.samples(path)
+            steps = sorted(int(s) for s in smp["step"].unique())
+            c1, c2, c3 = st.columns([1, 2, 3])
+            follow = c1.toggle("follow latest", value=bool(live), key="dbg_follow")
+            if follow:
+                step = steps[-1]
+                c2.metric("step", step)
+            else:
+                step = c2.select_slider("step", options=steps, value=steps[-1], key="dbg_step")
+            at = smp[smp["step"] == step]
+            pids = [str(p) for p in at["problem_id"]]
+            pid = c3.selectbox("problem", pids, key="dbg_problem")
+            rec = at[at["problem_id"].astype(str) == pid].iloc[0]
+            show(path, run, rec)
+
+    body()
