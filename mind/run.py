@@ -36,6 +36,7 @@ import math
 import os
 import re
 import socket
+import threading
 import time
 from functools import cached_property
 from pathlib import Path
@@ -72,7 +73,7 @@ def _clean(value: Any) -> Any:
 
 def write_json_atomic(path: Path, obj: Any) -> None:
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(_clean(obj), f, indent=2, ensure_ascii=False)
         f.flush()
@@ -109,6 +110,7 @@ class RunWriter:
         (self.path / "checkpoints").mkdir(exist_ok=True)
         self._status: dict = {}
         self._last_beat = 0.0
+        self._lock = threading.Lock()  # the heartbeat thread and the loop both write status.json
 
     # -- one-off files
     def write_json(self, name: str, obj: Any) -> None:
@@ -121,17 +123,19 @@ class RunWriter:
         os.replace(tmp, self.path / name)
 
     # -- status and heartbeat
-    def set_status(self, state: str, **fields: Any) -> None:
-        if not self._status:
-            self._status = {"pid": os.getpid(), "host": socket.gethostname(), "started_at": time.time()}
-        self._status.update(fields, state=state, heartbeat=time.time())
-        self.write_json("status.json", self._status)
-        self._last_beat = time.monotonic()
+    def set_status(self, state: str | None, **fields: Any) -> None:
+        """Update status.json; ``state=None`` keeps the current state (a heartbeat)."""
+        with self._lock:
+            if not self._status:
+                self._status = {"pid": os.getpid(), "host": socket.gethostname(), "started_at": time.time()}
+            self._status.update(fields, state=state or self._status.get("state", "running"), heartbeat=time.time())
+            self.write_json("status.json", self._status)
+            self._last_beat = time.monotonic()
 
     def heartbeat(self, step: int, every_s: float = 2.0, **fields: Any) -> None:
         """Refresh status.json with the current step, at most every ``every_s`` seconds."""
         if time.monotonic() - self._last_beat >= every_s:
-            self.set_status(self._status.get("state", "running"), step=step, **fields)
+            self.set_status(None, step=step, **fields)
 
     # -- MetricSink
     def log_step(self, record: dict) -> None:

@@ -8,8 +8,8 @@ retries and the ETA.
 
 The run stops with a one-line :class:`~mind.errors.BackendError` when the server answers 401/403/404, when
 ``max_consecutive_failures`` requests in a row fail after all their retries (an unreachable or broken
-server), or when nothing at all succeeded. Ctrl-C cancels pending requests and re-raises: everything that
-finished is already cached.
+server), or when nothing at all succeeded. Ctrl-C cancels the requests not yet sent, waits for those in
+flight (each bounded by the request timeout) so that their responses are cached too, and re-raises.
 """
 
 from __future__ import annotations
@@ -161,8 +161,10 @@ class JobRunner:
                 bar.update(1)
                 bar.set_postfix(failed=self.stats.failed, retries=sum(self.stats.retries.values()), refresh=False)
         except BaseException:
+            # Ctrl-C (or a bug): send nothing new, but let requests already on the wire finish and be cached
+            # (each is bounded by the request timeout; a second Ctrl-C stops the wait).
             self._stop.set()
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=True, cancel_futures=True)
             raise
         pool.shutdown(wait=True, cancel_futures=True)
         if fatal is not None:

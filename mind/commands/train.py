@@ -1,0 +1,79 @@
+"""``mind train``: train a student with MIND or one of the baselines and write a run directory."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import MISSING, fields
+from pathlib import Path
+
+from mind.config import METHODS, TrainConfig
+
+EXAMPLES = """examples:
+  mind train --data demo --student tiny --method mind --steps 20 --out runs/demo
+  mind train --student smollm2-135m --config cfg.yaml beta=0.5 lam=0.2 --out runs/smol
+  mind train --resume runs/demo steps=40          # continue from the last checkpoint (and extend)
+  accelerate launch --cpu --num_processes 2 -m mind train --data demo --student tiny --batch-size 1 --out runs/ddp
+"""
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("train", help="train a student (MIND or a baseline) and write a run directory",
+                       description="Train a student with capability-aware multi-perspective distillation (MIND) or a "
+                                   "baseline. Options come from --config (YAML/JSON), then flags, then key=value overrides.",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="override any option below (e.g. beta=0.5)")
+    p.add_argument("--out", help="run directory to write (required unless --resume)")
+    p.add_argument("--config", help="YAML or JSON file of options")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue RUN_DIR from its last checkpoint (its saved config; key=value may extend steps)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    hp = p.add_argument_group("hyperparameters (every option of mind.config.TrainConfig)")
+    for f in fields(TrainConfig):
+        default = f.default if f.default is not MISSING else None
+        shown = ",".join(default) if isinstance(default, tuple) else default
+        extra = {"choices": METHODS} if f.name == "method" else {}
+        names = [f"--{f.name.replace('_', '-')}"] + (["--lambda"] if f.name == "lam" else [])
+        hp.add_argument(*names, dest=f"cfg_{f.name}", default=None, metavar=f.name.upper() if not extra else None,
+                        help=f"{f.metadata.get('help', '')} (default: {shown})", **extra)
+    p.set_defaults(func=run)
+
+
+def parse_overrides(items: list[str]) -> dict:
+    from mind.errors import ConfigError
+
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not key=value; write e.g. beta=0.5")
+        k, v = item.split("=", 1)
+        out[k.strip().replace("-", "_")] = v
+    return out
+
+
+def run(args) -> int:
+    from mind.config import FIELD_TYPES, build_config
+    from mind.errors import ConfigError
+    from mind.trainer import train
+
+    flags = {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None}
+    overrides = {**flags, **parse_overrides(args.overrides)}
+    if args.resume:
+        run_dir = Path(args.resume)
+        from mind.run import load_run
+
+        saved = {k: v for k, v in load_run(run_dir).config.items() if k in FIELD_TYPES}
+        changed = set(overrides) - {"steps", "checkpoint_every", "snapshot_every", "report_to"}
+        if changed:
+            raise ConfigError(f"--resume keeps the run's config; only steps/checkpoint_every/snapshot_every can change, not {sorted(changed)}")
+        cfg = build_config(None, {**saved, **overrides})
+        out = run_dir
+    else:
+        if not args.out:
+            raise ConfigError("--out is required: the run directory to write (e.g. --out runs/demo)")
+        cfg = build_config(args.config, overrides)
+        out = Path(args.out)
+        if (out / "config.json").exists():
+            raise ConfigError(f"{out} already holds a run; choose another --out or continue it with --resume {out}")
+    train(cfg, out, resume=bool(args.resume), progress=not args.quiet)
+    print(f"run written to {out}")
+    return 0

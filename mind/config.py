@@ -1,0 +1,204 @@
+"""Training configuration: one frozen dataclass, validated on construction.
+
+The CLI builds it from flags, a YAML/JSON file (``--config``) and ``key=value`` overrides, in that order of
+precedence (overrides win); every run saves the resolved config as ``config.json``. Where the MIND paper is
+silent we chose a reading; each such choice is an option here and says so in its help text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from mind.errors import ConfigError
+
+METHODS = ("mind", "single", "uniform", "uniform-consistency", "instant", "no-attention")
+KL_DIRECTIONS = ("scores||losses", "losses||scores")
+
+
+def _f(default, help: str, **kw):
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # ---- what to train
+    data: str = _f("demo", "multi-perspective JSONL dataset (see mind/data.py), or 'demo' for the bundled set")
+    student: str = _f("tiny", "'tiny' (random 2-layer Llama), 'smollm2-135m' (embedded), or a HF model id / local folder")
+    method: str = _f("mind", f"one of {', '.join(METHODS)}")
+    perspectives: tuple[str, ...] = _f((), "perspective ids to use (comma-separated); empty = all found in the data")
+    golden_perspective: str = _f("decomposition", "the one rationale the 'single' baseline trains on (falls back to the first present)")
+    seed: int = _f(0, "random seed (model init, data order, LoRA init)")
+    # ---- student optimisation
+    steps: int = _f(20, "optimiser steps of the student")
+    batch_size: int = _f(2, "problems per optimiser step per process (each problem brings its K rationales)")
+    grad_accum: int = _f(1, "student gradient-accumulation micro-batches per optimiser step")
+    lr: float = _f(2e-4, "student learning rate (AdamW)")
+    weight_decay: float = _f(0.0, "student AdamW weight decay")
+    warmup_steps: int = _f(0, "linear learning-rate warm-up steps, then cosine decay to 10%")
+    max_grad_norm: float = _f(1.0, "gradient clipping for the student (0 = off)")
+    max_length: int = _f(384, "max tokens of prompt + rationale; longer rationales are cut before the answer line")
+    finetune: str = _f("lora", "'lora' (peft) or 'full' fine-tuning")
+    lora_r: int = _f(8, "LoRA rank")
+    lora_alpha: int = _f(16, "LoRA alpha")
+    lora_dropout: float = _f(0.0, "LoRA dropout")
+    lora_targets: tuple[str, ...] = _f(("q_proj", "k_proj", "v_proj", "o_proj"), "module names LoRA adapts")
+    chat_template: bool = _f(True, "wrap the question in the tokenizer's chat template when it has one")
+    # ---- MIND method
+    beta: float = _f(0.7, "selection threshold: keep perspective k if s_k >= beta * max(s), in (0, 1]")
+    lam: float = _f(0.1, "lambda: weight of the pairwise JSD consistency term between answer distributions")
+    tau: float = _f(1.0, "temperature of the ListNet meta loss, softmax(s/tau) vs softmax(-L~/tau)")
+    tau_student: float = _f(1.0, "temperature of the student weights alpha = softmax over I_dyn of s/tau_student")
+    g: float = _f(0.9, "inertia: EMA factor of the filtered loss, L~ <- g*L~ + (1-g)*L_real (0 = instantaneous)")
+    meta_kl_direction: str = _f("scores||losses", "L_meta = KL(softmax(s/tau) || softmax(-L~/tau)) ('scores||losses', the paper's) or the reverse")
+    meta_lr: float = _f(5e-5, "MetaNet learning rate after warm-up (smaller than the student's: the optimisation lag)")
+    meta_warmup_lr: float = _f(1e-3, "MetaNet learning rate during its warm-up")
+    meta_warmup_steps: int = _f(4, "steps in which MetaNet learns (every step, meta_warmup_lr) while the student trains on uniform weights; our reading of the paper's warm-up")
+    meta_grad_accum: int = _f(4, "MetaNet steps once every this many student steps after warm-up (more accumulation than the student)")
+    meta_hidden: int = _f(128, "MetaNet hidden size")
+    meta_heads: int = _f(4, "heads of the synergy self-attention across perspectives")
+    meta_attention: bool = _f(True, "use the synergy self-attention layer (off = the 'no-attention' ablation)")
+    meta_score: str = _f("softplus", "positive score function of the heads: 'softplus' or 'sigmoid'")
+    encoder: str = _f("all-MiniLM-L6-v2", "Sentence-BERT encoder for MetaNet features: the embedded default or a HF id / folder")
+    # ---- telemetry and checkpoints
+    log_samples_every: int = _f(1, "write per-problem MetaNet details every N steps")
+    snapshot_every: int = _f(10, "hidden-state snapshot of the probe set every N steps (and at the end); 0 = only at the end")
+    probe_problems: int = _f(16, "problems in the fixed probe set (all their perspectives are probed)")
+    checkpoint_every: int = _f(50, "checkpoint every N steps (and at the end); 0 = only at the end")
+    report_to: str = _f("none", "also send step records to Accelerate trackers: none, tensorboard, wandb, mlflow (comma-separated)")
+
+    def __post_init__(self):
+        def bad(name, value, fix):
+            raise ConfigError(f"{name}={value!r} is invalid; {fix}")
+
+        if self.method not in METHODS:
+            bad("method", self.method, f"use one of {', '.join(METHODS)}")
+        if not self.student or not isinstance(self.student, str):
+            bad("student", self.student, "use tiny, smollm2-135m, a HF model id or a local folder")
+        if not (0.0 < self.beta <= 1.0):
+            bad("beta", self.beta, "it must be in (0, 1]")
+        if self.lam < 0:
+            bad("lam", self.lam, "lambda must be >= 0")
+        for name in ("tau", "tau_student", "lr", "meta_lr", "meta_warmup_lr"):
+            if not getattr(self, name) > 0:
+                bad(name, getattr(self, name), "it must be > 0")
+        if not (0.0 <= self.g < 1.0):
+            bad("g", self.g, "the EMA factor must be in [0, 1)")
+        for name in ("steps", "batch_size", "grad_accum", "meta_grad_accum", "meta_hidden", "meta_heads", "lora_r",
+                     "probe_problems", "log_samples_every"):
+            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
+                bad(name, getattr(self, name), "it must be an integer >= 1")
+        for name in ("warmup_steps", "meta_warmup_steps", "snapshot_every", "checkpoint_every"):
+            if getattr(self, name) < 0:
+                bad(name, getattr(self, name), "it must be >= 0")
+        if self.meta_hidden % self.meta_heads:
+            bad("meta_heads", self.meta_heads, f"meta_hidden ({self.meta_hidden}) must be divisible by it")
+        if self.max_length < 32:
+            bad("max_length", self.max_length, "use at least 32 tokens")
+        if self.finetune not in ("lora", "full"):
+            bad("finetune", self.finetune, "use 'lora' or 'full'")
+        if self.meta_kl_direction not in KL_DIRECTIONS:
+            bad("meta_kl_direction", self.meta_kl_direction, f"use one of {', '.join(KL_DIRECTIONS)}")
+        if self.meta_score not in ("softplus", "sigmoid"):
+            bad("meta_score", self.meta_score, "use 'softplus' or 'sigmoid'")
+        if self.perspectives:
+            from mind.perspectives import validate_ids
+
+            validate_ids(self.perspectives)
+        for tracker in self.trackers:
+            if tracker not in ("tensorboard", "wandb", "mlflow"):
+                bad("report_to", self.report_to, "use none, tensorboard, wandb or mlflow")
+
+    # -- derived settings of the methods (one place, so the trainer reads like the paper)
+    @property
+    def uses_metanet(self) -> bool:
+        return self.method in ("mind", "instant", "no-attention")
+
+    @property
+    def effective_g(self) -> float:
+        return 0.0 if self.method == "instant" else self.g
+
+    @property
+    def effective_meta_lr(self) -> float:
+        return self.lr if self.method == "instant" else self.meta_lr
+
+    @property
+    def effective_meta_grad_accum(self) -> int:
+        return 1 if self.method == "instant" else self.meta_grad_accum
+
+    @property
+    def effective_attention(self) -> bool:
+        return self.meta_attention and self.method != "no-attention"
+
+    @property
+    def effective_lam(self) -> float:
+        return 0.0 if self.method in ("single", "uniform") else self.lam
+
+    @property
+    def trackers(self) -> list[str]:
+        return [t.strip() for t in self.report_to.split(",") if t.strip() and t.strip() != "none"]
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _coerce(name: str, raw: Any, typ: Any) -> Any:
+    """Turn a CLI/YAML value into the field's type, with an error naming the field."""
+    typ = str(typ)
+    try:
+        if "tuple" in typ:
+            if isinstance(raw, str):
+                return tuple(s.strip() for s in raw.split(",") if s.strip())
+            return tuple(str(x) for x in raw)
+        if typ in ("bool", "<class 'bool'>"):
+            if isinstance(raw, bool):
+                return raw
+            s = str(raw).strip().lower()
+            if s in ("1", "true", "yes", "on"):
+                return True
+            if s in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if typ in ("int", "<class 'int'>"):
+            if isinstance(raw, float) and not raw.is_integer():
+                raise ValueError
+            return int(raw) if not isinstance(raw, str) else int(raw.strip())
+        if typ in ("float", "<class 'float'>"):
+            return float(raw)
+        return str(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}={raw!r} is not a valid {typ.replace('<class ', '').strip('>')}; fix the value") from None
+
+
+FIELD_TYPES = {f.name: f.type for f in fields(TrainConfig)}
+
+
+def build_config(file: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Config from an optional YAML/JSON file plus overrides (later wins). Unknown keys are errors."""
+    values: dict[str, Any] = {}
+    if file:
+        path = Path(file)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"config file {path}: cannot read it ({exc.strerror}); check --config") from None
+        try:
+            if path.suffix in (".yaml", ".yml"):
+                import yaml
+
+                loaded = yaml.safe_load(text) or {}
+            else:
+                loaded = json.loads(text)
+        except Exception as exc:  # noqa: BLE001
+            raise ConfigError(f"config file {path}: cannot parse it ({exc}); fix the syntax") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path}: expected a mapping of option: value")
+        values.update(loaded)
+    values.update(overrides or {})
+    unknown = sorted(set(values) - set(FIELD_TYPES))
+    if unknown:
+        raise ConfigError(f"unknown option(s) {', '.join(unknown)}; see `mind train --help` for the list")
+    return TrainConfig(**{k: _coerce(k, v, FIELD_TYPES[k]) for k, v in values.items()})

@@ -1,0 +1,384 @@
+"""The MIND training loop: one explicit loop, on Accelerate (``accelerate launch`` scales it to several processes).
+
+Per optimiser step, for each problem of the batch (GUIDE.md section 1):
+
+1. MetaNet scores the K rationales from frozen Sentence-BERT features: s in R^K, positive.
+2. Selection I_dyn = {k : s_k >= beta * max(s)}, alpha = softmax over I_dyn of s / tau_student (detached).
+   During MetaNet's warm-up the student trains on uniform weights; baselines use their fixed weights.
+3. The student is teacher-forced on every rationale it needs: per-rationale cross-entropy L_real and the answer
+   distributions P_k; L_total = sum_k alpha_k CE_k + lambda * sum_{i<j} alpha_i alpha_j JSD(P_i || P_j).
+4. The inertia calibrator folds L_real into L~ (EMA, factor g); MetaNet learns from
+   L_meta = KL(softmax(s/tau) || softmax(-L~/tau)), with its own learning rate and accumulation.
+5. Records go to the sinks (run directory, trackers); snapshots and checkpoints at their intervals.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from mind import losses
+from mind.batching import collate, encode_problem
+from mind.calibration import InertiaCalibrator
+from mind.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from mind.config import TrainConfig
+from mind.data import load_problems, perspectives_in
+from mind.errors import ConfigError, RunDirError
+from mind.perspectives import validate_ids
+from mind.run import RunWriter, TrackerSink
+from mind.telemetry import sample_records, step_record
+
+
+def batch_indices(step: int, global_batch: int, n: int, seed: int) -> np.ndarray:
+    """Problem indices of optimiser step ``step`` (1-based): consecutive slices of seeded per-epoch permutations,
+    so the data order is a pure function of the step (resume needs no sampler state)."""
+    start = (step - 1) * global_batch
+    out = []
+    for pos in range(start, start + global_batch):
+        epoch, i = divmod(pos, n)
+        out.append(np.random.default_rng([seed, epoch]).permutation(n)[i])
+    return np.asarray(out)
+
+
+def lr_lambda(warmup: int, total: int):
+    def f(i: int) -> float:
+        if warmup and i < warmup:
+            return (i + 1) / warmup
+        progress = (i - warmup) / max(total - warmup, 1)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+    return f
+
+
+class _StopFlag:
+    """Set by SIGTERM (the dashboard's Stop button): the loop checkpoints and exits cleanly after the step."""
+
+    def __init__(self):
+        self.stop = False
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, *_):
+        self.stop = True
+
+
+def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True) -> Path:
+    """Train according to ``cfg``, writing the run directory ``out``; with ``resume`` continue its last checkpoint."""
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+
+    out = Path(out)
+    acc = Accelerator(log_with=cfg.trackers or None, project_dir=str(out), cpu=not torch.cuda.is_available() or None)
+    set_seed(cfg.seed)
+    problems = load_problems(cfg.data, perspectives=cfg.perspectives or None)
+    persp = list(validate_ids(cfg.perspectives or perspectives_in(problems)))
+    K, world = len(persp), acc.num_processes
+    global_batch = cfg.batch_size * cfg.grad_accum * world
+
+    from mind.student import StudentLM, add_lora, load_causal_lm, load_tokenizer
+
+    tok = load_tokenizer(cfg.student)
+    encoded = [encode_problem(tok, p, i, tuple(persp), cfg.max_length, cfg.chat_template) for i, p in enumerate(problems)]
+    masks = torch.tensor([ep.mask for ep in encoded])
+    golden = _golden_slots(cfg, persp, masks)
+
+    hf = load_causal_lm(cfg.student, tok, seed=cfg.seed)
+    lora = cfg.finetune == "lora"
+    if lora:
+        hf = add_lora(hf, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets, seed=cfg.seed)
+    student = StudentLM(hf)
+    opt_s = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched_s = torch.optim.lr_scheduler.LambdaLR(opt_s, lr_lambda(cfg.warmup_steps, cfg.steps))
+
+    metanet = opt_m = features = None
+    if cfg.uses_metanet:
+        from mind.encoder import encode_texts, feature_text
+        from mind.metanet import MetaNet
+
+        features = _features(problems, persp, cfg.encoder, encode_texts, feature_text, show=acc.is_main_process and progress)
+        metanet = MetaNet(features.shape[-1], K, cfg.meta_hidden, cfg.meta_heads, cfg.effective_attention, cfg.meta_score)
+        opt_m = torch.optim.AdamW(metanet.parameters(), lr=cfg.meta_warmup_lr)
+        metanet, opt_m = acc.prepare(metanet, opt_m)
+    student, opt_s = acc.prepare(student, opt_s)
+    calibrator = InertiaCalibrator(len(problems), K, cfg.effective_g)
+
+    writer = RunWriter(out) if acc.is_main_process else None
+    sinks = [writer] if writer else []
+    if writer and cfg.trackers:
+        acc.init_trackers("mind", config={k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in cfg.to_dict().items()})
+        sinks.append(TrackerSink(acc))
+    probes = [(i, k) for i in range(min(cfg.probe_problems, len(problems))) for k in range(K) if masks[i, k]]
+
+    start = 0
+    if resume:
+        ckpt = latest_checkpoint(out / "checkpoints")
+        if ckpt is None:
+            raise RunDirError(f"{out}: no complete checkpoint to resume from; start a new run instead")
+        state = load_checkpoint(ckpt, student=acc.unwrap_model(student).lm, metanet=acc.unwrap_model(metanet) if metanet else None,
+                                opt_s=opt_s, opt_m=opt_m, sched_s=sched_s, calibrator=calibrator, lora=lora)
+        start = int(state["step"])
+        if writer:
+            writer.truncate_after(start)
+    elif writer:
+        n_train = sum(p.numel() for p in student.parameters() if p.requires_grad)
+        writer.write_json("config.json", {**cfg.to_dict(), "perspectives": persp, "out": str(out), "n_problems": len(problems),
+                                          "world_size": world, "global_batch": global_batch, "trainable_params": n_train,
+                                          "command": sys.argv, "versions": _versions()})
+        writer.write_jsonl("data.jsonl", [p.to_json() for p in problems])
+        writer.write_jsonl("probes.jsonl", [{"problem_id": problems[i].id, "perspective": persp[k]} for i, k in probes])
+
+    stop = _StopFlag()
+    if writer:
+        writer.set_status("running", step=start, total_steps=cfg.steps, error=None)
+        beat = _Heartbeat(writer)
+        if start == 0:
+            _snapshot(writer, acc.unwrap_model(student), encoded, probes, 0)
+    bar = tqdm(total=cfg.steps, initial=start, desc=f"mind train [{cfg.method}]", disable=not (progress and acc.is_main_process),
+               dynamic_ncols=True)
+    try:
+        for step in range(start + 1, cfg.steps + 1):
+            t0 = time.perf_counter()
+            idx_all = batch_indices(step, global_batch, len(problems), cfg.seed)
+            warm = cfg.uses_metanet and step <= cfg.meta_warmup_steps
+            logs, sums = [], {"loss_total": 0.0, "loss_sft": 0.0, "loss_cons": 0.0, "loss_meta": 0.0, "tokens": 0}
+            for micro in range(cfg.grad_accum):
+                lo = (micro * world + acc.process_index) * cfg.batch_size
+                idx = torch.as_tensor(idx_all[lo : lo + cfg.batch_size])
+                mask = masks[idx]
+                scores = attn = None
+                if metanet is not None:
+                    scores, attn = metanet(features[idx].to(acc.device), mask.to(acc.device))
+                alpha = _weights(cfg, warm, scores, mask, golden[idx])
+                run_rows = mask if metanet is not None else alpha > 0  # MetaNet needs L_real of every rationale
+                batch = collate([encoded[i] for i in idx.tolist()], run_rows.tolist(), tok.pad_token_id)
+                ctx = acc.no_sync(student) if micro < cfg.grad_accum - 1 else _null()
+                with ctx:
+                    ce, answer_logp = _student_pass(student, batch, len(idx), K, cfg.effective_lam > 0, acc.device)
+                    total, sft, cons = losses.student_objective(ce, alpha.to(ce.device), answer_logp, cfg.effective_lam)
+                    acc.backward(total / cfg.grad_accum)
+                # Calibration sees every process's losses so every copy of L~ stays identical.
+                g_idx, g_ce, g_mask = acc.gather((idx.to(acc.device), ce.detach(), mask.to(acc.device)))
+                calibrator.update(g_idx.cpu(), g_ce.cpu(), g_mask.cpu())
+                filtered = calibrator.filtered[idx].to(acc.device)
+                meta_per = None
+                if metanet is not None:
+                    meta_per = losses.meta_loss(scores, filtered, mask.to(acc.device), cfg.tau, cfg.meta_kl_direction)
+                    accum = 1 if warm else cfg.effective_meta_grad_accum
+                    acc.backward(meta_per.mean() / (cfg.grad_accum * accum))
+                    sums["loss_meta"] += meta_per.mean().item() / cfg.grad_accum
+                sums["loss_total"] += total.item() / cfg.grad_accum
+                sums["loss_sft"] += sft.item() / cfg.grad_accum
+                sums["loss_cons"] += cons.item() / cfg.grad_accum
+                sums["tokens"] += batch.n_tokens
+                logs.append(dict(idx=idx, mask=mask, alpha=alpha, scores=None if scores is None else scores.detach().cpu(),
+                                 ce=ce.detach().cpu(), filtered=filtered.cpu(), attn=None if attn is None else attn.detach().cpu(),
+                                 meta=None if meta_per is None else meta_per.detach().cpu()))
+            if cfg.max_grad_norm > 0:
+                acc.clip_grad_norm_(student.parameters(), cfg.max_grad_norm)
+            opt_s.step()
+            sched_s.step()
+            opt_s.zero_grad(set_to_none=True)
+            meta_lr = None
+            if metanet is not None and (warm or step % cfg.effective_meta_grad_accum == 0):
+                meta_lr = cfg.meta_warmup_lr if warm else cfg.effective_meta_lr
+                for group in opt_m.param_groups:
+                    group["lr"] = meta_lr
+                opt_m.step()
+                opt_m.zero_grad(set_to_none=True)
+
+            # ---- telemetry (gathered over processes; written by the main process only)
+            gathered = _gather_logs(acc, logs)
+            reduced = {k: float(acc.reduce(torch.tensor(v, dtype=torch.float64, device=acc.device), "mean")) for k, v in sums.items()}
+            reduced["tokens"] = int(round(reduced["tokens"] * world))
+            if writer:
+                elapsed = time.perf_counter() - t0
+                rec = step_record(step, persp, mask=gathered["mask"], alpha=gathered["alpha"], scores=gathered["scores"],
+                                  ce=gathered["ce"], filtered=gathered["filtered"],
+                                  epoch=step * global_batch / len(problems), lr=sched_s.get_last_lr()[0],
+                                  meta_lr=meta_lr if meta_lr is not None else math.nan,
+                                  meta_phase="off" if metanet is None else ("warmup" if warm else "joint"),
+                                  time_s=elapsed, tokens_per_s=reduced["tokens"] / elapsed, wall=time.time(),
+                                  **{k: (math.nan if k == "loss_meta" and metanet is None else v) for k, v in reduced.items()})
+                for s in sinks:
+                    s.log_step(rec)
+                if step % cfg.log_samples_every == 0:
+                    ids = [problems[i].id for i in gathered["idx"].tolist()]
+                    writer.log_samples(sample_records(step, ids, persp, mask=gathered["mask"], alpha=gathered["alpha"],
+                                                      scores=gathered["scores"], ce=gathered["ce"], filtered=gathered["filtered"],
+                                                      attention=gathered["attn"], meta_loss=gathered["meta"]))
+                beat.step = step
+                if (cfg.snapshot_every and step % cfg.snapshot_every == 0) or step == cfg.steps:
+                    _snapshot(writer, acc.unwrap_model(student), encoded, probes, step)
+            if (cfg.checkpoint_every and step % cfg.checkpoint_every == 0) or step == cfg.steps or stop.stop:
+                _checkpoint(acc, out, step, student, metanet, opt_s, opt_m, sched_s, calibrator, lora)
+            bar.set_postfix(loss=f"{reduced['loss_total']:.3f}", sel=f"{float(gathered['alpha'].gt(0).sum(-1).float().mean()):.1f}")
+            bar.update(1)
+            if stop.stop:
+                if writer:
+                    writer.set_status("stopped", step=step)
+                return out
+        if writer:
+            writer.set_status("finished", step=cfg.steps)
+        return out
+    except KeyboardInterrupt:
+        if writer:
+            writer.set_status("stopped", error="interrupted")
+        raise
+    except BaseException as exc:
+        if writer:
+            writer.set_status("crashed", error=f"{type(exc).__name__}: {exc}"[:500])
+        raise
+    finally:
+        bar.close()
+        if writer:
+            beat.close()
+            for s in sinks:
+                s.close()
+
+
+# ------------------------------------------------------------------------------------------------- pieces
+
+
+def _golden_slots(cfg: TrainConfig, persp: list[str], masks: torch.Tensor) -> torch.Tensor:
+    """Slot of the 'single' baseline's rationale per problem: the golden perspective, else the first present."""
+    if cfg.golden_perspective not in persp and cfg.method == "single":
+        raise ConfigError(f"golden_perspective={cfg.golden_perspective!r} is not among {persp}; pick one of them")
+    want = persp.index(cfg.golden_perspective) if cfg.golden_perspective in persp else 0
+    first = masks.float().argmax(-1)
+    return torch.where(masks[:, want], torch.full_like(first, want), first)
+
+
+def _weights(cfg: TrainConfig, warm: bool, scores, mask: torch.Tensor, golden: torch.Tensor) -> torch.Tensor:
+    """alpha (B, K) on the CPU for the method and phase; rows sum to 1 over the rationales trained on."""
+    if cfg.method == "single":
+        return torch.nn.functional.one_hot(golden, mask.shape[1]).float()
+    if scores is None or warm:
+        return losses.uniform_weights(mask)
+    s = scores.detach().cpu()
+    selected = losses.select_perspectives(s, mask, cfg.beta)
+    return losses.selection_weights(s, selected, cfg.tau_student)
+
+
+def _student_pass(student, batch, B: int, K: int, need_answers: bool, device):
+    """Teacher-forced pass: per-rationale CE (B, K) (NaN where not run) and, if asked, per-problem (K, A, V)
+    answer log-distributions (zeros for rationales not run)."""
+    hidden, logits = student(batch.input_ids.to(device), batch.attention_mask.to(device), batch.rows.to(device), batch.cols.to(device))
+    logp = torch.log_softmax(logits, dim=-1)
+    tok_logp = logp.gather(1, batch.target_ids.to(device)[:, None]).squeeze(1)
+    ce_seq = losses.per_sequence_ce(tok_logp, batch.seq_of_target.to(device), batch.input_ids.shape[0])
+    ce = torch.full((B, K), float("nan"), device=device, dtype=ce_seq.dtype)
+    ce = ce.index_put((batch.seq_problem.to(device), batch.seq_slot.to(device)), ce_seq)
+    answer_logp = [None] * B
+    if need_answers:
+        for b in range(B):
+            rows = (batch.seq_problem == b).nonzero().flatten().tolist()
+            if len(rows) > 1:  # (K, A, V); the answer span has the same length A in every rationale of a problem
+                ans = torch.stack([logp[batch.answer_index[r].to(device)] for r in rows])
+                full = ans.new_zeros((K,) + ans.shape[1:])
+                answer_logp[b] = full.index_copy(0, batch.seq_slot[rows].to(device), ans)
+    return ce, answer_logp
+
+
+@torch.no_grad()
+def _snapshot(writer: RunWriter, student, encoded, probes, step: int, chunk: int = 16) -> None:
+    """Last-layer hidden states, mean-pooled over the rationale tokens, of every probe pair; plus whether the
+    student's teacher-forced argmax reproduces the answer tokens."""
+    was_training = student.training
+    student.eval()
+    device = next(student.parameters()).device
+    pooled, correct = [], []
+    for lo in range(0, len(probes), chunk):
+        part = probes[lo : lo + chunk]
+        eps = [encoded[i] for i, _ in part]
+        run = [[k == kk for kk in range(len(ep.targets))] for ep, (_, k) in zip(eps, part)]
+        batch = collate(eps, run, 0)
+        hidden, logits = student(batch.input_ids.to(device), batch.attention_mask.to(device), batch.rows.to(device), batch.cols.to(device))
+        h = hidden[batch.rows.to(device), batch.cols.to(device)]
+        n = batch.input_ids.shape[0]
+        sums = torch.zeros(n, h.shape[-1], device=device).index_add(0, batch.rows.to(device), h.float())
+        counts = torch.bincount(batch.rows.to(device), minlength=n).clamp(min=1)[:, None]
+        pooled.append((sums / counts).cpu())
+        pred = logits.argmax(-1).cpu()
+        correct += [bool((pred[ix] == ids).all()) for ix, ids in zip(batch.answer_index, batch.answer_ids)]
+    student.train(was_training)
+    writer.write_snapshot(step, torch.cat(pooled).numpy(), np.asarray(correct))
+
+
+def _checkpoint(acc, out, step, student, metanet, opt_s, opt_m, sched_s, calibrator, lora):
+    acc.wait_for_everyone()
+    if acc.is_main_process:
+        save_checkpoint(out / "checkpoints", step=step, student=acc.unwrap_model(student).lm,
+                        metanet=acc.unwrap_model(metanet) if metanet is not None else None, opt_s=opt_s, opt_m=opt_m,
+                        sched_s=sched_s, calibrator=calibrator, lora=lora, extra={"world_size": acc.num_processes})
+    acc.wait_for_everyone()
+
+
+def _gather_logs(acc, logs: list[dict]) -> dict:
+    """Concatenate micro-batches, then gather over processes, into global (B, K) tensors."""
+    out = {}
+    for key in ("idx", "mask", "alpha", "scores", "ce", "filtered", "attn", "meta"):
+        if logs[0][key] is None:
+            out[key] = None
+            continue
+        t = torch.cat([l[key] for l in logs])
+        out[key] = acc.gather(t.to(acc.device)).cpu() if acc.num_processes > 1 else t
+    return out
+
+
+def _features(problems, persp, encoder, encode_texts, feature_text, show: bool) -> torch.Tensor:
+    """(N, K, F) frozen Sentence-BERT features; zeros where a perspective is missing."""
+    where, texts = [], []
+    for i, p in enumerate(problems):
+        for k, pid in enumerate(persp):
+            r = p.rationale(pid)
+            if r is not None:
+                where.append((i, k))
+                texts.append(feature_text(p.question, r.text))
+    feats = encode_texts(texts, encoder, show_progress=show)
+    out = torch.zeros(len(problems), len(persp), feats.shape[1])
+    ii, kk = zip(*where)
+    out[list(ii), list(kk)] = torch.from_numpy(feats)
+    return out
+
+
+class _Heartbeat:
+    """Refreshes status.json every few seconds from a daemon thread, so long steps never look stale."""
+
+    def __init__(self, writer: RunWriter, every_s: float = 10.0):
+        self.writer, self.step, self._done = writer, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every_s,), daemon=True)
+        self._thread.start()
+
+    def _run(self, every_s):
+        while not self._done.wait(every_s):
+            self.writer.heartbeat(self.step, every_s=0)
+
+    def close(self):
+        self._done.set()
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+
+def _versions() -> dict:
+    import platform
+
+    import transformers
+
+    import mind
+
+    return {"mind": mind.__version__, "torch": torch.__version__, "transformers": transformers.__version__,
+            "python": platform.python_version(), "machine": platform.machine()}
