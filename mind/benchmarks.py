@@ -17,6 +17,7 @@ printed: their ``repr`` hides the text.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -66,9 +67,8 @@ class BenchmarkSpec:
     answer_type: str
     default_split: str
     files: dict  # split -> path relative to the data folder
-    hub_id: str
-    hub_config: str | None = None
-    hub_splits: dict | None = None  # our split -> hub split name(s); a tuple is concatenated
+    hub_id: str  # Hugging Face hub dataset id
+    hub_parts: dict  # split -> ((config or None, hub split), ...); several parts are concatenated
     title: str = ""
 
 
@@ -76,31 +76,36 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
     "gsm8k": BenchmarkSpec(
         "gsm8k", "ID", "number", "test",
         {"test": "gsm8k/test.jsonl", "train": "gsm8k/train.jsonl", "test_socratic": "gsm8k/test_socratic.jsonl"},
-        "openai/gsm8k", "main", {"test": "test", "train": "train", "test_socratic": ("socratic", "test")}, "GSM8K",
+        "openai/gsm8k",
+        {"test": (("main", "test"),), "train": (("main", "train"),), "test_socratic": (("socratic", "test"),)},
+        "GSM8K",
     ),
     "svamp": BenchmarkSpec(
-        # SVAMP's 1,000 problems form one challenge set; the hub mirror splits it 700 train / 300 test.
+        # SVAMP's 1,000 problems form one challenge set; the hub mirror splits it 700 train / 300 test
         "svamp", "ID", "number", "test", {"test": "svamp/SVAMP.json"},
-        "ChilleD/SVAMP", None, {"test": ("train", "test")}, "SVAMP",
+        "ChilleD/SVAMP", {"test": ((None, "train"), (None, "test"))}, "SVAMP",
     ),
     "math500": BenchmarkSpec(
         "math500", "ID", "math", "test", {"test": "math500/test.jsonl"},
-        "HuggingFaceH4/MATH-500", None, {"test": "test"}, "MATH500",
+        "HuggingFaceH4/MATH-500", {"test": ((None, "test"),)}, "MATH500",
     ),
     "csqa": BenchmarkSpec(
         "csqa", "OOD", "choice", "dev", {"dev": "csqa/dev_rand_split.jsonl", "train": "csqa/train_rand_split.jsonl"},
-        "tau/commonsense_qa", None, {"dev": "validation", "train": "train"}, "CommonsenseQA",
+        "tau/commonsense_qa", {"dev": ((None, "validation"),), "train": ((None, "train"),)}, "CommonsenseQA",
     ),
     "strategyqa": BenchmarkSpec(
         # the hub has no copy of the official 229-question dev split; ChilleD/StrategyQA's test split is the
         # usual stand-in (a different, larger sample of the same questions)
         "strategyqa", "OOD", "yesno", "dev", {"dev": "strategyqa/dev.json", "train": "strategyqa/train.json"},
-        "ChilleD/StrategyQA", None, {"dev": "test", "train": "train"}, "StrategyQA",
+        "ChilleD/StrategyQA", {"dev": ((None, "test"),), "train": ((None, "train"),)}, "StrategyQA",
     ),
     "gpqa": BenchmarkSpec(
+        # gated on the hub: accept its terms and log in (huggingface-cli login) first
         "gpqa", "OOD", "choice", "diamond",
         {"diamond": "gpqa/dataset.zip", "main": "gpqa/dataset.zip", "extended": "gpqa/dataset.zip"},
-        "Idavidrein/gpqa", None, {"diamond": "train", "main": "train", "extended": "train"}, "GPQA-Diamond",
+        "Idavidrein/gpqa",
+        {s: ((f"gpqa_{s}", "train"),) for s in ("diamond", "main", "extended")},
+        "GPQA-Diamond",
     ),
 }
 
@@ -133,7 +138,8 @@ def _field(row, key: str, where: str, kind=str):
     value = row.get(key)
     ok = isinstance(value, kind) and not isinstance(value, bool) if kind is not bool else isinstance(value, bool)
     if not ok or (isinstance(value, str) and not value.strip()):
-        raise DataError(f"{where}: field {key!r} is missing or not a {getattr(kind, '__name__', kind)}; fix the row")
+        names = "/".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+        raise DataError(f"{where}: field {key!r} is missing or not a {names}; fix the row")
     return value
 
 
@@ -220,7 +226,7 @@ def _rows_from_file(path: Path, name: str, split: str) -> list[tuple[str, dict]]
     except OSError as exc:
         raise DataError(f"benchmark file {path}: cannot read it ({exc.strerror}); check the path") from None
     if name == "gpqa":
-        return _gpqa_rows(raw, path, split)
+        return list(_gpqa_rows(raw, path.name, split))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -243,33 +249,30 @@ def _rows_from_file(path: Path, name: str, split: str) -> list[tuple[str, dict]]
     return [(f"{path.name} row {i + 1}", row) for i, row in enumerate(data)]
 
 
-def _gpqa_rows(raw: bytes, path: Path, split: str) -> list[tuple[str, dict]]:
-    """Decrypt ``dataset/gpqa_<split>.csv`` from the password-protected zip in memory (nothing written to disk)."""
+@functools.lru_cache(maxsize=4)
+def _gpqa_rows(raw: bytes, path: str, split: str) -> tuple[tuple[str, dict], ...]:
+    """Decrypt ``dataset/gpqa_<split>.csv`` from the password-protected zip in memory (nothing written to disk).
+
+    Cached by the zip's bytes: the pure-Python ZipCrypto decryption takes about a second per split."""
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as zf:
             member = next((n for n in zf.namelist() if n.endswith(f"gpqa_{split}.csv")), None)
             if member is None:
-                raise DataError(f"{path.name}: no gpqa_{split}.csv inside; use split diamond, main or extended")
+                raise DataError(f"{path}: no gpqa_{split}.csv inside; use split diamond, main or extended")
             data = zf.read(member, pwd=GPQA_PASSWORD)
     except (zipfile.BadZipFile, RuntimeError) as exc:
-        raise DataError(f"{path.name}: cannot open the GPQA zip ({type(exc).__name__}); re-download dataset.zip") from None
+        raise DataError(f"{path}: cannot open the GPQA zip ({type(exc).__name__}); re-download dataset.zip") from None
     reader = csv.DictReader(io.StringIO(data.decode("utf-8")))
-    return [(f"{path.name}:{member} row {i + 1}", row) for i, row in enumerate(reader)]
+    return tuple((f"{path}:{member} row {i + 1}", row) for i, row in enumerate(reader))
 
 
 def _hub_rows(spec: BenchmarkSpec, split: str, looked: list[str]) -> list[tuple[str, dict]]:
-    hub_split = (spec.hub_splits or {}).get(split, split)
-    config = spec.hub_config
-    if spec.name == "gpqa":
-        config = f"gpqa_{split}"
-    if isinstance(hub_split, tuple) and spec.name == "gsm8k":  # ("socratic", "test"): config and split
-        config, hub_split = hub_split
-    parts = hub_split if isinstance(hub_split, tuple) else (hub_split,)
+    """Rows from ``datasets.load_dataset`` (needs a connection or the hub cache); DataError when unavailable."""
     try:
         from datasets import load_dataset
 
         rows = []
-        for part in parts:
+        for config, part in spec.hub_parts[split]:
             ds = load_dataset(spec.hub_id, config, split=part) if config else load_dataset(spec.hub_id, split=part)
             rows += [(f"{spec.hub_id}[{part}] row {i + 1}", dict(r)) for i, r in enumerate(ds)]
         return rows
