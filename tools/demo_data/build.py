@@ -79,7 +79,7 @@ def check_overlap(rows) -> dict:
     exact = [r["id"] for r in rows if normalise(r["question"]) in bench["normalised"]]
     assert not exact, f"questions identical to a benchmark question: {exact}"
     hits = long_shared_ngrams([r["question"] for r in rows], bench["texts"], n=8)
-    assert not hits, f"questions sharing an 8-word run with a benchmark question: {hits[:3]}"
+    assert not hits, f"questions sharing an 8-word run with a benchmark question: {hits}"
     return {"checked": True, "benchmarks": bench["sources"], "benchmark_questions": len(bench["normalised"]),
             "exact_matches": 0, "shared_8_word_runs": 0}
 

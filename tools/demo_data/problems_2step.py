@@ -69,7 +69,7 @@ PROBLEMS = [
       ("cutting just 2 pieces", "n=2"),
       ("p=30", "each piece were 30 centimetres", "the pieces cut off cannot be longer in total than the ribbon"),
       ("r - p", "it removes only one piece instead of six")),
-    P("reading", "A book has 240 pages. Ben reads 30 pages a day. After 5 days, how many pages does he still have to read?",
+    P("reading", "A book has 240 pages. Ben reads 30 pages a day. After 5 days, how many pages remain unread?",
       "b=240 pages in the book; r=30 pages read per day; d=5 days of reading",
       ["p = r * d : the pages already read", "l = b - p : the pages still to read"], 90, "pages",
       ("reading for only 1 day", "d=1"),

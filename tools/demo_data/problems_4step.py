@@ -9,7 +9,7 @@ PROBLEMS = [
       ("a day with 1 crossing", "n=1"),
       ("f=200", "each crossing cost $200 in fuel", "fares come per car but fuel is paid per crossing"),
       ("n * c * p", "it leaves out the fuel cost")),
-    P("savings", "Priya's grandmother gives her $50. Priya puts 40% of it into savings and spends $12 of the rest. How many dollars does she have left to spend?",
+    P("savings", "Priya's grandmother gives her $50. Priya puts 40% of it into savings and spends $12 of the rest. How much money, in dollars, is left for spending?",
       "g=50 dollars given; r=40 percent saved; c=12 dollars spent; h_=100 percent in the whole",
       ["o = g / h_ : one percent of the gift", "s = o * r : the amount saved", "a = g - s : the money not saved", "l = a - c : the money left to spend"], 18, "dollars",
       ("a gift of $100 with the same plan", "g=100"),

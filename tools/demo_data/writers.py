@@ -28,7 +28,13 @@ def num(expr: str, env: dict) -> str:
 
 
 def symb(expr: str, spec: Spec) -> str:
-    return ast.unparse(ast.parse(expr.replace("_", ""), mode="eval")) if "_" in expr else show(expr, {})
+    """The expression in symbols, with common-knowledge constants (60 minutes, 100 percent) as numbers."""
+    return show(expr, {g.sym: g.value for g in spec.given if g.sym.endswith("_")})
+
+
+def stated(spec: Spec):
+    """Given quantities stated in the question (common-knowledge constants left out)."""
+    return [g for g in spec.given if not g.sym.endswith("_")]
 
 
 def with_unit(v, unit: str, label: str = "") -> str:
@@ -63,7 +69,7 @@ def words(expr: str, env: dict, rng: random.Random) -> str:
 
 
 def formal(spec: Spec, env: dict, rng: random.Random) -> str:
-    given = ", ".join(f"{dsym(g.sym)} = {fmt(g.value)} ({g.meaning})" for g in spec.given)
+    given = ", ".join(f"{dsym(g.sym)} = {fmt(g.value)} ({g.meaning})" for g in stated(spec))
     unknowns = "; ".join(f"{dsym(s.sym)} = {s.label}" for s in spec.steps)
     lines = [rng.choice(["Given: ", "Data: ", "Known quantities: "]) + given + ".",
              rng.choice(["Let ", "Define ", "Unknowns: "]) + unknowns + "."]
@@ -94,7 +100,7 @@ def intuitive(spec: Spec, env: dict, rng: random.Random) -> str:
 def decomposition(spec: Spec, env: dict, rng: random.Random) -> str:
     lines = [rng.choice(["Split the problem into smaller parts.", "Break it into sub-problems.",
                          "Divide the work into pieces and solve each one."])]
-    facts = "; ".join(f"{g.meaning} = {fmt(g.value)}" for g in spec.given)
+    facts = "; ".join(f"{g.meaning} = {fmt(g.value)}" for g in stated(spec))
     lines.append(f"1. {rng.choice(['Facts', 'What we know', 'Inputs'])}: {facts}.")
     form = rng.choice(["{k}. Find {l}: {e} = {v}.", "{k}. Sub-problem: {l}. {e} = {v}.", "{k}. Compute {l}: {e} = {v}."])
     for k, s in enumerate(spec.steps, start=2):
