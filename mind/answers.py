@@ -30,7 +30,7 @@ REL_TOL = 1e-6  # relative tolerance for numeric equality (72 == 72.0 == "72.00"
 ABS_TOL = 1e-9
 
 _MARKER_RE = re.compile(
-    r"####|\b(?:final\s+answer|correct\s+(?:answer|option|choice)|answer)"
+    r"####(?=[ \t]*[-$\d.,/]+[ \t]*(?:\n|$))|\b(?:final\s+answer|correct\s+(?:answer|option|choice)|answer)"
     r"(?:\s+to\s+(?:the|this)\s+(?:question|problem))?"
     r"\s*(?:(?:is|would\s+be|should\s+be|will\s+be|must\s+be|=)\b\s*:?|[:=])",
     re.I,

@@ -49,6 +49,8 @@ NUMBER_CASES = [
     ("Answer: 2.5 hours", "2.5"),
     ("x2 and y3 are variables; the value is 10", "10"),
     ("The answer to the question is 12 cookies.", "12"),
+    ("#### Step 1: eggs left\n16 - 3 - 4 = 9\n#### Step 2: money\n9 * 2 = 18", "18"),
+    ("She sells 9 eggs.\n#### -4.50\n", "-4.5"),
 ]
 
 
@@ -211,3 +213,22 @@ def test_never_raises_on_garbage(atype):
         out = extract_answer(text, atype, ["x", "y"])
         assert out is None or isinstance(out, str)
         assert isinstance(check_answer(text, "1", atype, ["x", "y"]), bool)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=300), st.sampled_from(["number", "math", "choice", "yesno", "text"]))
+def test_property_never_raises(text, atype):
+    out = extract_answer(text, atype, ["red", "blue"])
+    assert out is None or isinstance(out, str)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet="abcdefghij klmnop0123456789+-*/=.,\n", max_size=200),
+       st.integers(-10**9, 10**9) | st.decimals(-1e6, 1e6, places=2, allow_nan=False, allow_infinity=False))
+def test_property_answer_line_beats_reasoning(prefix, gold):
+    text = f"{prefix}\nThe answer is {gold}.\nCheck: {prefix}"
+    assert check_answer(text, str(gold))
