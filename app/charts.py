@@ -16,7 +16,7 @@ from mind.perspectives import display_name
 
 PALETTE = qualitative.D3 + qualitative.Set2
 LOSS_COLUMNS = ("loss_total", "loss_sft", "loss_cons", "loss_meta")
-_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.2), height=340)
+_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=340)
 
 
 def colors(perspectives: list[str]) -> dict[str, str]:

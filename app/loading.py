@@ -116,8 +116,8 @@ def perspectives(run: Run, steps_df: pd.DataFrame | None = None) -> list[str]:
 def progress(status: dict, steps_df: pd.DataFrame | None = None, total: int | None = None, now: float | None = None) -> dict:
     """Progress of a run: ``done``, ``total``, ``fraction`` (0-1), ``rate`` (steps/s) and ``eta_s`` (None if unknown).
 
-    The step count comes from the newest of status.json and steps.jsonl; the rate from the status's
-    ``started_at`` and its heartbeat (or ``now`` for a run that is still going).
+    The step count comes from the newest of status.json and steps.jsonl; the rate from the steps' ``wall``
+    clock when recorded, else from the status's ``started_at`` and its heartbeat (or ``now`` while running).
     """
     done = int(status.get("step") or 0)
     if steps_df is not None and len(steps_df):
@@ -126,10 +126,15 @@ def progress(status: dict, steps_df: pd.DataFrame | None = None, total: int | No
     started = status.get("started_at")
     end = status.get("heartbeat") if status.get("state") != "running" else (now or time.time())
     rate = eta = None
-    if started and end and done > 0 and float(end) > float(started):
+    if steps_df is not None and "wall" in steps_df and steps_df["wall"].notna().sum() >= 2:
+        w = steps_df.dropna(subset=["wall"])  # per-step wall clock: excludes the start-up (model loading)
+        span = float(w["wall"].iloc[-1]) - float(w["wall"].iloc[0])
+        if span > 0:
+            rate = (int(w["step"].iloc[-1]) - int(w["step"].iloc[0])) / span
+    if rate is None and started and end and done > 0 and float(end) > float(started):
         rate = done / (float(end) - float(started))
-        if total and rate > 0:
-            eta = max(0.0, (total - done) / rate)
+    if rate and total:
+        eta = max(0.0, (total - done) / rate)
     frac = min(1.0, done / total) if total else 0.0
     if status.get("state") == "finished":
         frac, eta = 1.0, 0.0
@@ -199,7 +204,7 @@ def log_tail(run_path: str | Path, lines: int = 40) -> str:
             data = fh.read().decode("utf-8", errors="replace")
     except OSError:
         return ""
-    return "\n".join(data.splitlines()[-lines:])
+    return "\n".join(data.rstrip("\n").split("\n")[-lines:])
 
 
 def require_steps(run: Run, df: pd.DataFrame) -> None:
@@ -213,7 +218,7 @@ def require_steps(run: Run, df: pd.DataFrame) -> None:
 
 def last_progress_line(text: str) -> str:
     """The newest progress message in a log (tqdm rewrites its line with '\\r': keep the last rewrite)."""
-    for line in reversed(text.splitlines()):
+    for line in reversed(text.split("\n")):
         seg = [s for s in line.split("\r") if s.strip()]
         if seg:
             return seg[-1].strip()

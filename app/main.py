@@ -18,5 +18,6 @@ import streamlit as st  # noqa: E402
 from app import ui  # noqa: E402
 
 st.set_page_config(page_title="MIND dashboard", page_icon=":material/psychology:", layout="wide")
-pages = [st.Page(ui.page_path(f), title=t, icon=i, default=(n == 0)) for n, (f, t, i) in enumerate(ui.PAGES)]
+pages = [st.Page(ui.page_path(f), title=t, icon=i, url_path=u, default=(n == 0))
+         for n, (f, t, i, u) in enumerate(ui.PAGES)]
 st.navigation(pages).run()

@@ -16,18 +16,20 @@ from mind.errors import MindError
 
 from app import loading, settings
 
-# (file in pages/, title, icon). app/main.py registers them with st.navigation in this order.
+# (file in pages/, title, icon, url path). app/main.py registers them with st.navigation in this order.
 PAGES = (
-    ("1_Runs.py", "Runs", ":material/list:"),
-    ("2_Launch.py", "Launch", ":material/rocket_launch:"),
-    ("3_Curriculum.py", "Curriculum", ":material/school:"),
-    ("4_MetaNet_debugger.py", "MetaNet debugger", ":material/bug_report:"),
-    ("5_Latent_space.py", "Latent space", ":material/scatter_plot:"),
-    ("6_Evaluation.py", "Evaluation", ":material/fact_check:"),
-    ("7_How_MIND_works.py", "How MIND works", ":material/menu_book:"),
+    ("1_Runs.py", "Runs", ":material/list:", "runs"),
+    ("2_Launch.py", "Launch", ":material/rocket_launch:", "launch"),
+    ("3_Curriculum.py", "Curriculum", ":material/school:", "curriculum"),
+    ("4_MetaNet_debugger.py", "MetaNet debugger", ":material/bug_report:", "metanet"),
+    ("5_Latent_space.py", "Latent space", ":material/scatter_plot:", "latent"),
+    ("6_Evaluation.py", "Evaluation", ":material/fact_check:", "evaluation"),
+    ("7_How_MIND_works.py", "How MIND works", ":material/menu_book:", "how-mind-works"),
 )
-STATE_BADGE = {"running": "🟢 running", "finished": "✅ finished", "crashed": "💥 crashed", "stopped": "⏹ stopped",
-               "stale": "🟠 stale (no heartbeat)", "unknown": "❔ unknown", "corrupt": "⚠️ corrupt"}
+STATE_BADGE = {"running": ":green[:material/play_circle: running]", "finished": ":blue[:material/check_circle: finished]",
+               "crashed": ":red[:material/error: crashed]", "stopped": ":gray[:material/stop_circle: stopped]",
+               "stale": ":orange[:material/schedule: stale (no heartbeat)]", "unknown": ":gray[:material/help: unknown]",
+               "corrupt": ":red[:material/warning: corrupt]"}
 RUN_KEY = "mind_run"  # session-state key of the run chosen on any page (shared by all pages)
 NO_RUNS = ("No runs found in {roots}. Launch one on the **Launch** page, or train from a terminal: "
            "`mind train --data demo --student tiny --steps 20 --out runs/demo`.")

@@ -18,7 +18,7 @@ if not paths:
 
 with ui.guard("the runs table"):
     table = loading.runs_table(paths)
-    shown = table.drop(columns=["path", "error"]).assign(state=table["state"].map(ui.badge))
+    shown = table.drop(columns=["path", "error"])
     st.caption("Select rows to compare runs (click the left edge of a row; shift-click for several).")
     event = st.dataframe(shown, key="runs_table", on_select="rerun", selection_mode="multi-row",
                          hide_index=True, width="stretch")
@@ -50,5 +50,5 @@ with ui.guard("the runs table"):
 
     st.subheader("Open the first selected run in")
     cols = st.columns(4)
-    for col, (f, title, icon) in zip(cols, ui.PAGES[2:6]):
+    for col, (f, title, icon, _) in zip(cols, ui.PAGES[2:6]):
         col.page_link(ui.page_path(f), label=title, icon=icon)
