@@ -17,7 +17,8 @@ and ``404`` (for scripts, not part of the random mix).
 
 Judge requests (a user message with ``Reference answer:``) get ``yes`` when the solution's ``The answer is``
 value equals the reference, else ``no``. Counters: ``requests`` per key (every request), ``served`` per key
-(complete 200 responses written), ``faults`` per kind, ``auth`` (Authorization headers seen).
+(complete 200 responses written), ``faults`` per kind, ``auth`` (Authorization headers seen), ``prompts``
+(the last user message per key).
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class FakeTeacherServer:
         self.faults: Counter = Counter()
         self.judge_requests = 0
         self.auth: set[str] = set()
+        self.prompts: dict = {}  # last user message per key
         self.httpd: ThreadingHTTPServer | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------------------
@@ -88,7 +90,7 @@ class FakeTeacherServer:
         class Handler(_Handler):
             owner = server
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.httpd.block_on_close = False
         threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
@@ -175,6 +177,7 @@ class _Handler(BaseHTTPRequestHandler):
                 srv.judge_requests += 1
             else:
                 srv.requests[key] += 1
+                srv.prompts[key] = user
         fault = None if is_judge else srv.pick_fault(key)
         if fault:
             with srv.lock:
@@ -211,3 +214,9 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError, OSError):
             self.close_connection = True
         return None
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # listen backlog: many concurrent clients must not be refused before counting
+    daemon_threads = True
+    block_on_close = False

@@ -195,3 +195,17 @@ def test_bad_flags_are_one_line_errors(tmp_path, capsys, monkeypatch):
     bad.write_text('{"id": "a", "question": "q"}\n')
     assert main(["generate", "--dataset", str(bad), "--out", out, "--teacher", "openai:m"]) == 2
     assert "'answer' is missing or not a string/number" in capsys.readouterr().err
+
+
+def test_benchmark_input_with_choices(tmp_path, shared_data):
+    from mind.teacher.sources import load_items
+
+    items = load_items("csqa", split="dev", limit=2)
+    assert len(items) == 2 and items[0].answer_type == "choice" and len(items[0].choices) == 5
+    with FakeTeacherServer() as srv:
+        card = generate(_cfg(tmp_path, "csqa", srv.url, split="dev", limit=2, judge="answer"))
+    prompt = srv.prompts[(items[0].question, "formal")]
+    assert f"Problem:\n{items[0].question}\nAnswer choices:\n(A) {items[0].choices[0]}" in prompt
+    assert "letter of the correct option" in prompt
+    assert card["source"] == {"dataset": "csqa", "split": "dev", "limit": 2} and card["rationales_generated"] == 16
+    assert card["problems_kept"] == 0 and card["rationales_kept"] == 0  # the fake teacher cannot answer these

@@ -35,7 +35,7 @@ def render_markdown(card: dict) -> str:
         + (f" split `{card['source']['split']}`" if card["source"].get("split") else "")
         + (f", limit {card['source']['limit']}" if card["source"].get("limit") else ""),
         f"- Perspectives ({len(card['perspectives'])}): {', '.join(card['perspectives'])}; prompts hash `{card['prompts_hash']}`",
-        f"- Command: `{card['command']}`",
+        f"- Command: `{card['command']}`" if card.get("command") else "- Command: (not recorded)",
         f"- Created: {card['created']}",
         "",
         "## Counts",
