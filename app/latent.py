@@ -40,7 +40,7 @@ def _load(run_path: str, sig: tuple):
 def load(run_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """``(metrics, points)`` of a run, or None when ``mind analyze`` has not been run on it yet."""
     try:
-        import mind.analysis  # noqa: F401
+        from mind.analysis import load_analysis  # noqa: F401
     except ImportError:
         raise RunDirError("latent analysis is not installed in this checkout (mind.analysis missing); update mind") from None
     try:

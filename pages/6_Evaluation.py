@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from app import charts, evaluation, ui
+from app import charts, evaluation, loading, ui
 
 st.title("Evaluation")
 st.caption("Accuracy (%) from `mind eval`, in-distribution (MATH500, GSM8K, SVAMP) and out-of-distribution "
@@ -16,6 +16,7 @@ if not chosen:
 summaries, missing = {}, []
 for p in chosen:
     with ui.guard(p.name):
+        loading.open_run(p)  # a corrupt run directory is reported, not skipped
         obj = evaluation.read_summary(p)
         if obj is None:
             missing.append(p)

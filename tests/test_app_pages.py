@@ -1,0 +1,185 @@
+"""AppTest (streamlit.testing.v1) of every dashboard page on a real tiny run, an empty runs folder, and
+corrupt or partial runs: no exception, the expected widgets and figures, and page-to-page flow."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from test_app_runs import ROOT, copy_run, roots  # noqa: F401  (roots is a fixture)
+
+from app import ui
+
+MAIN = str(ROOT / "app" / "main.py")
+PAGE = {u: ui.page_path(f) for f, _, _, u in ui.PAGES}
+
+
+def open_page(slug: str, **state) -> AppTest:
+    at = AppTest.from_file(MAIN, default_timeout=60)
+    for k, v in state.items():
+        at.session_state[k] = v
+    at.run()
+    if slug != "runs":
+        at.switch_page(PAGE[slug]).run()
+    return at
+
+
+def figures(at: AppTest) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def texts(elements) -> str:
+    return " | ".join(str(e.value) for e in elements)
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, texts(at.exception)
+
+
+@pytest.mark.parametrize("slug", list(PAGE))
+def test_every_page_handles_an_empty_runs_folder(roots, slug):
+    at = open_page(slug)
+    assert_clean(at)
+    assert not at.error, texts(at.error)
+    expected = "Fill in the form" if slug == "launch" else "No runs found"
+    assert expected in texts(at.info)
+
+
+@pytest.mark.slow
+def test_runs_page_lists_real_runs(roots):
+    copy_run(roots, "alpha")
+    copy_run(roots, "beta")
+    at = open_page("runs")
+    assert_clean(at)
+    table = at.dataframe[0].value
+    assert sorted(table["run"]) == ["alpha", "beta"]
+    assert set(table["state"]) == {"finished"} and set(table["method"]) == {"mind"}
+    assert "Select one or more runs" in texts(at.info)
+
+
+@pytest.mark.slow
+def test_curriculum_page_charts_follow_one_step_cursor(roots):
+    copy_run(roots)
+    at = open_page("curriculum")
+    assert_clean(at)
+    assert not at.error, texts(at.error)
+    figs = figures(at)
+    assert len(figs) == 5
+    assert at.slider(key="cur_step").value == 6
+    at.slider(key="cur_step").set_value(2).run()
+    assert_clean(at)
+    figs = figures(at)
+    assert "step 2" in figs[0]["layout"]["title"]["text"]  # the alpha bars
+    cursors = [s for f in figs[1:] for s in f["layout"].get("shapes", []) if s.get("x0") == 2]
+    assert len(cursors) >= 4  # area, heatmap, scores and each small multiple show the same cursor
+    assert at.toggle(key="cur_play").value is False
+
+
+@pytest.mark.slow
+def test_metanet_debugger_what_if_recomputes_selection(roots):
+    copy_run(roots)
+    at = open_page("metanet")
+    assert_clean(at)
+    assert not at.error, texts(at.error)
+    assert len(figures(at)) == 3  # recorded bars, attention heatmap, what-if bars
+    assert "Question" in texts(at.markdown)
+    at.slider(key="wi_beta").set_value(1.0).run()
+    assert "Keeps **1** of 8" in texts(at.markdown)
+    at.slider(key="wi_beta").set_value(0.01).run()
+    assert "Keeps **8** of 8" in texts(at.markdown)
+    what_if = figures(at)[2]
+    assert sum(v for v in what_if["data"][1]["y"]) == pytest.approx(1.0)
+    pids = at.selectbox(key="dbg_problem").options
+    at.selectbox(key="dbg_problem").set_value(pids[-1]).run()
+    assert_clean(at)
+
+
+@pytest.mark.slow
+def test_latent_page_offers_to_compute_a_missing_map(roots):
+    copy_run(roots)
+    at = open_page("latent")
+    assert_clean(at)
+    assert not at.error, texts(at.error)
+    assert "No latent map for this run yet" in texts(at.info)
+    assert at.button(key="analyze_btn").label == "Compute the latent map"
+
+
+@pytest.mark.slow
+def test_evaluation_page_without_and_with_a_summary(roots):
+    run = copy_run(roots)
+    at = open_page("evaluation")
+    assert_clean(at)
+    assert "no evaluation yet — run `mind eval --run" in texts(at.info)
+    (run / "eval").mkdir()
+    (run / "eval" / "summary.json").write_text(json.dumps({"accuracy": {"gsm8k": 0.1, "csqa": 0.2}}))
+    (run / "eval" / "gsm8k.jsonl").write_text('{"id": "g1", "pred": "3", "gold": "4", "correct": false}\n')
+    at = open_page("evaluation")
+    assert_clean(at)
+    table = at.dataframe[0].value
+    assert table.loc["tiny-mind", "gsm8k"] == pytest.approx(10.0) and "paper: MIND (Qwen2.5-7B)" in table.index
+    assert at.dataframe[-1].value["id"].tolist() == ["g1"]
+
+
+@pytest.mark.slow
+def test_how_mind_works_uses_the_run(roots):
+    copy_run(roots)
+    at = open_page("how-mind-works")
+    assert_clean(at)
+    assert len(figures(at)) == 3 and len(at.latex) == 3
+    assert "In **tiny-mind** at step 6" in texts(at.markdown)
+
+
+def test_launch_form_rejects_a_name_outside_the_runs_folder(roots):
+    at = open_page("launch")
+    assert_clean(at)
+    at.text_input[0].set_value("../escape")
+    at.button[0].click().run()
+    assert "run name '../escape' is not allowed" in texts(at.error)
+    assert not any(roots.parent.joinpath("escape").exists() for _ in [0])
+    assert not list(roots.iterdir())
+
+
+@pytest.mark.slow
+def test_page_to_page_flow_keeps_the_chosen_run(roots):
+    copy_run(roots, "first")
+    copy_run(roots, "second")
+    at = open_page("curriculum")
+    at.selectbox(key="run_select").set_value(str(roots / "second")).run()
+    assert at.session_state[ui.RUN_KEY] == str(roots / "second")
+    at.switch_page(PAGE["metanet"]).run()
+    assert_clean(at)
+    assert at.selectbox(key="run_select").value == str(roots / "second")
+    at.switch_page(PAGE["how-mind-works"]).run()
+    assert "In **second**" in texts(at.markdown)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("slug", [s for s in PAGE if s != "launch"])
+def test_pages_show_corrupt_and_partial_runs_as_messages(roots, slug):
+    bad = copy_run(roots, "bad")
+    (bad / "config.json").write_text('{"method": "mi', encoding="utf-8")
+    partial = copy_run(roots, "partial")  # a run that has just started: config and status, no records
+    for name in ("steps.jsonl", "samples.jsonl"):
+        (partial / name).unlink()
+    shutil.rmtree(partial / "snapshots")
+    st_file = partial / "status.json"
+    status = json.loads(st_file.read_text())
+    import time
+
+    st_file.write_text(json.dumps({**status, "state": "running", "step": 0, "heartbeat": time.time()}))
+    for chosen, expect in ((bad, "error"), (partial, "info")):
+        at = open_page(slug, mind_run=str(chosen))
+        assert_clean(at)
+        if slug == "runs":
+            assert "invalid JSON" in texts(at.error)
+            continue
+        if slug == "evaluation":
+            at.multiselect(key="eval_runs").set_value([str(chosen)]).run()
+            assert_clean(at)
+        msgs = texts(at.error) if expect == "error" else texts(at.info) + texts(at.error)
+        assert msgs, f"{slug}: no message for {chosen.name}"
+        if expect == "error":
+            assert "config.json" in msgs and "Traceback" not in msgs
