@@ -20,6 +20,7 @@ def jsd(logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
     JSD(P||Q) = 1/2 KL(P||M) + 1/2 KL(Q||M), M = (P+Q)/2. Symmetric, 0 iff P = Q, at most ln 2.
     Returns the divergence per leading index (shape ``logp.shape[:-1]``).
     """
+    logp, logq = logp.clamp(min=-1e4), logq.clamp(min=-1e4)  # exact zeros: 0 * log 0 -> 0, not NaN
     logm = torch.logaddexp(logp, logq) - LN2
     kl_pm = (logp.exp() * (logp - logm)).sum(-1)
     kl_qm = (logq.exp() * (logq - logm)).sum(-1)

@@ -40,6 +40,7 @@ def add_parser(subparsers) -> None:
     t.add_argument("--temperature", type=float, default=0.0)
     t.add_argument("--concurrency", type=int, default=8, help="parallel HTTP requests")
     t.add_argument("--batch-size", type=int, default=8, help="generation batch for hf: models")
+    t.add_argument("--device", default=None, help="device for hf: models (default: cuda when available, else cpu)")
     t.add_argument("--timeout", type=float, default=120.0, help="seconds per HTTP request")
     t.add_argument("--max-retries", type=int, default=5, help="retries per request on 429/5xx/timeouts/connection errors")
     t.add_argument("--retry-base-delay", type=float, default=0.5, help="first backoff (seconds), doubled per retry, with jitter")
@@ -84,7 +85,7 @@ def run(args) -> int:
         benchmark_path=args.benchmark_path, base_url=args.base_url, api_key_env=args.api_key_env,
         perspectives_file=args.perspectives, judge=args.judge, judge_base_url=args.judge_base_url,
         timeout=args.timeout, max_tokens=args.max_tokens, temperature=args.temperature,
-        concurrency=args.concurrency, batch_size=args.batch_size,
+        concurrency=args.concurrency, batch_size=args.batch_size, device=args.device,
         retry=RetryPolicy(args.max_retries, args.retry_base_delay, args.retry_max_delay),
         max_consecutive_failures=args.max_consecutive_failures,
         downsample=DownsampleConfig(args.difficulty, args.easy_keep, args.easy_threshold, args.min_rationales, args.seed),
@@ -92,7 +93,14 @@ def run(args) -> int:
         progress=not args.no_progress,
         command=_command_line(),
     )
-    card = generate(cfg)
+    try:
+        card = generate(cfg)
+    except KeyboardInterrupt:
+        print(f"interrupted: finished responses are kept in {cfg.cache_path}; rerun the same command to continue",
+              file=sys.stderr)
+        raise
+    if card["problems_kept"] == 0:
+        print("warning: no problem was kept; see the data card for the drop reasons", file=sys.stderr)
     print(
         f"{card['problems_kept']} of {card['problems_in']} problems kept, {card['rationales_in_output']} rationales "
         f"({card['rationales_generated']} generated, {card['rationales_requested'] - card['rationales_kept']} dropped: "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+import os
 from dataclasses import MISSING, fields
 from pathlib import Path
 
@@ -75,5 +75,6 @@ def run(args) -> int:
         if (out / "config.json").exists():
             raise ConfigError(f"{out} already holds a run; choose another --out or continue it with --resume {out}")
     train(cfg, out, resume=bool(args.resume), progress=not args.quiet)
-    print(f"run written to {out}")
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"run written to {out}")
     return 0

@@ -45,6 +45,7 @@ class GenerateConfig:
     temperature: float = 0.0
     concurrency: int = 8  # parallel HTTP requests
     batch_size: int = 8  # local-model generation batch
+    device: str | None = None  # local-model device (None: cuda when available)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_consecutive_failures: int = 25  # abort when this many requests in a row fail after retries
     downsample: DownsampleConfig = field(default_factory=DownsampleConfig)
@@ -85,12 +86,14 @@ def generate(cfg: GenerateConfig) -> dict:
     jspec = parse_judge(cfg.judge)
     items = load_items(cfg.dataset, cfg.split, cfg.limit, cfg.benchmark_path)
     backend = make_backend(cfg.teacher, base_url=cfg.base_url, api_key_env=cfg.api_key_env, timeout=cfg.timeout,
-                           max_tokens=cfg.max_tokens, temperature=cfg.temperature, batch_size=cfg.batch_size)
+                           max_tokens=cfg.max_tokens, temperature=cfg.temperature, batch_size=cfg.batch_size,
+                           device=cfg.device)
     judge_backend = None
     if jspec.kind == "llm":
         judge_backend = make_backend(jspec.backend, base_url=cfg.judge_base_url or cfg.base_url,
                                      api_key_env=cfg.api_key_env, timeout=cfg.timeout, max_tokens=16,
-                                     temperature=0.0, batch_size=cfg.batch_size, flag="--judge")
+                                     temperature=0.0, batch_size=cfg.batch_size, device=cfg.device,
+                                     flag="--judge")
     cfg.out.parent.mkdir(parents=True, exist_ok=True)
     with ResponseCache(cfg.cache_path, durable=cfg.durable) as cache:
         jobs = {}

@@ -83,7 +83,7 @@ class JobRunner:
 
     def _abort_message(self, n: int) -> str:
         return (
-            f"teacher {self._where()} failed {n} requests in a row after {self.policy.max_retries} retries each "
+            f"{self.desc} {self._where()} failed {n} requests in a row after {self.policy.max_retries} retries each "
             f"(last error: {self._last_error}); check that the server is running and --base-url. "
             f"Finished responses are kept in {self.cache.path}: rerun to continue"
         )

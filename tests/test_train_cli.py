@@ -1,0 +1,137 @@
+"""End to end through the `mind train` CLI on the tiny student: run directory contract, reference trajectory,
+resume, errors, and the 2-process data-parallel run."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mind import load_run
+from mind.run import PER_PERSPECTIVE, STEP_COLUMNS
+
+HERE = Path(__file__).parent
+DATA = HERE / "data" / "mini.jsonl"
+REFERENCE = HERE / "data" / "reference_trajectory.json"
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+
+def mind(*args, check=True, **kw):
+    proc = subprocess.run([sys.executable, "-m", "mind", *map(str, args)], capture_output=True, text=True, env=ENV, **kw)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"mind {' '.join(map(str, args))} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "demo"
+    mind("train", "--data", DATA, "--student", "tiny", "--method", "mind", "--steps", 8, "--out", out,
+         "snapshot_every=4", "checkpoint_every=4", "meta_warmup_steps=2", "meta_grad_accum=2", "lam=0.5", "beta=0.5")
+    return out
+
+
+def test_run_directory_has_every_contract_column(tiny_run):
+    run = load_run(tiny_run)
+    assert run.state == "finished" and run.status["step"] == 8
+    assert run.perspectives == ["formal", "intuitive", "decomposition"]
+    steps = run.steps
+    assert steps["step"].tolist() == list(range(1, 9))
+    for col in STEP_COLUMNS:
+        assert col in steps.columns and steps[col].notna().all(), col
+    for kind in PER_PERSPECTIVE:
+        for p in run.perspectives:
+            assert f"{kind}/{p}" in steps.columns
+    weights = steps[[f"weight/{p}" for p in run.perspectives]].sum(axis=1)
+    assert np.allclose(weights, 1.0, atol=1e-5)
+    assert (steps["meta_phase"].iloc[:2] == "warmup").all() and (steps["meta_phase"].iloc[2:] == "joint").all()
+    assert len(run.samples) == 8 * 2 and {"scores", "alphas", "selected", "attention", "loss_meta"} <= set(run.samples.columns)
+    row = run.samples.iloc[-1]
+    assert len(row["attention"]) == 3 and sum(row["alphas"]) == pytest.approx(1.0, abs=1e-5)
+    assert run.snapshot_steps == [0, 4, 8]
+    X, meta = run.hidden_states(8)
+    assert X.shape == (len(run.probes), 64) and X.dtype == np.float32 and np.isfinite(X).all()
+    assert list(meta.columns) == ["problem_id", "perspective", "correct"] and len(meta) == 11  # 4 problems, 11 rationales
+    assert run.checkpoints == [4, 8]
+    assert (tiny_run / "checkpoints" / "step_000008" / "adapter" / "adapter_model.safetensors").exists()
+
+
+def test_reference_trajectory_catches_silent_drift(tiny_run):
+    """Losses per step of the fixed tiny run; regenerate with MIND_UPDATE_REFERENCE=1 after an intended change."""
+    steps = load_run(tiny_run).steps
+    got = {k: steps[k].round(6).tolist() for k in ("loss_total", "loss_sft", "loss_cons", "loss_meta", "n_selected")}
+    if os.environ.get("MIND_UPDATE_REFERENCE") or not REFERENCE.exists():
+        REFERENCE.write_text(json.dumps(got, indent=1))
+    ref = json.loads(REFERENCE.read_text())
+    for k, v in ref.items():
+        assert np.allclose(got[k], v, rtol=1e-4, atol=1e-5), f"{k} drifted: {got[k]} vs {v}"
+
+
+def test_resume_after_a_crash_reproduces_the_uninterrupted_trajectory(tiny_run, tmp_path):
+    """Simulate a crash after step 8 whose last checkpoint is step 4: records 5..8 exist (plus a torn line),
+    the step-8 checkpoint does not. --resume must drop the orphan records and redo steps 5..8 identically."""
+    crashed = tmp_path / "crashed"
+    shutil.copytree(tiny_run, crashed)
+    shutil.rmtree(crashed / "checkpoints" / "step_000008")
+    with open(crashed / "steps.jsonl", "a") as f:
+        f.write('{"step": 9, "loss_tot')  # the record in flight when the process died
+    status = json.loads((crashed / "status.json").read_text())
+    (crashed / "status.json").write_text(json.dumps({**status, "state": "running", "heartbeat": 0}))
+    assert load_run(crashed).state == "stale" and len(load_run(crashed).steps) == 8
+    mind("train", "--resume", crashed)
+    a, b = load_run(tiny_run).steps, load_run(crashed).steps
+    assert b["step"].tolist() == list(range(1, 9))  # no torn, duplicate or missing rows
+    for col in ("loss_total", "loss_sft", "loss_cons", "loss_meta", "n_selected"):
+        assert np.allclose(a[col], b[col], rtol=1e-6, atol=1e-7), col
+    assert load_run(crashed).state == "finished" and load_run(crashed).checkpoints == [4, 8]
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["beta=1.5"], "beta=1.5 is invalid"),
+        (["--lambda", "-1"], "lambda must be >= 0"),
+        (["tau=0"], "tau=0.0 is invalid"),
+        (["steps=0"], "steps=0 is invalid"),
+        (["--method", "magic"], "invalid choice"),
+        (["nonsense=1"], "unknown option(s) nonsense"),
+        (["perspectives=formal"], "need at least 2 perspectives"),
+        (["--student", "/no/such/model"], "student '/no/such/model'"),
+    ],
+)
+def test_bad_config_is_one_line_error_exit_2(tmp_path, args, needle):
+    proc = mind("train", "--data", DATA, "--out", tmp_path / "r", *args, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert needle in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bad_dataset_row_names_line_and_field(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    lines = DATA.read_text().splitlines()
+    row = json.loads(lines[1])
+    row["answer"] = "many"
+    bad.write_text("\n".join([lines[0], json.dumps(row)]) + "\n")
+    proc = mind("train", "--data", bad, "--out", tmp_path / "r", check=False)
+    assert proc.returncode == 2 and "bad.jsonl line 2" in proc.stderr and "not a number" in proc.stderr
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow
+def test_two_process_data_parallel_matches_one_process(tmp_path):
+    """Same global batch (2 problems): 1 process x 2 vs 2 processes x 1, gloo on CPU. Tolerance 1e-5."""
+    common = ["--data", DATA, "--student", "tiny", "--steps", 4, "snapshot_every=0", "lam=0.5", "meta_warmup_steps=2"]
+    mind("train", *common, "--batch-size", 2, "--out", tmp_path / "one")
+    launcher = shutil.which("accelerate", path=str(Path(sys.executable).parent))
+    proc = subprocess.run([launcher, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+                           "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "mind", "train", *map(str, common),
+                           "--batch-size", "1", "--out", str(tmp_path / "two")], capture_output=True, text=True, env=ENV)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    two = load_run(tmp_path / "two")
+    assert two.config["world_size"] == 2
+    one = load_run(tmp_path / "one").steps
+    for col in ("loss_total", "loss_sft", "loss_cons", "loss_meta"):
+        assert np.allclose(one[col], two.steps[col], rtol=1e-5, atol=1e-6), col
