@@ -1,0 +1,25 @@
+"""Latent analysis: DP-mixture clusters, 2-D maps and separation metrics of hidden states per snapshot.
+
+``from mind.analysis import LatentMap, analyze_run, load_analysis``. Attributes load lazily so that importing this
+package (e.g. from the dashboard for :func:`load_analysis`) does not import scikit-learn or umap.
+"""
+
+from __future__ import annotations
+
+_EXPORTS = {
+    "LatentMap": "mind.analysis.latent",
+    "analyze_run": "mind.analysis.analyze",
+    "load_analysis": "mind.analysis.store",
+    "planted_clusters": "mind.analysis.synthetic",
+    "cluster_metrics": "mind.analysis.metrics",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'mind.analysis' has no attribute {name!r}")
