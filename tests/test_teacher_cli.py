@@ -100,3 +100,23 @@ def test_kill_9_mid_run_then_rerun_repeats_no_completed_request(tmp_path):
     lines = cache.read_text().splitlines()
     keys = [(json.loads(x)["problem"], json.loads(x)["perspective"]) for x in lines if x.strip().endswith("}")]
     assert len(keys) == len(set(keys)) == 96  # one cached line per item: none lost, none duplicated
+
+
+@pytest.mark.slow
+def test_sigint_keeps_every_answer_the_server_sent(tmp_path):
+    probs = make_problems(10)
+    src, out = _write(tmp_path, probs), tmp_path / "data.jsonl"
+    cache = tmp_path / "data.cache.jsonl"
+    with FakeTeacherServer(probs, delay_s=0.05) as srv:
+        proc = subprocess.Popen(_cmd(src, out, srv.url, "--concurrency", "4", "--no-progress"), env=_env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+        deadline = time.time() + 90
+        while time.time() < deadline and (not cache.exists() or len(cache.read_bytes().splitlines()) < 10):
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        served = set(srv.served)
+    assert proc.returncode == 130 and f"finished responses are kept in {cache}" in err
+    with ResponseCache(cache) as c:
+        cached = {(r["problem"], r["perspective"]) for r in c.records("teacher")}
+    assert 10 <= len(cached) < 80 and cached == served  # in-flight answers were waited for and kept
