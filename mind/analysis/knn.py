@@ -14,6 +14,7 @@ def exact_knn(query: np.ndarray, reference: np.ndarray, k: int, block: int = 102
     """Indices (int32) and distances (float32) of the ``k`` nearest ``reference`` rows of each ``query`` row,
     nearest first. When ``query`` is ``reference`` each point is its own first neighbour (distance 0), as umap
     expects of a precomputed kNN graph."""
+    same = query is reference
     query = np.ascontiguousarray(query, dtype=np.float32)
     reference = np.ascontiguousarray(reference, dtype=np.float32)
     n_ref = reference.shape[0]
@@ -29,6 +30,9 @@ def exact_knn(query: np.ndarray, reference: np.ndarray, k: int, block: int = 102
         d2 += ref_sq[None, :]
         d2 += np.einsum("ij,ij->i", q, q)[:, None]
         np.maximum(d2, 0.0, out=d2)
+        if same:  # a point's distance to itself is 0, not float32 cancellation noise
+            rows = np.arange(q.shape[0])
+            d2[rows, start + rows] = 0.0
         if k < n_ref:
             part = np.argpartition(d2, k - 1, axis=1)[:, :k]
         else:

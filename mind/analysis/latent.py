@@ -201,7 +201,8 @@ class LatentMap:
 
     def predict(self, X) -> np.ndarray:
         """Cluster of each new row under the fitted mixture."""
-        return self.mixture_.predict(self._reduce_new(X)).astype(np.int64)
+        Z = self._reduce_new(X)
+        return self.mixture_.predict(Z).astype(np.int64)
 
     def fit_predict(self, X, labels=None) -> np.ndarray:
         return self.fit(X, labels).labels_

@@ -1,0 +1,193 @@
+"""``analyze_run``: latent analysis of every hidden-state snapshot of a run, written to ``<run>/analysis/``.
+
+Per snapshot step: a :class:`~mind.analysis.latent.LatentMap` (standardise + PCA, diagonal DP mixture) on that
+step's probe states gives the clusters and the metrics against the perspective labels.
+
+Alignment of the 2-D maps across steps (so an animation over training is meaningful): the states of *all* steps
+are reduced with one shared standardise + PCA basis and projected by *one* map fitted on their union (UMAP on at
+most ``map_max_points`` landmark rows drawn from all steps, every other row placed by the UMAP transform rule; or
+the first two shared principal components with ``projector="pca"``). A probe whose state does not change between
+two steps therefore lands on the same spot, and the map's axes mean the same thing at every step. We preferred this
+to fitting each step and Procrustes-aligning the maps, which only removes a rotation and lets clusters jump.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mind.analysis.store import analysis_dir, write_parquet_atomic
+from mind.errors import ConfigError, RunDirError
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    metrics: pd.DataFrame
+    points: pd.DataFrame
+    summary: dict
+    text_points: pd.DataFrame | None = None
+
+
+def _labels(meta: pd.DataFrame):
+    if "perspective" not in meta or meta["perspective"].isna().all():
+        return None
+    return meta["perspective"].astype(str).to_numpy()
+
+
+def analyze_run(
+    run_dir: str | Path,
+    *,
+    projector: str = "umap",
+    max_clusters: int = 20,
+    n_components: int = 32,
+    text: bool = False,
+    map_max_points: int = 4000,
+    n_neighbors: int = 15,
+    n_epochs: int = 200,
+    random_state: int = 0,
+    progress: bool = True,
+    write: bool = True,
+) -> AnalysisResult:
+    """Analyse every snapshot of ``run_dir`` and (by default) write ``<run>/analysis/``. See the module docstring."""
+    from tqdm.auto import tqdm
+
+    from mind import load_run
+    from mind.analysis.latent import LatentMap
+    from mind.analysis.project import make_projector
+    from mind.analysis.reduce import Reducer
+    from mind.run import write_json_atomic
+
+    if projector not in ("umap", "pca"):
+        raise ConfigError(f"projector must be 'umap' or 'pca', got {projector!r}")
+    t_start = time.perf_counter()
+    run = load_run(run_dir)
+    steps = run.snapshot_steps
+    if not steps:
+        raise RunDirError(f"{run.path}: no hidden-state snapshots; train with snapshots enabled, then run mind analyze")
+    timings = {"load": 0.0, "cluster": 0.0, "map": 0.0, "text": 0.0, "write": 0.0}
+
+    t = time.perf_counter()
+    states = [run.hidden_states(s) for s in tqdm(steps, desc="load snapshots", disable=not progress)]
+    dims = {X.shape[1] for X, _ in states}
+    if len(dims) != 1:
+        raise RunDirError(f"{run.path}: snapshots have different hidden sizes {sorted(dims)}; the run is inconsistent")
+    timings["load"] = time.perf_counter() - t
+
+    records, clusters = [], []
+    for step, (X, meta) in zip(tqdm(steps, desc="cluster snapshots", disable=not progress), states):
+        t = time.perf_counter()
+        lm = LatentMap(n_components=n_components, max_clusters=max_clusters, projector="none",
+                       random_state=random_state).fit(X, _labels(meta))
+        clusters.append(lm.labels_)
+        rec = {"step": int(step), "n": int(X.shape[0])}
+        rec.update(lm.metrics_ or {"n_active_clusters": lm.n_active_clusters_, "n_clusters": lm.n_clusters_})
+        rec["converged"] = lm.converged_
+        rec["seconds"] = time.perf_counter() - t
+        records.append(rec)
+        timings["cluster"] += rec["seconds"]
+
+    t = time.perf_counter()
+    union = np.concatenate([X for X, _ in states])
+    reducer = Reducer(n_components, standardize=True, random_state=random_state)
+    Z = reducer.fit_transform(union)
+    kwargs = dict(n_neighbors=n_neighbors, n_epochs=n_epochs, max_points=map_max_points, random_state=random_state)
+    proj = make_projector(projector, **(kwargs if projector == "umap" else {}))
+    if progress:
+        print(f"fitting the shared {projector} map on {len(Z)} rows ...", flush=True)
+    xy = proj.fit_transform(Z)
+    timings["map"] = time.perf_counter() - t
+
+    frames, offset = [], 0
+    for step, (X, meta), lab in zip(steps, states, clusters):
+        n = X.shape[0]
+        frames.append(_points(step, meta, lab, xy[offset : offset + n]))
+        offset += n
+    points = pd.concat(frames, ignore_index=True)
+    metrics = pd.DataFrame.from_records(records)
+
+    text_points, text_summary = None, None
+    if text:
+        t = time.perf_counter()
+        from mind.analysis.text import embed_texts, probe_texts
+
+        meta = states[-1][1]
+        E = embed_texts(probe_texts(run.problems, meta), progress=progress)
+        lm = LatentMap(n_components=n_components, max_clusters=max_clusters, projector=projector,
+                       n_neighbors=n_neighbors, n_epochs=n_epochs, umap_max_points=map_max_points,
+                       random_state=random_state).fit(E, _labels(meta))
+        text_points = _points(-1, meta, lm.labels_, lm.embedding_)
+        text_summary = {"encoder": "all-MiniLM-L6-v2", "n": int(len(E)), "dim": int(E.shape[1]), **lm.metrics_,
+                        "n_active_clusters": lm.n_active_clusters_}
+        timings["text"] = time.perf_counter() - t
+
+    summary = _summary(run, steps, projector, max_clusters, n_components, reducer, proj, map_max_points,
+                       n_neighbors, n_epochs, random_state, text_summary)
+    if write:
+        t = time.perf_counter()
+        out = analysis_dir(run.path)
+        out.mkdir(exist_ok=True)
+        write_parquet_atomic(points, out / "points.parquet")
+        if text_points is not None:
+            write_parquet_atomic(text_points, out / "text_points.parquet")
+        write_json_atomic(out / "metrics.json", records)
+        timings["write"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t_start
+    summary["timings_s"] = timings
+    if write:
+        write_json_atomic(analysis_dir(run.path) / "summary.json", summary)
+    return AnalysisResult(metrics, points, summary, text_points)
+
+
+def _points(step: int, meta: pd.DataFrame, clusters: np.ndarray, xy: np.ndarray) -> pd.DataFrame:
+    n = len(meta)
+    return pd.DataFrame({
+        "step": np.full(n, step, dtype=np.int32),
+        "problem_id": meta["problem_id"].astype(str).to_numpy() if "problem_id" in meta else np.arange(n).astype(str),
+        "perspective": meta["perspective"].astype(str).to_numpy() if "perspective" in meta else np.full(n, ""),
+        "correct": meta["correct"].astype(bool).to_numpy() if "correct" in meta else np.zeros(n, bool),
+        "cluster": np.asarray(clusters, dtype=np.int16),
+        "x": np.asarray(xy[:, 0], dtype=np.float32),
+        "y": np.asarray(xy[:, 1], dtype=np.float32),
+    })
+
+
+def _summary(run, steps, projector, max_clusters, n_components, reducer, proj, map_max_points, n_neighbors,
+             n_epochs, random_state, text_summary) -> dict:
+    import sklearn
+
+    versions = {"scikit-learn": sklearn.__version__, "python": platform.python_version()}
+    if projector == "umap":
+        import umap
+
+        versions["umap-learn"] = getattr(umap, "__version__", "?")
+    return {
+        "run": run.name,
+        "steps": [int(s) for s in steps],
+        "method": {
+            "clusterer": "sklearn BayesianGaussianMixture, weight_concentration_prior_type=dirichlet_process",
+            "covariance_type": "diag",
+            "max_clusters": max_clusters,
+            "tol": "1e-3 * n_rows (sklearn compares the total lower bound)",
+            "active_cluster": "posterior weight >= 0.01",
+            "per_step": True,
+        },
+        "reduction": {"standardize": True, "pca_components": n_components,
+                      "union_explained_variance": reducer.explained_variance_ratio_},
+        "projection": {
+            "projector": projector,
+            "alignment": "one map fitted on the union of all steps (shared standardise+PCA basis)",
+            "landmarks": int(len(getattr(proj, "landmarks_", []))) if projector == "umap" else None,
+            "map_max_points": map_max_points if projector == "umap" else None,
+            "n_neighbors": n_neighbors if projector == "umap" else None,
+            "n_epochs": n_epochs if projector == "umap" else None,
+            "knn": "exact (numpy) in the reduced space" if projector == "umap" else None,
+        },
+        "random_state": random_state,
+        "text": text_summary,
+        "versions": versions,
+    }
