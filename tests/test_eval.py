@@ -1,0 +1,191 @@
+"""`mind eval`: end to end on a 2-step tiny run, resume after a torn write, batched == unbatched decoding,
+the paper-style table, scoring, and one-line CLI errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from mind.cli import main as cli
+from mind.evaluate import ALL_BENCHMARKS, evaluate, resolve_benchmarks, score
+from mind.evaluation.store import PredictionStore, count_lines
+from mind.evaluation.table import PAPER_ROWS, format_table, summary_rows
+from mind.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = dict(limit=5, max_new_tokens=8, batch_size=8, progress=False)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, shared_data):
+    out = tmp_path_factory.mktemp("evalrun") / "run"
+    torch.set_num_threads(1)
+    assert cli(["train", "--data", str(ROOT / "tests/data/mini.jsonl"), "--student", "tiny", "--steps", "2",
+                "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def evaluated(run_dir, shared_data):
+    torch.set_num_threads(1)
+    return evaluate(run_dir=run_dir, data=str(shared_data), **FAST)
+
+
+def test_end_to_end_summary_and_files(run_dir, evaluated):
+    s = evaluated
+    on_disk = json.loads((run_dir / "eval" / "summary.json").read_text())
+    assert on_disk == json.loads(json.dumps(s))
+    assert set(s["benchmarks"]) == set(ALL_BENCHMARKS)
+    for name, b in s["benchmarks"].items():
+        assert b["n"] == 5 and 0.0 <= b["accuracy"] <= 1.0 and b["accuracy"] == b["correct"] / 5
+        assert b["kind"] == ("ID" if name in ("gsm8k", "svamp", "math500") else "OOD")
+        assert s["base"]["benchmarks"][name]["n"] == 5
+    assert s["id_avg"] == pytest.approx(sum(s["benchmarks"][b]["accuracy"] for b in ("gsm8k", "svamp", "math500")) / 3)
+    assert s["forgetting"] == pytest.approx(s["ood_avg"] - s["base"]["ood_avg"])
+    assert set(s["forgetting_per_benchmark"]) == {"csqa", "strategyqa", "gpqa"}
+    assert (s["limit"], s["max_new_tokens"], s["student"], s["checkpoint_step"]) == (5, 8, "tiny", 2)
+    assert s["generated"] == {"student": 30, "base": 30}
+    for name in ("predictions.jsonl", "base_predictions.jsonl"):
+        rows = [json.loads(line) for line in (run_dir / "eval" / name).read_text().splitlines()]
+        assert len(rows) == 30 and len({(r["benchmark"], r["id"]) for r in rows}) == 30
+        assert {"benchmark", "id", "prediction", "extracted", "gold", "correct"} <= set(rows[0])
+        assert all(1 <= r["n_tokens"] <= 8 for r in rows)
+
+
+def test_rerun_generates_nothing_and_student_mode(run_dir, evaluated, shared_data, tmp_path):
+    again = evaluate(run_dir=run_dir, data=str(shared_data), **FAST)
+    assert again["generated"] == {"student": 0, "base": 0} and again["benchmarks"] == evaluated["benchmarks"]
+    assert count_lines(run_dir / "eval" / "predictions.jsonl") == 30
+    # another max_new_tokens is another key: regenerated, not mixed with the cached lines
+    s = evaluate(run_dir=run_dir, data=str(shared_data), benchmarks="gsm8k", limit=2, max_new_tokens=3,
+                 batch_size=2, base=False, progress=False)
+    assert s["generated"] == {"student": 2, "base": 0} and s["base"] is None and s["forgetting"] is None
+    bare = evaluate(student="tiny", out_dir=tmp_path / "bare", data=str(shared_data), benchmarks="svamp,csqa",
+                    limit=2, max_new_tokens=4, batch_size=3, progress=False)
+    assert bare["base"] is None and bare["forgetting"] is None and count_lines(tmp_path / "bare" / "predictions.jsonl") == 4
+    assert bare["id_avg"] == bare["benchmarks"]["svamp"]["accuracy"] and bare["ood_avg"] == bare["benchmarks"]["csqa"]["accuracy"]
+
+
+def test_resume_after_interruption_generates_only_missing(run_dir, evaluated, shared_data, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    pred = copy / "eval" / "predictions.jsonl"
+    lines = pred.read_text().splitlines(keepends=True)
+    k = 7
+    pred.write_text("".join(lines[:k]) + lines[k][: len(lines[k]) // 2])  # 7 whole lines and a torn one
+    (copy / "eval" / "summary.json").unlink()
+    s = evaluate(run_dir=copy, data=str(shared_data), **FAST)
+    assert s["generated"] == {"student": 30 - k, "base": 0}
+    rows = [json.loads(line) for line in pred.read_text().splitlines()]
+    assert len(rows) == 30 and len({(r["benchmark"], r["id"]) for r in rows}) == 30
+    original = {(r["benchmark"], r["id"]): r["prediction"] for r in map(json.loads, lines)}
+    assert {(r["benchmark"], r["id"]): r["prediction"] for r in rows} == original  # greedy decoding is deterministic
+    assert s["benchmarks"] == evaluated["benchmarks"]
+
+
+def test_batched_and_unbatched_greedy_give_the_same_text(shared_data):
+    from mind.benchmarks import load_benchmark
+    from mind.evaluation.generate import greedy
+    from mind.prompting import prompt_ids
+    from mind.student import load_causal_lm, load_tokenizer
+
+    torch.set_num_threads(1)
+    tok = load_tokenizer("tiny")
+    model = load_causal_lm("tiny", tok, seed=3)
+    with torch.no_grad():  # wider weights than the default init, so greedy text varies from prompt to prompt
+        for p in model.parameters():
+            if p.dim() > 1:
+                p.normal_(0.0, 0.3, generator=torch.Generator().manual_seed(p.numel()))
+    items = load_benchmark("gsm8k", path=shared_data, limit=3) + load_benchmark("csqa", path=shared_data, limit=3)
+    prompts = [prompt_ids(tok, it.prompt_text()) for it in items]
+    assert len({len(p) for p in prompts}) > 1  # the batch really needs padding
+    one = greedy(model, tok, prompts, max_new_tokens=12, batch_size=1)
+    many = greedy(model, tok, prompts, max_new_tokens=12, batch_size=4)
+    assert [g.text for g in one] == [g.text for g in many]
+    assert [g.n_tokens for g in one] == [g.n_tokens for g in many]
+    assert len({g.text for g in one}) > 1 and all(g.text for g in one)
+
+
+def test_prediction_store_cuts_torn_tail_and_filters_by_key(tmp_path):
+    f = tmp_path / "p.jsonl"
+    s = PredictionStore(f, "k1")
+    s.add([{"benchmark": "gsm8k", "id": "a", "correct": True}, {"benchmark": "gsm8k", "id": "b", "correct": False}])
+    with open(f, "a") as fh:
+        fh.write('{"benchmark": "gsm8k", "id": "c", "cor')
+    again = PredictionStore(f, "k1")
+    assert f.read_text().endswith("\n") and count_lines(f) == 2
+    assert again.has("gsm8k", "a") and again.has("gsm8k", "b") and not again.has("gsm8k", "c")
+    assert not PredictionStore(f, "k2").has("gsm8k", "a")
+
+
+def test_score_counts_and_missing_items(tmp_path):
+    from mind.benchmarks import BenchmarkItem
+
+    items = {"gsm8k": [BenchmarkItem(str(i), "q", "1", "number") for i in range(4)],
+             "csqa": [BenchmarkItem("c0", "q", "A", "choice", ("x", "y"))]}
+    s = PredictionStore(tmp_path / "p.jsonl", "k")
+    s.add([{"benchmark": "gsm8k", "id": str(i), "correct": i < 3} for i in range(4)])
+    assert score(s, items) is None  # csqa item missing
+    s.add([{"benchmark": "csqa", "id": "c0", "correct": False}])
+    out = score(s, items)
+    assert out["benchmarks"]["gsm8k"] == {"accuracy": 0.75, "n": 4, "correct": 3, "kind": "ID"}
+    assert out["id_avg"] == 0.75 and out["ood_avg"] == 0.0
+
+
+def test_paper_table_layout():
+    text = format_table({"my run": {"gsm8k": 10.0, "svamp": 20.0, "math500": 30.0, "csqa": 50.0}})
+    lines = text.splitlines()
+    head = lines[0].split()
+    assert head[:12] == ["model", "|", "MATH500", "GSM8K", "SVAMP", "|", "CSQA", "StrategyQA", "GPQA-D", "|", "ID", "avg"]
+    row = lines[2].split("|")
+    assert row[0].strip() == "my run" and row[1].split() == ["30.00", "10.00", "20.00"]
+    assert row[2].split() == ["50.00", "-", "-"] and row[3].split() == ["20.00", "50.00"]
+    paper = next(line for line in lines if line.startswith("paper: MIND"))
+    assert paper.split("|")[1].split() == ["82.63", "94.92", "94.31"] and paper.split("|")[3].split()[1] == "65.27"
+    assert len({len(line) for line in lines}) == 1  # columns line up
+    bare = format_table({"x": {}}, reference=False)
+    assert "paper" not in bare and bare.splitlines()[2].split("|")[3].split() == ["-", "-"]
+    assert set(PAPER_ROWS) and all(len(v) == 6 for v in PAPER_ROWS.values())
+    rows = summary_rows({"student": "tiny", "benchmarks": {"gsm8k": {"accuracy": 0.25}},
+                         "base": {"benchmarks": {"gsm8k": {"accuracy": 0.5}}}}, "run1")
+    assert rows == {"run1": {"gsm8k": 25.0}, "base tiny": {"gsm8k": 50.0}}
+
+
+def test_resolve_benchmarks():
+    assert resolve_benchmarks("GSM8K, gpqa-diamond,commonsenseqa,gsm8k") == ("gsm8k", "gpqa", "csqa")
+    with pytest.raises(ConfigError, match="unknown"):
+        resolve_benchmarks("gsm8k,mmlu")
+
+
+def test_cli_table_hides_gpqa_text(run_dir, evaluated, shared_data, capsys):
+    from mind.benchmarks import load_benchmark
+
+    assert cli(["eval", "--run", str(run_dir), "--benchmarks", "gpqa,csqa", "--limit", "5", "--max-new-tokens", "8",
+                "--data", str(shared_data), "--quiet"]) == 0
+    out = capsys.readouterr()
+    assert "GPQA-D" in out.out and "run " in out.out and "base tiny" in out.out and "summary written" in out.out
+    for it in load_benchmark("gpqa", path=shared_data, limit=5):
+        assert it.question[:40] not in out.out + out.err
+        assert all(c[:30] not in out.out + out.err for c in it.choices if len(c) >= 12)
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["--student", "tiny", "--out", "X", "--benchmarks", "gsm8k,mmlu"], "benchmark 'mmlu' is unknown"),
+    ([], "--run RUN_DIR"),
+    (["--student", "tiny"], "--out is required"),
+    (["--student", "tiny", "--out", "X", "--limit", "0"], "limit must be"),
+    (["--run", "/nonexistent/run"], "no such run directory"),
+    ("NOCKPT", "no finished checkpoint"),
+])
+def test_cli_errors_exit_2(argv, match, tmp_path, capsys):
+    if argv == "NOCKPT":
+        (tmp_path / "r").mkdir()
+        (tmp_path / "r" / "config.json").write_text(json.dumps({"student": "tiny", "seed": 0}))
+        argv = ["--run", str(tmp_path / "r"), "--limit", "1"]
+    assert cli(["eval", *argv, "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and match in err[-1]
