@@ -271,8 +271,10 @@ def _student_pass(student, batch, B: int, K: int, need_answers: bool, device):
     """Teacher-forced pass: per-rationale CE (B, K) (NaN where not run) and, if asked, per-problem (K, A, V)
     answer log-distributions (zeros for rationales not run)."""
     hidden, logits = student(batch.input_ids.to(device), batch.attention_mask.to(device), batch.rows.to(device), batch.cols.to(device))
-    logp = torch.log_softmax(logits, dim=-1)
-    tok_logp = logp.gather(1, batch.target_ids.to(device)[:, None]).squeeze(1)
+    # log p(target) = logit(target) - logsumexp(logits): no (M, V) log-softmax tensor is materialised; full
+    # log-distributions are built only for the few answer-span rows the consistency term needs.
+    lse = torch.logsumexp(logits, dim=-1)
+    tok_logp = logits.gather(1, batch.target_ids.to(device)[:, None]).squeeze(1) - lse
     ce_seq = losses.per_sequence_ce(tok_logp, batch.seq_of_target.to(device), batch.input_ids.shape[0])
     ce = torch.full((B, K), float("nan"), device=device, dtype=ce_seq.dtype)
     ce = ce.index_put((batch.seq_problem.to(device), batch.seq_slot.to(device)), ce_seq)
@@ -281,7 +283,7 @@ def _student_pass(student, batch, B: int, K: int, need_answers: bool, device):
         for b in range(B):
             rows = (batch.seq_problem == b).nonzero().flatten().tolist()
             if len(rows) > 1:  # (K, A, V); the answer span has the same length A in every rationale of a problem
-                ans = torch.stack([logp[batch.answer_index[r].to(device)] for r in rows])
+                ans = torch.stack([logits[ix] - lse[ix, None] for ix in (batch.answer_index[r].to(device) for r in rows)])
                 full = ans.new_zeros((K,) + ans.shape[1:])
                 answer_logp[b] = full.index_copy(0, batch.seq_slot[rows].to(device), ans)
     return ce, answer_logp

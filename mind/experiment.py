@@ -1,0 +1,173 @@
+"""Paper experiments as one command each: ``compare`` (main table + ablations), ``separation`` (RQ4) and
+``cached-runs`` (the runs shipped in ``cached_runs/``).
+
+Every stage runs the ordinary CLI (``mind train``, ``mind analyze``, ``mind eval``) as a subprocess, so each run
+directory is exactly what a user gets from those commands, and its card records the command that made it.
+Stages skip work already done (a finished run is not retrained), so an interrupted experiment can be rerun.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mind.config import METHODS
+from mind.errors import ConfigError
+from mind.run import load_run, write_json_atomic
+
+COMPARE_METHODS = METHODS
+
+
+def _mind(*args: str, log: Path | None = None) -> float:
+    """Run ``python -m mind ARGS``; return its wall time. Output goes to ``log`` (appended) or the terminal."""
+    cmd = [sys.executable, "-m", "mind", *map(str, args)]
+    t0 = time.perf_counter()
+    if log is None:
+        proc = subprocess.run(cmd)
+    else:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "a") as f:
+            f.write(f"$ mind {' '.join(map(str, args))}\n")
+            f.flush()
+            proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        where = f"; see {log}" if log else ""
+        raise ConfigError(f"`mind {' '.join(map(str, args))}` failed with exit code {proc.returncode}{where}")
+    return time.perf_counter() - t0
+
+
+def _finished(run_dir: Path) -> bool:
+    try:
+        return load_run(run_dir).state == "finished"
+    except Exception:  # noqa: BLE001 - anything unreadable is simply not finished
+        return False
+
+
+def train_run(run_dir: Path, args: list[str]) -> dict:
+    """Train (or resume, or skip when finished) one run; return its card entries."""
+    if _finished(run_dir):
+        return {}
+    if (run_dir / "config.json").exists() and load_run(run_dir).checkpoints:
+        cmd = ["train", "--resume", str(run_dir), "--quiet"]
+    else:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        cmd = ["train", *args, "--out", str(run_dir), "--quiet"]
+    wall = _mind(*cmd, log=run_dir.parent / f"{run_dir.name}.log")
+    return {"train_command": "mind " + " ".join(["train", *args, "--out", str(run_dir)]), "train_wall_s": round(wall, 1)}
+
+
+def write_card(run_dir: Path, **entries) -> None:
+    """card.json: how to regenerate the run, on what machine, with which package versions."""
+    path = run_dir / "card.json"
+    card = json.loads(path.read_text()) if path.exists() else {}
+    card.update({k: v for k, v in entries.items() if v is not None})
+    import torch
+    import transformers
+
+    import mind
+
+    card.setdefault("machine", f"{platform.machine()}, {platform.processor() or 'cpu'}, torch threads {torch.get_num_threads()}")
+    card["versions"] = {"mind": mind.__version__, "torch": torch.__version__, "transformers": transformers.__version__,
+                        "python": platform.python_version()}
+    write_json_atomic(path, card)
+
+
+def compare(out_root: Path, *, data: str, student: str, methods: tuple[str, ...], train_args: list[str],
+            stages: tuple[str, ...], eval_args: list[str], prefix: str = "") -> pd.DataFrame:
+    """Train every method on the same student and data; analyze and evaluate each; return the summary table."""
+    out_root.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for method in methods:
+        run_dir = out_root / f"{prefix}{method}"
+        args = ["--data", data, "--student", student, "--method", method, *train_args]
+        if "train" in stages:
+            write_card(run_dir, **train_run(run_dir, args)) if not _finished(run_dir) else None
+        if "analyze" in stages and _finished(run_dir):
+            if not (run_dir / "analysis" / "metrics.json").exists():
+                _mind("analyze", "--run", run_dir, log=out_root / f"{run_dir.name}.log")
+        if "eval" in stages and _finished(run_dir):
+            if not (run_dir / "eval" / "summary.json").exists():
+                t = _mind("eval", "--run", run_dir, *eval_args, log=out_root / f"{run_dir.name}.log")
+                write_card(run_dir, eval_command="mind eval --run " + f"{run_dir} " + " ".join(eval_args), eval_wall_s=round(t, 1))
+        rows.append(summarize(run_dir))
+    table = pd.DataFrame(rows)
+    write_json_atomic(out_root / f"{prefix}compare.json", {"methods": list(methods), "rows": table.to_dict(orient="records")})
+    return table
+
+
+def summarize(run_dir: Path) -> dict:
+    """One row of the comparison table from a run's telemetry, analysis and evaluation."""
+    row: dict = {"run": run_dir.name}
+    try:
+        run = load_run(run_dir)
+    except Exception:  # noqa: BLE001
+        return {**row, "state": "missing"}
+    steps = run.steps
+    row.update(method=run.config.get("method"), state=run.state, steps=len(steps))
+    if len(steps):
+        tail = steps.tail(max(len(steps) // 4, 1))
+        row.update(final_loss_sft=float(tail["loss_sft"].mean()), final_n_selected=float(tail["n_selected"].mean()))
+        row.update(loss_raw_mean=float(tail[[c for c in tail.columns if c.startswith("loss_raw/")]].mean(axis=1).mean()))
+    metrics = run_dir / "analysis" / "metrics.json"
+    if metrics.exists():
+        m = json.loads(metrics.read_text())
+        last = (m.get("steps") or m.get("metrics") or [{}])[-1] if isinstance(m, dict) else (m or [{}])[-1]
+        for k in ("ari", "nmi", "n_active_clusters"):
+            if k in last:
+                row[f"latent_{k}"] = last[k]
+    summary = run_dir / "eval" / "summary.json"
+    if summary.exists():
+        s = json.loads(summary.read_text())
+        for name, b in (s.get("benchmarks") or {}).items():
+            row[f"acc_{name}"] = b.get("accuracy")
+        row.update(id_avg=s.get("id_avg"), ood_avg=s.get("ood_avg"), forgetting=s.get("forgetting"))
+    return row
+
+
+def separation(out_root: Path, *, data: str, student: str, train_args: list[str], perspectives: list[str]) -> dict:
+    """RQ4: one single-perspective student per perspective; their final hidden states on the same probe
+    problems (each on its own perspective's rationale), clustered with the DP mixture. High ARI means each
+    perspective is internalised as its own reasoning mode."""
+    from mind.analysis.latent import LatentMap
+
+    out_root.mkdir(parents=True, exist_ok=True)
+    Xs, labels, ids = [], [], []
+    for p in perspectives:
+        run_dir = out_root / f"single-{p}"
+        args = ["--data", data, "--student", student, "--method", "single", "--golden-perspective", p, *train_args]
+        if not _finished(run_dir):
+            write_card(run_dir, **train_run(run_dir, args))
+        X, meta = load_run(run_dir).hidden_states()
+        keep = (meta["perspective"] == p).to_numpy()
+        Xs.append(X[keep])
+        labels += [p] * int(keep.sum())
+        ids += meta.loc[keep, "problem_id"].tolist()
+    X = np.concatenate(Xs)
+    lm = LatentMap(projector="pca", max_clusters=max(2 * len(perspectives), 4), n_components=min(16, X.shape[0] - 1)).fit(X, labels)
+    result = {"perspectives": perspectives, "n_points": int(X.shape[0]), "n_active_clusters": int(lm.n_active_clusters_),
+              **{k: float(v) for k, v in lm.metrics_.items() if isinstance(v, (int, float))}}
+    write_json_atomic(out_root / "separation.json", result)
+    pts = pd.DataFrame({"problem_id": ids, "student": labels, "cluster": lm.labels_,
+                        "x": lm.embedding_[:, 0].astype("float32"), "y": lm.embedding_[:, 1].astype("float32")})
+    tmp = out_root / ".separation_points.parquet.tmp"
+    pts.to_parquet(tmp, index=False)
+    tmp.replace(out_root / "separation_points.parquet")
+    return result
+
+
+def prune_for_shipping(run_dir: Path) -> None:
+    """Keep only the final checkpoint's adapter/weights and MetaNet (drop optimiser states, older checkpoints)."""
+    ckpts = sorted((run_dir / "checkpoints").glob("step_*"))
+    for old in ckpts[:-1]:
+        shutil.rmtree(old, ignore_errors=True)
+    if ckpts:
+        for f in ckpts[-1].glob("optim_*.pt"):
+            f.unlink()
