@@ -12,9 +12,12 @@ st.title("Launch a run")
 st.caption(f"New runs are written to `{settings.runs_dir()}`. The run is a separate `mind train` process: "
            "closing this page does not stop it.")
 
+if st.session_state.pop("launch_new_name", False) or "launch_name" not in st.session_state:
+    st.session_state["launch_name"] = f"run-{time.strftime('%Y%m%d-%H%M%S')}"  # a fresh default name
+
 with st.form("launch"):
     c1, c2, c3 = st.columns(3)
-    name = c1.text_input("Run name", value=f"run-{time.strftime('%Y%m%d-%H%M%S')}", max_chars=128,
+    name = c1.text_input("Run name", key="launch_name", max_chars=128,
                          help="letters, digits, '.', '_' or '-'; the run folder inside your runs folder")
     data_kind = c2.radio("Dataset", ["demo", "file"], horizontal=True, help="the bundled demo set or a JSONL file")
     data_file = c2.text_input("Dataset file (.jsonl)", value="", help="used when Dataset is 'file'")
@@ -45,6 +48,7 @@ if submitted:
         job = ui.registry().start_train(spec, settings.runs_dir())
         st.session_state["launched"] = str(job.run_path)
         st.session_state[ui.RUN_KEY] = str(job.run_path)
+        st.session_state["launch_new_name"] = True
         st.toast(f"Started {spec.name}")
     except MindError as exc:
         st.error(str(exc))
