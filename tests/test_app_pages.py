@@ -35,6 +35,17 @@ def texts(elements) -> str:
     return " | ".join(str(e.value) for e in elements)
 
 
+def _length(arr) -> int:
+    """Length of a Plotly JSON array (a list, or a typed array {"dtype", "bdata": base64})."""
+    if isinstance(arr, dict):
+        import base64
+
+        import numpy as np
+
+        return len(np.frombuffer(base64.b64decode(arr["bdata"]), dtype=arr["dtype"]))
+    return len(arr)
+
+
 def assert_clean(at: AppTest) -> None:
     assert not at.exception, texts(at.exception)
 
@@ -183,3 +194,30 @@ def test_pages_show_corrupt_and_partial_runs_as_messages(roots, slug):
         assert msgs, f"{slug}: no message for {chosen.name}"
         if expect == "error":
             assert "config.json" in msgs and "Traceback" not in msgs
+
+
+@pytest.mark.slow
+def test_latent_page_on_an_analysed_run(roots):
+    import subprocess
+    import sys
+
+    run = copy_run(roots)
+    res = subprocess.run([sys.executable, "-m", "mind", "analyze", "--run", str(run), "--projector", "pca", "--quiet"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    at = open_page("latent")
+    assert_clean(at)
+    assert not at.error, texts(at.error)
+    figs = figures(at)
+    scatter = figs[0]
+    assert {t["type"] for t in scatter["data"]} == {"scattergl"}
+    n_points = sum(_length(t["x"]) for t in scatter["data"])
+    assert n_points == 4 * 8  # probe_problems=4 problems x 8 perspectives
+    assert any(t["name"].lower() == "ari" for f in figs[1:] for t in f["data"])
+    at.radio(key="lat_color").set_value("perspective").run()
+    names = [t["name"] for t in figures(at)[0]["data"]]
+    assert names[0] == "Formal-Symbolic" and len(names) == 8
+    steps = at.select_slider(key="lat_step").options
+    assert [int(s) for s in steps] == [0, 3, 6]
+    at.select_slider(key="lat_step").set_value(3).run()
+    assert "Step 3" in figures(at)[0]["layout"]["title"]["text"]

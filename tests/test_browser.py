@@ -38,7 +38,7 @@ def _free_port() -> int:
 
 
 def _analyze(run: Path) -> None:
-    res = subprocess.run([sys.executable, "-m", "mind", "analyze", "--run", str(run)], capture_output=True, text=True,
+    res = subprocess.run([sys.executable, "-m", "mind", "analyze", "--run", str(run), "--projector", "pca", "--quiet"], capture_output=True, text=True,
                          cwd=ROOT, timeout=600)
     assert res.returncode == 0, f"mind analyze failed:\n{res.stderr[-3000:]}"
 
