@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, load_model, save_file, save_model
 
 from mind.errors import RunDirError
 
@@ -28,7 +28,7 @@ def save_checkpoint(folder: Path, *, step: int, student, metanet, opt_s, opt_m, 
     if lora:
         student.save_pretrained(tmp / "adapter")  # safetensors adapter + adapter_config.json
     else:
-        save_file({k: v.contiguous() for k, v in student.state_dict().items()}, str(tmp / "student.safetensors"))
+        save_model(student, str(tmp / "student.safetensors"))  # handles tied weights (embeddings = lm_head)
     if metanet is not None:
         save_file({k: v.contiguous() for k, v in metanet.state_dict().items()}, str(tmp / "metanet.safetensors"))
         torch.save(opt_m.state_dict(), tmp / "optim_metanet.pt")
@@ -66,7 +66,7 @@ def load_checkpoint(ckpt: Path, *, student, metanet, opt_s, opt_m, sched_s, cali
             adapter = load_file(str(ckpt / "adapter" / "adapter_model.safetensors"))
             set_peft_model_state_dict(student, adapter)
         else:
-            student.load_state_dict(load_file(str(ckpt / "student.safetensors")))
+            load_model(student, str(ckpt / "student.safetensors"))
         if metanet is not None:
             metanet.load_state_dict(load_file(str(ckpt / "metanet.safetensors")))
             opt_m.load_state_dict(torch.load(ckpt / "optim_metanet.pt", weights_only=True))

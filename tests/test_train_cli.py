@@ -135,3 +135,14 @@ def test_two_process_data_parallel_matches_one_process(tmp_path):
     one = load_run(tmp_path / "one").steps
     for col in ("loss_total", "loss_sft", "loss_cons", "loss_meta"):
         assert np.allclose(one[col], two.steps[col], rtol=1e-5, atol=1e-6), col
+
+
+def test_full_finetuning_checkpoints_and_resumes(tmp_path):
+    """Full fine-tuning of a student with tied embeddings saves, reloads and continues."""
+    out = tmp_path / "full"
+    mind("train", "--data", DATA, "--student", "tiny", "--finetune", "full", "--method", "uniform", "--steps", 2,
+         "--out", out, "snapshot_every=0", "checkpoint_every=1")
+    assert (out / "checkpoints" / "step_000002" / "student.safetensors").exists()
+    mind("train", "--resume", out, "steps=3")
+    run = load_run(out)
+    assert run.state == "finished" and run.steps["step"].tolist() == [1, 2, 3] and run.checkpoints[-1] == 3
