@@ -17,15 +17,8 @@ import pytest
 
 from mind import benchmarks
 from mind.answers import check_answer
-from mind.benchmarks import (
-    BENCHMARKS,
-    MULTI_TEACHER_FILES,
-    BenchmarkItem,
-    load_benchmark,
-    load_svamp_multi_teacher,
-    normalize_question,
-    svamp_multi_teacher_questions,
-)
+from mind.benchmarks import BENCHMARKS, BenchmarkItem, load_benchmark, normalize_question
+from mind.svamp_multi_teacher import MULTI_TEACHER_FILES, load_svamp_multi_teacher, svamp_multi_teacher_questions
 from mind.errors import ConfigError, DataError
 
 
