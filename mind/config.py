@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,13 @@ class TrainConfig:
     def __post_init__(self):
         def bad(name, value, fix):
             raise ConfigError(f"{name}={value!r} is invalid; {fix}")
+
+        for f in fields(self):  # wrong types (from Python callers) and NaN/inf are errors, not TypeErrors later
+            v, typ = getattr(self, f.name), str(f.type)
+            if typ in ("int", "float") and (not isinstance(v, (int, float)) or (isinstance(v, float) and not math.isfinite(v))):
+                bad(f.name, v, f"give a finite {typ}")
+            if typ == "str" and not isinstance(v, str):
+                bad(f.name, v, "give a string")
 
         if self.method not in METHODS:
             bad("method", self.method, f"use one of {', '.join(METHODS)}")
@@ -193,12 +201,14 @@ def build_config(file: str | Path | None = None, overrides: dict[str, Any] | Non
             else:
                 loaded = json.loads(text)
         except Exception as exc:  # noqa: BLE001
-            raise ConfigError(f"config file {path}: cannot parse it ({exc}); fix the syntax") from None
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"config file {path}: expected a mapping of option: value")
+            detail = " ".join(str(exc).split())  # YAML errors span several lines
+            raise ConfigError(f"config file {path}: cannot parse it ({detail[:200]}); fix the syntax") from None
+        if not isinstance(loaded, dict) or not all(isinstance(k, str) for k in loaded):
+            raise ConfigError(f"config file {path}: expected a mapping of option: value; write one `name: value` per line")
         values.update(loaded)
     values.update(overrides or {})
     unknown = sorted(set(values) - set(FIELD_TYPES))
     if unknown:
-        raise ConfigError(f"unknown option(s) {', '.join(unknown)}; see `mind train --help` for the list")
+        shown = ", ".join(k if k.isprintable() else repr(k) for k in unknown)
+        raise ConfigError(f"unknown option(s) {shown}; see `mind train --help` for the list")
     return TrainConfig(**{k: _coerce(k, v, FIELD_TYPES[k]) for k, v in values.items()})

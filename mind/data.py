@@ -92,6 +92,12 @@ def _gold_to_str(value, where: str) -> str:
     raise DataError(f"{where}: 'answer' must be a non-empty string or number, got {type(value).__name__}; add the gold answer")
 
 
+def _label(value: str) -> str:
+    """``value`` as it may appear in a one-line message: escaped if it holds newlines or other control characters."""
+    shown = value if value.isprintable() else repr(value)
+    return shown if len(shown) <= 80 else shown[:77] + "..."
+
+
 def parse_problem(obj, where: str, allowed: tuple[str, ...] | None = None) -> Problem:
     """Validate one decoded JSON row. ``where`` names it in errors ("data.jsonl line 3")."""
     if not isinstance(obj, dict):
@@ -101,30 +107,31 @@ def parse_problem(obj, where: str, allowed: tuple[str, ...] | None = None) -> Pr
         pid = str(pid)
     if not isinstance(pid, str) or not pid.strip():
         raise DataError(f"{where}: 'id' is missing or not a non-empty string; give every problem a unique id")
+    where_id = f"{where} (id {_label(pid)})"
     q = obj.get("question")
     if not isinstance(q, str) or not q.strip():
-        raise DataError(f"{where} (id {pid}): 'question' is missing or empty; add the problem text")
+        raise DataError(f"{where_id}: 'question' is missing or empty; add the problem text")
     if len(q) > MAX_QUESTION_CHARS:
-        raise DataError(f"{where} (id {pid}): 'question' has {len(q)} characters (max {MAX_QUESTION_CHARS}); shorten it")
+        raise DataError(f"{where_id}: 'question' has {len(q)} characters (max {MAX_QUESTION_CHARS}); shorten it")
     if "answer" not in obj:
-        raise DataError(f"{where} (id {pid}): 'answer' is missing; add the gold answer")
-    gold = _gold_to_str(obj["answer"], f"{where} (id {pid})")
+        raise DataError(f"{where_id}: 'answer' is missing; add the gold answer")
+    gold = _gold_to_str(obj["answer"], f"{where_id}")
     atype = obj.get("answer_type", "number")
     if atype not in ANSWER_TYPES:
-        raise DataError(f"{where} (id {pid}): 'answer_type' {atype!r} is unknown; use one of {', '.join(ANSWER_TYPES)}")
+        raise DataError(f"{where_id}: 'answer_type' {atype!r} is unknown; use one of {', '.join(ANSWER_TYPES)}")
     if atype == "number" and not _NUMBER_RE.match(gold.replace(",", "")):
         raise DataError(
-            f"{where} (id {pid}): gold answer {gold!r} is not a number; fix it or set \"answer_type\" to text/math"
+            f"{where_id}: gold answer {gold!r} is not a number; fix it or set \"answer_type\" to text/math"
         )
     rats = obj.get("rationales")
     if not isinstance(rats, list) or not rats:
-        raise DataError(f"{where} (id {pid}): 'rationales' must be a non-empty list of {{perspective, text, answer}}")
+        raise DataError(f"{where_id}: 'rationales' must be a non-empty list of {{perspective, text, answer}}; add the teacher's rationales")
     seen: set[str] = set()
     out = []
     for j, r in enumerate(rats):
-        rw = f"{where} (id {pid}) rationale {j}"
+        rw = f"{where_id} rationale {j}"
         if not isinstance(r, dict):
-            raise DataError(f"{rw}: expected an object with perspective, text, answer")
+            raise DataError(f"{rw}: expected an object with perspective, text, answer; fix or drop that rationale")
         p = r.get("perspective")
         if not isinstance(p, str) or not p:
             raise DataError(f"{rw}: 'perspective' is missing; tag it with a perspective id")
@@ -135,12 +142,12 @@ def parse_problem(obj, where: str, allowed: tuple[str, ...] | None = None) -> Pr
         seen.add(p)
         text = r.get("text")
         if not isinstance(text, str) or not text.strip():
-            raise DataError(f"{rw} ({p}): 'text' is missing or empty; drop the rationale or fill it in")
+            raise DataError(f"{rw} ({_label(p)}): 'text' is missing or empty; drop the rationale or fill it in")
         if len(text) > MAX_RATIONALE_CHARS:
-            raise DataError(f"{rw} ({p}): 'text' has {len(text)} characters (max {MAX_RATIONALE_CHARS}); shorten it")
+            raise DataError(f"{rw} ({_label(p)}): 'text' has {len(text)} characters (max {MAX_RATIONALE_CHARS}); shorten it")
         ans = r.get("answer", "")
         if not isinstance(ans, (str, int, float)) or isinstance(ans, bool):
-            raise DataError(f"{rw} ({p}): 'answer' must be a string or number")
+            raise DataError(f"{rw} ({_label(p)}): 'answer' must be a string or number; fix or drop it")
         out.append(Rationale(p, text, str(ans)))
     return Problem(pid.strip(), q.strip(), gold, tuple(out), atype)
 
@@ -162,13 +169,15 @@ def load_problems(path: str | Path, perspectives: tuple[str, ...] | None = None)
             continue
         where = f"{path.name} line {lineno}"
         try:
-            text = line.decode("utf-8")
+            text = line.decode("utf-8-sig" if lineno == 1 else "utf-8")  # tolerate a byte-order mark
         except UnicodeDecodeError as exc:
             raise DataError(f"{where}: invalid UTF-8 at byte {exc.start}; re-save the file as UTF-8") from None
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as exc:
             raise DataError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); fix or remove the line") from None
+        except (ValueError, RecursionError):  # an integer literal too long to convert, nesting too deep
+            raise DataError(f"{where}: JSON value out of range (a number too long or nesting too deep); fix or remove the line") from None
         prob = parse_problem(obj, where, perspectives)
         if prob.id in ids:
             raise DataError(f"{where}: duplicate id {prob.id!r}; problem ids must be unique")

@@ -166,7 +166,7 @@ class RunWriter:
         for name in ("steps.jsonl", "samples.jsonl"):
             p = self.path / name
             if p.exists():
-                keep = [r for r in read_jsonl(p) if int(r.get("step", 0)) <= step]
+                keep = [r for i, r in enumerate(read_jsonl(p)) if _step_of(r, p, i) <= step]
                 self.write_jsonl(name, keep)
         for snap in (self.path / "snapshots").glob("step_*.safetensors"):
             m = _SNAP_RE.match(snap.name)
@@ -201,6 +201,8 @@ def read_jsonl(path: Path) -> list[dict]:
         data = path.read_bytes()
     except FileNotFoundError:
         return []
+    except OSError as exc:  # a folder in its place, no permission
+        raise RunDirError(f"{path}: cannot read it ({exc.strerror}); fix its permissions or re-run the training") from None
     lines = data.split(b"\n")
     torn_tail = not data.endswith(b"\n")
     out = []
@@ -208,14 +210,27 @@ def read_jsonl(path: Path) -> list[dict]:
         if not line.strip():
             continue
         try:
-            out.append(json.loads(line))
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            obj = json.loads(line)
+        except (ValueError, UnicodeDecodeError, RecursionError):  # JSONDecodeError is a ValueError
+            obj = None
+        if not isinstance(obj, dict):
             if torn_tail and i == len(lines) - 1:
                 break  # the record in flight
             raise RunDirError(
-                f"{path}: line {i + 1} is not valid JSON (corrupt run file); delete that line or re-run the training"
-            ) from None
+                f"{path}: line {i + 1} is not a valid JSON record (corrupt run file); delete that line or re-run the training"
+            )
+        out.append(obj)
     return out
+
+
+def _step_of(record: dict, path: Path, i: int) -> int:
+    """The integer ``step`` of a record, or a :class:`RunDirError` naming the file and record."""
+    step = record.get("step")
+    if isinstance(step, float) and step.is_integer():
+        step = int(step)
+    if not isinstance(step, int) or isinstance(step, bool):
+        raise RunDirError(f"{path}: record {i + 1} has no integer 'step' (corrupt run file); delete that line or re-run the training")
+    return step
 
 
 def _read_json(path: Path, required: bool = True) -> dict:
@@ -227,10 +242,14 @@ def _read_json(path: Path, required: bool = True) -> dict:
         return {}
     except UnicodeDecodeError:
         raise RunDirError(f"{path}: not UTF-8 text (corrupt run file); re-run the training to recreate it") from None
+    except OSError as exc:  # a folder in its place, no permission
+        raise RunDirError(f"{path}: cannot read it ({exc.strerror}); fix its permissions or re-run the training") from None
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise RunDirError(f"{path}: truncated or invalid JSON ({exc.msg}); re-run the training to recreate it") from None
+    except (ValueError, RecursionError):  # an integer too long to convert, nesting too deep
+        raise RunDirError(f"{path}: invalid JSON (a value out of range); re-run the training to recreate it") from None
     if not isinstance(obj, dict):
         raise RunDirError(f"{path}: expected a JSON object; re-run the training to recreate it")
     return obj
@@ -253,11 +272,19 @@ class Run:
 
     @property
     def perspectives(self) -> list[str]:
-        return list(self.config.get("perspectives") or [])
+        ps = self.config.get("perspectives") or []
+        if not isinstance(ps, list) or not all(isinstance(p, str) for p in ps):
+            raise RunDirError(f"{self.path / 'config.json'}: 'perspectives' is not a list of ids (corrupt run file); re-run the training")
+        return list(ps)
 
     @cached_property
     def status(self) -> dict:
-        return _read_json(self.path / "status.json", required=False) or {"state": "unknown"}
+        st = _read_json(self.path / "status.json", required=False) or {"state": "unknown"}
+        beat = st.get("heartbeat")
+        if not isinstance(st.get("state", "unknown"), str) or not (beat is None or isinstance(beat, (int, float))):
+            raise RunDirError(f"{self.path / 'status.json'}: 'state' or 'heartbeat' has the wrong type (corrupt run file); "
+                              "delete status.json or re-run the training")
+        return st
 
     @property
     def state(self) -> str:
@@ -272,6 +299,8 @@ class Run:
     @cached_property
     def steps(self) -> pd.DataFrame:
         rows = read_jsonl(self.path / "steps.jsonl")
+        for i, r in enumerate(rows):
+            r["step"] = _step_of(r, self.path / "steps.jsonl", i)
         cols = list(STEP_COLUMNS) + [f"{k}/{p}" for k in PER_PERSPECTIVE for p in self.perspectives]
         df = pd.DataFrame.from_records(rows) if rows else pd.DataFrame(columns=cols)
         for c in cols:
@@ -293,8 +322,12 @@ class Run:
     def problems(self) -> pd.DataFrame:
         """The training problems (id, question, answer, rationales as {perspective: text})."""
         rows = read_jsonl(self.path / "data.jsonl")
-        for r in rows:
-            r["rationales"] = {x["perspective"]: x["text"] for x in r.get("rationales", [])}
+        for i, r in enumerate(rows):
+            rats = r.get("rationales", [])
+            if not isinstance(rats, list) or not all(isinstance(x, dict) and "perspective" in x and "text" in x for x in rats):
+                raise RunDirError(f"{self.path / 'data.jsonl'}: record {i + 1} has malformed 'rationales' (corrupt run file); "
+                                  "re-run the training to recreate it")
+            r["rationales"] = {x["perspective"]: x["text"] for x in rats}
         return pd.DataFrame.from_records(rows) if rows else pd.DataFrame(columns=["id", "question", "answer", "rationales"])
 
     @cached_property
@@ -324,6 +357,8 @@ class Run:
 
             tensors = load_file(str(f))
             hidden, correct = tensors["hidden"], tensors["correct"]
+            if hidden.ndim != 2 or correct.shape != (hidden.shape[0],):
+                raise ValueError("wrong shapes")
         except Exception as exc:  # noqa: BLE001 - safetensors raises several types on garbage
             raise RunDirError(f"{f}: unreadable snapshot ({type(exc).__name__}); delete it or re-run the training") from None
         meta = self.probes.copy()
