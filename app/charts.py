@@ -168,7 +168,7 @@ def latent_scatter(points: pd.DataFrame, color_by: str, ids: list[str], perspect
             customdata=sub["_id"].to_numpy(), marker=dict(size=6, color=col[g], opacity=0.8),
             hovertemplate="%{customdata}<extra>" + label + "</extra>",
         ))
-    fig.update_layout(dragmode="lasso", xaxis=dict(title="map x", showticklabels=False),
+    fig.update_layout(xaxis=dict(title="map x", showticklabels=False),
                       yaxis=dict(title="map y", showticklabels=False), **{**_LAYOUT, "height": 520})
     return fig
 

@@ -89,7 +89,7 @@ with ui.guard(path.name):
                     m2.plotly_chart(charts.metric_lines(metrics, count_cols, step, "Active clusters"), key="lat_n")
             st.subheader(f"Selected points ({len(chosen)})")
             if not chosen:
-                st.caption("Click a point, or drag a box / lasso on the map, to list its rationales here.")
+                st.caption("Click a point, or pick box or lasso select in the chart toolbar and drag, to list rationales here.")
             else:
                 table = latent.rationale_table(pts, chosen, loading.problems(path))
                 st.dataframe(table, hide_index=True, width="stretch", key="lat_table")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -166,7 +167,11 @@ def test_launch_argv_is_a_fixed_argument_list(tmp_path):
     assert argv[:4] == [sys.executable, "-m", "mind", "train"]
     assert argv[argv.index("--data") + 1] == str(data.resolve()) and argv[argv.index("--steps") + 1] == "7"
     assert argv[argv.index("--student") + 1] == "org/model-1" and "beta=0.5" in argv and "lam=0.1" in argv
-    assert not any(a.startswith("-") for a in argv[5::2] if a not in ("--student", "--method", "--steps", "--out", "--data"))
+    flags = [a for a in argv[4:] if a.startswith("--")]
+    assert flags == ["--data", "--student", "--method", "--steps", "--out"]
+    values = [argv[argv.index(f) + 1] for f in flags]
+    assert not any(v.startswith("-") for v in values)
+    assert all(re.fullmatch(r"[a-z_]+=\S+", a) for a in argv[4 + 2 * len(flags):])
 
 
 def test_registry_refuses_names_outside_the_runs_folder_and_existing_runs(tmp_path):
