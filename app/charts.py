@@ -135,7 +135,7 @@ def rationale_bars(perspectives: list[str], scores, alphas, selected, threshold:
         fig.add_hline(y=threshold, line_dash="dash", line_color="crimson",
                       annotation_text="β·max(s)", annotation_position="top left")
     fig.update_yaxes(title_text="score", secondary_y=False)
-    fig.update_yaxes(title_text="α", range=[0, 1.1], secondary_y=True)
+    fig.update_yaxes(title_text="α", range=[0, 1.1], dtick=0.25, showgrid=False, secondary_y=True)
     fig.update_layout(title=title, **_LAYOUT)
     return fig
 

@@ -17,7 +17,8 @@ import streamlit as st
 from mind.errors import MindError, RunDirError
 
 METRIC_COLUMNS = ("ari", "ami", "nmi", "homogeneity", "completeness", "silhouette")
-COUNT_COLUMNS = ("n_clusters", "active_clusters", "n_active_clusters")
+ACTIVE_COLUMNS = ("n_active_clusters", "active_clusters")  # clusters that hold points
+COUNT_COLUMNS = ("n_clusters",)  # fallback: the mixture's component count
 COLOR_CHOICES = {"DPMM cluster": "cluster", "perspective": "perspective", "answer correct": "correct"}
 SEP = "::"
 
@@ -102,7 +103,8 @@ def rationale_table(points_at_step: pd.DataFrame, ids: list[str], problems: pd.D
 def metric_columns(metrics: pd.DataFrame) -> tuple[list[str], list[str]]:
     """(score-like metric columns, cluster-count columns) present in ``metrics``."""
     cols = {c.lower(): c for c in metrics.columns}
-    return [cols[c] for c in METRIC_COLUMNS if c in cols], [cols[c] for c in COUNT_COLUMNS if c in cols]
+    counts = [cols[c] for c in ACTIVE_COLUMNS if c in cols] or [cols[c] for c in COUNT_COLUMNS if c in cols]
+    return [cols[c] for c in METRIC_COLUMNS if c in cols], counts[:1]
 
 
 def find_separation(roots: list[Path]) -> list[Path]:

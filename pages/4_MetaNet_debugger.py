@@ -64,8 +64,8 @@ def show(path, run, rec):
 
     st.subheader("Rationales")
     for i, p in enumerate(ps):
-        mark = "✅" if selected[i] else "▫️"
-        with st.expander(f"{mark} {display_name(p)} · s={scores[i]:.3f} · α={alphas[i]:.3f}"):
+        icon = ":material/check_circle:" if selected[i] else ":material/radio_button_unchecked:"
+        with st.expander(f"{display_name(p)} · s={scores[i]:.3f} · α={alphas[i]:.3f}", icon=icon):
             st.text(rats.get(p, "(not in the run's data.jsonl)") if isinstance(rats, dict) else "")
 
     with st.expander("What do these numbers mean?"):

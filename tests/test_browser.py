@@ -28,7 +28,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHOTS = ROOT / "test-artifacts" / "browser"
-SLUGS = ("runs", "launch", "curriculum", "metanet", "latent", "evaluation", "how-mind-works")
+SLUGS = ("", "launch", "curriculum", "metanet", "latent", "evaluation", "how-mind-works")  # "" = Runs (default page)
 
 
 def _free_port() -> int:
@@ -125,8 +125,9 @@ def test_every_page_renders_without_errors(server, browser):
     for slug in SLUGS:
         page.goto(f"{url}/{slug}?run=tiny-mind")
         _settle(page)
-        page.screenshot(path=str(SHOTS / f"{slug}.png"))
+        page.screenshot(path=str(SHOTS / f"{slug or 'runs'}.png"))
         assert _errors(page) == [], f"{slug}: {_errors(page)}"
+        assert page.locator('[role="dialog"]').count() == 0, f"{slug}: {page.locator('[role=dialog]').inner_text()}"
         assert page.locator("h1").first.inner_text().strip(), f"{slug}: no title"
     page.goto(f"{url}/curriculum?run=tiny-mind")
     _settle(page)
