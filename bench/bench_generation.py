@@ -56,6 +56,7 @@ def main(argv=None) -> int:
     greedy(model, tok, prompts[:1], 4, 1)  # warm-up
 
     results, texts = {}, {}
+    sys.stdout.flush()
     for _ in range(args.repeats):  # interleave the modes so that load from other processes hits both alike
         for bs in sizes:
             t = time.perf_counter()
