@@ -1,0 +1,322 @@
+"""Training-step benchmarks: MIND overhead, `uniform` tokens/s against TRL's SFTTrainer, hardware efficiency.
+
+Composes the library's own pieces (mind.trainer's ``_weights`` / ``_student_pass``, mind.losses, MetaNet, the
+inertia calibrator, mind.telemetry and RunWriter) into one step per variant, on one batch of ``--problems-per-step``
+demo problems x 8 perspectives per round, and runs the variants interleaved (A B C ... A B C ...) so that load from
+other processes hits them alike. Medians over ``--repeats`` rounds after ``--warmup`` rounds. Variants:
+
+  mind       full MIND step: MetaNet forward/backward, selection, every rationale's forward (L_real), consistency
+             term, calibration, meta loss, both optimisers, telemetry records written to a temporary run directory
+  mind-ng    the proposed fast path: selected rationales with gradients, the others under no_grad (L_real only)
+  sft-sel    plain SFT over the rationales `mind` selected this round (alpha-weighted CE, no MetaNet/JSD/telemetry)
+  uniform    plain SFT over all K rationales (the `uniform` method's step; the honest comparison for `mind`)
+  trl        (--trl) TRL SFTTrainer, same student/sequences/max length, completion-only loss, LoRA r=8 q/k/v/o,
+             no packing, timed with a TrainerCallback; our variants run inside its on_step_end, so rounds interleave
+
+Hardware efficiency: fp32 torch.mm FLOP/s (2048^2, 3 per round) against the `uniform` step's estimated FLOPs,
+  FLOPs = 4 * P_dec * N*T  +  4 * V * d * M  +  12 * L * d * T^2 * N
+(frozen-base LoRA: forward 2*P per token, backward 2*P for activation gradients, no weight gradients; LM head only at
+the M target positions; attention scores+values over the padded length T of N sequences; LoRA's own r=8 matmuls
+are < 1% and left out). "useful" counts real tokens only: 4*P_dec*n_real + 4*V*d*M + 6*L*d*sum(t_i^2).
+
+    .venv/bin/python bench/bench_train.py --student tiny --repeats 5 --trl
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("MIND_CACHE_DIR", str(ROOT / ".cache" / "mind"))
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _now():
+    import time as _t
+
+    return _t.perf_counter()
+
+
+class Bench:
+    """Holds the student, MetaNet, calibrator and data; ``run_round(r)`` times every variant once on batch r."""
+
+    def __init__(self, args):
+        import torch
+
+        from mind.batching import encode_problem
+        from mind.calibration import InertiaCalibrator
+        from mind.config import TrainConfig
+        from mind.data import load_problems, perspectives_in
+        from mind.encoder import encode_texts, feature_text
+        from mind.metanet import MetaNet
+        from mind.run import RunWriter
+        from mind.student import StudentLM, add_lora, load_causal_lm, load_tokenizer
+        from mind.trainer import _features, _golden_slots
+
+        self.args, self.torch = args, torch
+        self.cfg = cfg = TrainConfig(student=args.student, method="mind", batch_size=args.problems_per_step,
+                                     max_length=args.max_length, seed=0)
+        self.problems = load_problems("demo")
+        self.persp = list(perspectives_in(self.problems))
+        self.K = len(self.persp)
+        self.tok = load_tokenizer(args.student)
+        self.encoded = [encode_problem(self.tok, p, i, tuple(self.persp), cfg.max_length, cfg.chat_template)
+                        for i, p in enumerate(self.problems)]
+        self.masks = torch.tensor([ep.mask for ep in self.encoded])
+        self.golden = _golden_slots(cfg, self.persp, self.masks)
+        hf = add_lora(load_causal_lm(args.student, self.tok, seed=0), cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout,
+                      cfg.lora_targets, seed=0)
+        self.student = StudentLM(hf).train()
+        self.opt_s = torch.optim.AdamW([p for p in self.student.parameters() if p.requires_grad], lr=cfg.lr)
+        self.features = _features(self.problems, self.persp, cfg.encoder, encode_texts, feature_text, show=False)
+        self.metanet = MetaNet(self.features.shape[-1], self.K, cfg.meta_hidden, cfg.meta_heads, True, cfg.meta_score)
+        self.opt_m = torch.optim.AdamW(self.metanet.parameters(), lr=cfg.meta_warmup_lr)
+        self.calibrator = InertiaCalibrator(len(self.problems), self.K, cfg.effective_g)
+        self.tmp = tempfile.TemporaryDirectory(prefix="bench_train_")
+        self.writer = RunWriter(Path(self.tmp.name) / "run")
+        self.times: dict[str, list[float]] = {}
+        self.tokens: dict[str, list[int]] = {}
+        self.extra: dict[str, list[float]] = {"telemetry": [], "n_selected": [], "matmul_flops": [], "flops": [],
+                                              "useful_flops": [], "pad_frac": []}
+        self.alpha_sel = None
+        base = hf.get_base_model()
+        self.V, self.d = base.get_output_embeddings().weight.shape
+        self.L = base.config.num_hidden_layers
+        emb = {id(base.get_output_embeddings().weight), id(base.get_input_embeddings().weight)}
+        self.P_dec = sum(p.numel() for n, p in base.named_parameters() if id(p) not in emb and "lora_" not in n)
+
+    # ------------------------------------------------------------------ pieces shared by the variants
+    def _batch(self, r: int):
+        from mind.trainer import batch_indices
+
+        idx = self.torch.as_tensor(batch_indices(r + 1, self.cfg.batch_size, len(self.problems), self.cfg.seed))
+        return idx, self.masks[idx], [self.encoded[i] for i in idx.tolist()]
+
+    def _opt_step(self):
+        self.torch.nn.utils.clip_grad_norm_(self.student.parameters(), self.cfg.max_grad_norm)
+        self.opt_s.step()
+        self.opt_s.zero_grad(set_to_none=True)
+
+    def _sft(self, r: int, alpha, rows):
+        """Plain SFT step: alpha-weighted CE over ``rows`` (B, K), no consistency term."""
+        from mind import losses
+        from mind.batching import collate
+        from mind.trainer import _student_pass
+
+        idx, mask, eps = self._batch(r)
+        batch = collate(eps, rows.tolist(), self.tok.pad_token_id)
+        ce, _ = _student_pass(self.student, batch, len(idx), self.K, False, "cpu")
+        total, _, _ = losses.student_objective(ce, alpha, [None] * len(idx), 0.0)
+        total.backward()
+        self._opt_step()
+        return batch
+
+    # ------------------------------------------------------------------ variants: each returns real tokens
+    def v_mind(self, r: int, warm: bool, no_grad_unselected: bool = False) -> int:
+        torch = self.torch
+        from mind import losses
+        from mind.batching import collate
+        from mind.telemetry import sample_records, step_record
+        from mind.trainer import _student_pass, _weights
+
+        cfg, K = self.cfg, self.K
+        t0 = _now()
+        idx, mask, eps = self._batch(r)
+        scores, attn = self.metanet(self.features[idx], mask)
+        alpha = _weights(cfg, warm, scores, mask, self.golden[idx])
+        lam = cfg.effective_lam
+        if no_grad_unselected:
+            sel, rest = alpha > 0, mask & ~(alpha > 0)
+            b_sel = collate(eps, sel.tolist(), self.tok.pad_token_id)
+            ce, answer_logp = _student_pass(self.student, b_sel, len(idx), K, lam > 0, "cpu")
+            n_tok = b_sel.n_tokens
+            if rest.any():
+                b_rest = collate(eps, rest.tolist(), self.tok.pad_token_id)
+                with torch.no_grad():
+                    ce_rest, _ = _student_pass(self.student, b_rest, len(idx), K, False, "cpu")
+                n_tok += b_rest.n_tokens
+                ce_all = torch.where(sel, ce.detach(), ce_rest)
+            else:
+                ce_all = ce.detach()
+        else:
+            batch = collate(eps, mask.tolist(), self.tok.pad_token_id)
+            ce, answer_logp = _student_pass(self.student, batch, len(idx), K, lam > 0, "cpu")
+            ce_all, n_tok = ce.detach(), batch.n_tokens
+        total, sft, cons = losses.student_objective(ce, alpha, answer_logp, lam)
+        total.backward()
+        self.calibrator.update(idx, ce_all, mask)
+        filtered = self.calibrator.filtered[idx]
+        meta_per = losses.meta_loss(scores, filtered, mask, cfg.tau, cfg.meta_kl_direction)
+        meta_per.mean().backward()
+        self._opt_step()
+        self.opt_m.step()
+        self.opt_m.zero_grad(set_to_none=True)
+        stats = [total.item(), sft.item(), cons.item(), meta_per.mean().item()]
+        t1 = _now()  # ---- telemetry: what the trainer does per step with one process
+        rec = step_record(r + 1, self.persp, mask=mask, alpha=alpha, scores=scores.detach(), ce=ce_all,
+                          filtered=filtered, epoch=0.0, lr=cfg.lr, meta_lr=cfg.meta_lr, meta_phase="joint",
+                          time_s=t1 - t0, tokens_per_s=n_tok / (t1 - t0), wall=time.time(), loss_total=stats[0],
+                          loss_sft=stats[1], loss_cons=stats[2], loss_meta=stats[3], tokens=n_tok)
+        self.writer.log_step(rec)
+        self.writer.log_samples(sample_records(r + 1, [self.problems[i].id for i in idx.tolist()], self.persp, mask=mask,
+                                               alpha=alpha, scores=scores.detach(), ce=ce_all, filtered=filtered,
+                                               attention=attn.detach(), meta_loss=meta_per.detach()))
+        t2 = _now()
+        if not no_grad_unselected:
+            self.extra["telemetry"].append(t2 - t1)
+            self.alpha_sel = alpha
+            self.extra["n_selected"].append(float((alpha > 0).sum(-1).float().mean()))
+        return n_tok
+
+    def v_sft_sel(self, r: int) -> int:
+        return self._sft(r, self.alpha_sel, self.alpha_sel > 0).n_tokens
+
+    def v_uniform(self, r: int) -> int:
+        from mind import losses
+
+        _, mask, _ = self._batch(r)
+        batch = self._sft(r, losses.uniform_weights(mask), mask)
+        lens = batch.attention_mask.sum(1).double()
+        N, T = batch.input_ids.shape
+        M = batch.target_ids.numel()
+        head = 4 * self.V * self.d * M
+        self.extra["flops"].append(4 * self.P_dec * N * T + head + 12 * self.L * self.d * T * T * N)
+        self.extra["useful_flops"].append(4 * self.P_dec * batch.n_tokens + head + 6 * self.L * self.d * float((lens ** 2).sum()))
+        self.extra["pad_frac"].append(1 - batch.n_tokens / (N * T))
+        return batch.n_tokens
+
+    def matmul(self, n: int = 2048, reps: int = 3):
+        a, b = self.torch.randn(n, n), self.torch.randn(n, n)
+        for _ in range(reps):
+            t = _now()
+            self.torch.mm(a, b)
+            self.extra["matmul_flops"].append(2 * n**3 / (_now() - t))
+
+    def run_round(self, r: int, warm: bool):
+        """One timed call of every variant on batch r (plus the matmul peak probe)."""
+        plan = [("mind", lambda: self.v_mind(r, warm)), ("mind-ng", lambda: self.v_mind(r, warm, True)),
+                ("sft-sel", lambda: self.v_sft_sel(r)), ("uniform", lambda: self.v_uniform(r))]
+        for name, fn in plan:
+            t = _now()
+            n = fn()
+            self.times.setdefault(name, []).append(_now() - t)
+            self.tokens.setdefault(name, []).append(n)
+        self.matmul()
+
+
+def trl_run(bench: Bench, rounds: int, warm_rounds: int):
+    """Drive TRL's SFTTrainer for ``rounds`` steps; after each of its steps (callback) run one round of ours."""
+    import logging
+
+    import datasets
+    from peft import LoraConfig
+    from transformers import TrainerCallback
+    from trl import SFTConfig, SFTTrainer
+
+    from mind.prompting import user_message
+    from mind.student import load_causal_lm
+    from mind.trainer import batch_indices
+
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    rows = []  # step r's 16 rows = the problems of our round r, all their rationales: same sequences as `uniform`
+    for r in range(rounds):
+        for i in batch_indices(r + 1, bench.cfg.batch_size, len(bench.problems), bench.cfg.seed).tolist():
+            p = bench.problems[i]
+            for pid in bench.persp:
+                ra = p.rationale(pid)
+                if ra is not None:
+                    rows.append({"prompt": [{"role": "user", "content": user_message(p.question)}],
+                                 "completion": [{"role": "assistant", "content": ra.text}]})
+    per_step = int(bench.masks[0].sum()) * bench.cfg.batch_size
+    if any(int(m.sum()) != bench.K for m in bench.masks):
+        print("note: some problems miss perspectives; TRL batches then mix problems")
+    cfg = bench.cfg
+    sft = SFTConfig(output_dir=bench.tmp.name + "/trl", max_steps=rounds, per_device_train_batch_size=per_step,
+                    gradient_accumulation_steps=1, learning_rate=cfg.lr, lr_scheduler_type="constant", max_length=cfg.max_length,
+                    packing=False, completion_only_loss=True, max_grad_norm=cfg.max_grad_norm, save_strategy="no",
+                    logging_steps=10**6, report_to="none", use_cpu=True, dataloader_num_workers=0, seed=0,
+                    train_sampling_strategy="sequential", include_num_input_tokens_seen="non_padding", disable_tqdm=True)
+    lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                      target_modules=list(cfg.lora_targets), task_type="CAUSAL_LM")
+
+    class Clock(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kw):
+            self.t, self.seen = _now(), state.num_input_tokens_seen
+
+        def on_step_end(self, args, state, control, **kw):
+            bench.times.setdefault("trl", []).append(_now() - self.t)
+            bench.tokens.setdefault("trl", []).append(state.num_input_tokens_seen - self.seen)
+            r = state.global_step - 1
+            bench.run_round(r, warm=r < warm_rounds)
+
+    model = load_causal_lm(bench.args.student, bench.tok, seed=0)
+    trainer = SFTTrainer(model=model, args=sft, train_dataset=datasets.Dataset.from_list(rows), processing_class=bench.tok,
+                         peft_config=lora, callbacks=[Clock()])
+    trainer.train()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--student", default="tiny", help="tiny or smollm2-135m")
+    ap.add_argument("--repeats", type=int, default=5, help="timed rounds (medians over these)")
+    ap.add_argument("--warmup", type=int, default=2, help="untimed rounds first (MetaNet in its warm-up phase)")
+    ap.add_argument("--problems-per-step", type=int, default=2)
+    ap.add_argument("--max-length", type=int, default=256)
+    ap.add_argument("--trl", action="store_true", help="also time TRL's SFTTrainer (pip install -r bench/requirements.txt)")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    t0 = _now()
+    bench = Bench(args)
+    print(f"student {args.student}: setup {_now() - t0:.1f} s; torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{os.cpu_count()} cpus, load avg {os.getloadavg()[0]:.1f}; {args.problems_per_step} problems x {bench.K} "
+          f"perspectives per step, max_length {args.max_length}, warm-up {args.warmup}, repeats {args.repeats}")
+    sys.stdout.flush()
+    rounds = args.warmup + args.repeats
+    if args.trl:
+        trl_run(bench, rounds, args.warmup)
+    else:
+        for r in range(rounds):
+            bench.run_round(r, warm=r < args.warmup)
+    report(bench, args)
+    return 0
+
+
+def report(bench: Bench, args) -> None:
+    w = args.warmup
+    med = lambda xs: statistics.median(xs[w:]) if len(xs) > w else float("nan")  # noqa: E731
+    t = {k: med(v) for k, v in bench.times.items()}
+    rate = {k: statistics.median([n / s for n, s in zip(bench.tokens[k][w:], bench.times[k][w:])]) for k in bench.times}
+    print(f"\n{'variant':<9} {'median s':>9} {'min-max s':>15} {'real tok':>9} {'tok/s':>8}  vs mind")
+    for k in bench.times:
+        xs = bench.times[k][w:]
+        print(f"{k:<9} {t[k]:>9.3f} {min(xs):>7.3f}-{max(xs):<7.3f} {statistics.median(bench.tokens[k][w:]):>9.0f} "
+              f"{rate[k]:>8.0f}  {t['mind'] / t[k]:>5.2f}x")
+    tele = 100 * med(bench.extra["telemetry"]) / t["mind"]
+    peak = statistics.median(bench.extra["matmul_flops"][w * 3:])
+    fl, ufl = med(bench.extra["flops"]), med(bench.extra["useful_flops"])
+    eff, ueff = fl / t["uniform"] / peak, ufl / t["uniform"] / peak
+    print(f"\nselected per problem (mind): {med(bench.extra['n_selected']):.2f} of {bench.K}; padding in the uniform batch: "
+          f"{100 * med(bench.extra['pad_frac']):.0f}% of positions")
+    print(f"telemetry (step_record + sample_records + RunWriter writes): {1e3 * med(bench.extra['telemetry']):.1f} ms = {tele:.2f}% of the mind step")
+    print(f"fp32 torch.mm 2048^2: median {peak / 1e9:.1f} GFLOP/s; uniform step: {fl / 1e9:.1f} GFLOP computed "
+          f"({ufl / 1e9:.1f} useful) -> {fl / t['uniform'] / 1e9:.1f} GFLOP/s = {eff:.2f} of peak ({ueff:.2f} useful); "
+          f"P_dec={bench.P_dec / 1e6:.1f}M V={bench.V} d={bench.d} L={bench.L}")
+    parts = [f"mind/sft-sel {t['mind'] / t['sft-sel']:.2f}x (target <=1.10)", f"mind/uniform {t['mind'] / t['uniform']:.2f}x",
+             f"mind-ng/uniform {t['mind-ng'] / t['uniform']:.2f}x", f"telemetry {tele:.1f}% (<=2)"]
+    if "trl" in rate:
+        parts.append(f"uniform/trl tok/s {rate['uniform'] / rate['trl']:.2f}x (>=1.0)")
+    parts.append(f"hw eff {eff:.2f} (>=0.6)")
+    print(f"\nsummary [{args.student}, median of {args.repeats}]: " + ", ".join(parts))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
