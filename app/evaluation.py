@@ -6,7 +6,8 @@ Accepted shapes of the summary (accuracies as fractions 0-1 or percentages)::
     {"benchmarks": {"gsm8k": {"accuracy": 0.41, "n": 50}, ...}}
     {"gsm8k": {"accuracy": 0.41}, ...}   or   {"gsm8k": 0.41, ...}
 
-Per-item predictions, when present, are ``<run>/eval/<benchmark>*.jsonl`` rows with a ``correct`` flag.
+Per-item predictions are ``<run>/eval/predictions.jsonl`` (one row per item with ``benchmark``, ``id``,
+``correct`` and the ``key`` of the checkpoint/decoding settings that produced it), as written by ``mind eval``.
 """
 
 from __future__ import annotations
@@ -23,11 +24,8 @@ from mind.run import read_jsonl
 ID_BENCHMARKS = ("math500", "gsm8k", "svamp")
 OOD_BENCHMARKS = ("csqa", "strategyqa", "gpqa")
 ALIASES = {"commonsenseqa": "csqa", "gpqa-diamond": "gpqa", "gpqa_diamond": "gpqa", "math": "math500"}
-# The paper's main table (Qwen2.5-7B-Instruct student), percent.
-PAPER_REFERENCE = {
-    "paper: MIND (Qwen2.5-7B)": {"math500": 82.63, "gsm8k": 94.92, "svamp": 94.31, "csqa": 83.98, "strategyqa": 70.74, "gpqa": 41.10},
-    "paper: base (Qwen2.5-7B)": {"math500": 77.20, "gsm8k": 92.36, "svamp": 90.33, "csqa": 83.45, "strategyqa": 68.68, "gpqa": 30.30},
-}
+# The paper's main table (Qwen2.5-7B-Instruct student), percent: one source of truth, shared with `mind eval`.
+from mind.evaluation.table import PAPER_ROWS as PAPER_REFERENCE  # noqa: E402
 
 
 def summary_path(run_path: str | Path) -> Path:
@@ -114,20 +112,29 @@ def table(runs: dict[str, dict[str, float]], reference: bool = True) -> pd.DataF
     return df
 
 
-def prediction_files(run_path: str | Path) -> dict[str, Path]:
-    """{benchmark: per-item predictions file} found in ``<run>/eval/``."""
-    d = Path(run_path) / "eval"
-    if not d.is_dir():
+def predictions(run_path: str | Path) -> dict[str, pd.DataFrame]:
+    """{benchmark: its current per-item predictions} from ``<run>/eval/predictions.jsonl``.
+
+    An item re-evaluated after a newer checkpoint has several rows; only the latest one counts, and rows
+    whose ``key`` differs from the benchmark's latest key (an older checkpoint or decoding setting) are dropped.
+    """
+    rows = [r for r in read_jsonl(Path(run_path) / "eval" / "predictions.jsonl") if isinstance(r, dict)]
+    if not rows:
+        return {}
+    df = pd.DataFrame.from_records(rows)
+    if "benchmark" not in df.columns:
         return {}
     out = {}
-    for f in sorted(d.glob("*.jsonl")):
-        name = f.stem.split(".")[0].split("_predictions")[0].split("-predictions")[0].lower()
-        out[ALIASES.get(name, name)] = f
+    for bench, part in df.groupby("benchmark", sort=True):
+        if "key" in part.columns:
+            part = part[part["key"] == part["key"].iloc[-1]]
+        if "id" in part.columns:
+            part = part.drop_duplicates("id", keep="last")
+        out[ALIASES.get(str(bench).lower(), str(bench).lower())] = part.reset_index(drop=True)
     return out
 
 
-def wrong_answers(path: Path, limit: int = 200) -> pd.DataFrame:
-    """Rows of a predictions file whose ``correct`` flag is false (columns as written by ``mind eval``)."""
-    rows = read_jsonl(path)
-    wrong = [r for r in rows if isinstance(r, dict) and not r.get("correct", False)]
-    return pd.DataFrame.from_records(wrong[:limit])
+def wrong_answers(preds: pd.DataFrame, limit: int = 200) -> pd.DataFrame:
+    """Rows whose ``correct`` flag is false, without the bookkeeping key."""
+    wrong = preds[~preds.get("correct", pd.Series(False, index=preds.index)).fillna(False).astype(bool)]
+    return wrong.drop(columns=[c for c in ("key",) if c in wrong.columns]).head(limit).reset_index(drop=True)

@@ -73,8 +73,8 @@ class LaunchSpec:
             raise ConfigError(f"seed={self.seed!r}: use an integer from 0 to 2^31-1")
         if not (0.0 < self.beta <= 1.0):
             raise ConfigError(f"beta={self.beta}: must be in (0, 1]")
-        if self.lam < 0:
-            raise ConfigError(f"lambda={self.lam}: must be >= 0")
+        if not (isinstance(self.lam, (int, float)) and 0 <= self.lam < 1e6):
+            raise ConfigError(f"lambda={self.lam}: must be a finite number >= 0")
         if not (0.0 <= self.g < 1.0):
             raise ConfigError(f"g={self.g}: the EMA factor must be in [0, 1)")
         for n in ("tau", "tau_student", "lr", "meta_lr"):

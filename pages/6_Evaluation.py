@@ -48,7 +48,7 @@ with ui.guard("the evaluation table"):
     st.subheader("Wrong answers")
     names = list(summaries)
     run_name = st.selectbox("run", names, key="eval_drill_run")
-    files = evaluation.prediction_files(summaries[run_name][0])
+    files = evaluation.predictions(summaries[run_name][0])
     if not files:
         st.info("This evaluation has no per-item prediction files.")
     else:

@@ -4,6 +4,8 @@ corrupt or partial runs: no exception, the expected widgets and figures, and pag
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import shutil
 
 import pytest
@@ -124,14 +126,15 @@ def test_evaluation_page_without_and_with_a_summary(roots):
     at = open_page("evaluation")
     assert_clean(at)
     assert "no evaluation yet — run `mind eval --run" in texts(at.info)
-    (run / "eval").mkdir()
-    (run / "eval" / "summary.json").write_text(json.dumps({"accuracy": {"gsm8k": 0.1, "csqa": 0.2}}))
-    (run / "eval" / "gsm8k.jsonl").write_text('{"id": "g1", "pred": "3", "gold": "4", "correct": false}\n')
+    # A real (tiny) evaluation: the random student answers nothing right, so every item is a wrong answer.
+    proc = subprocess.run([sys.executable, "-m", "mind", "eval", "--run", str(run), "--benchmarks", "gsm8k,csqa",
+                           "--limit", "2", "--max-new-tokens", "4", "--no-base"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
     at = open_page("evaluation")
     assert_clean(at)
     table = at.dataframe[0].value
-    assert table.loc["tiny-mind", "gsm8k"] == pytest.approx(10.0) and "paper: MIND (Qwen2.5-7B)" in table.index
-    assert at.dataframe[-1].value["id"].tolist() == ["g1"]
+    assert table.loc["tiny-mind", "gsm8k"] == pytest.approx(0.0) and "paper: MIND (Qwen2.5-7B-Instruct)" in table.index
+    assert len(at.dataframe[-1].value) == 2  # the two gsm8k items, both wrong
 
 
 @pytest.mark.slow

@@ -141,9 +141,17 @@ def test_eval_missing_corrupt_forgetting_and_table(tmp_path):
     assert parsed["forgetting"] == {"csqa": pytest.approx(-10.0)}
     table = evaluation.table({"mine": parsed["accuracy"]})
     assert list(table.columns[:3]) == ["math500", "gsm8k", "svamp"] and "OOD avg" in table.columns
-    assert table.loc["mine", "gsm8k"] == 40.0 and table.loc["paper: MIND (Qwen2.5-7B)", "gsm8k"] == 94.92
-    (tmp_path / "eval" / "gsm8k.jsonl").write_text('{"id": 1, "correct": true}\n{"id": 2, "correct": false}\n')
-    assert evaluation.wrong_answers(evaluation.prediction_files(tmp_path)["gsm8k"])["id"].tolist() == [2]
+    assert table.loc["mine", "gsm8k"] == 40.0 and table.loc["paper: MIND (Qwen2.5-7B-Instruct)", "gsm8k"] == 94.92
+    rows = [{"benchmark": "gsm8k", "id": 1, "correct": False, "key": "step4"},  # superseded by a newer checkpoint
+            {"benchmark": "gsm8k", "id": 1, "correct": True, "key": "step8"},
+            {"benchmark": "gsm8k", "id": 2, "correct": False, "key": "step8"},
+            {"benchmark": "svamp", "id": 7, "correct": True, "key": "step8"}]
+    (tmp_path / "eval" / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    preds = evaluation.predictions(tmp_path)
+    assert sorted(preds) == ["gsm8k", "svamp"]
+    wrong = evaluation.wrong_answers(preds["gsm8k"])
+    assert wrong["id"].tolist() == [2] and "key" not in wrong.columns
+    assert evaluation.wrong_answers(preds["svamp"]).empty
 
 
 # ---------------------------------------------------------------- launch validation

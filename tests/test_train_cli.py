@@ -146,3 +146,17 @@ def test_full_finetuning_checkpoints_and_resumes(tmp_path):
     mind("train", "--resume", out, "steps=3")
     run = load_run(out)
     assert run.state == "finished" and run.steps["step"].tolist() == [1, 2, 3] and run.checkpoints[-1] == 3
+
+
+def test_help_lists_every_option(capsys):
+    from dataclasses import fields
+
+    from mind.cli import main
+    from mind.config import TrainConfig
+
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for f in fields(TrainConfig):
+        assert f"--{f.name.replace('_', '-')}" in text, f.name

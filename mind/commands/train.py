@@ -34,7 +34,7 @@ def add_parser(sub) -> None:
         extra = {"choices": METHODS} if f.name == "method" else {}
         names = [f"--{f.name.replace('_', '-')}"] + (["--lambda"] if f.name == "lam" else [])
         hp.add_argument(*names, dest=f"cfg_{f.name}", default=None, metavar=f.name.upper() if not extra else None,
-                        help=f"{f.metadata.get('help', '')} (default: {shown})", **extra)
+                        help=f"{f.metadata.get('help', '')} (default: {shown})".replace("%", "%%"), **extra)
     p.set_defaults(func=run)
 
 
