@@ -1,0 +1,68 @@
+"""Peak memory of a short training run: resident set size of `python -m mind train` in a child process.
+
+Each configuration runs as its own child; ``os.wait4`` returns that child's resource usage (the same ``ru_maxrss``
+that ``resource.getrusage(RUSAGE_CHILDREN)`` accumulates, but per child, so runs do not mask each other). On
+Linux ``ru_maxrss`` is in KiB. The run is the issue's setting: batch 2 problems x 8 perspectives x 256 tokens,
+LoRA, method mind, 2 steps, no intermediate snapshots or checkpoints (the final ones are still written).
+
+    .venv/bin/python bench/bench_memory.py --students smollm2-135m,tiny
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LIMIT_GIB = 6.0
+
+
+def measure(student: str, steps: int, out: Path) -> tuple[float, float, int]:
+    """(peak RSS GiB, wall s, exit code) of one `mind train` child."""
+    cmd = [sys.executable, "-m", "mind", "train", "--student", student, "--method", "mind", "--batch-size", "2",
+           "--max-length", "256", "--steps", str(steps), "--out", str(out), "--quiet", "snapshot_every=0",
+           "checkpoint_every=0"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+           "MIND_CACHE_DIR": os.environ.get("MIND_CACHE_DIR", str(ROOT / ".cache" / "mind"))}
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        print(f"{student}: mind train failed (exit {proc.returncode}): {err.strip().splitlines()[-1:]}")
+    return usage.ru_maxrss / 2**20, time.perf_counter() - t, proc.returncode
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--students", default="smollm2-135m,tiny", help="comma list of students to run")
+    ap.add_argument("--steps", type=int, default=2)
+    args = ap.parse_args(argv)
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench_memory_") as tmp:
+        for s in [x.strip() for x in args.students.split(",") if x.strip()]:
+            rows.append((s, *measure(s, args.steps, Path(tmp) / s)))
+    total = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+    print(f"\n{'student':<14} {'peak RSS GiB':>12} {'wall s':>8}  exit  (mind train --method mind --batch-size 2 "
+          f"--max-length 256 --steps {args.steps} snapshot_every=0 checkpoint_every=0)")
+    for s, gib, wall, rc in rows:
+        print(f"{s:<14} {gib:>12.2f} {wall:>8.1f}  {rc:>4}")
+    print(f"(RUSAGE_CHILDREN ru_maxrss over all children: {total:.2f} GiB)")
+    ok = all(rc == 0 for *_, rc in rows)
+    parts = [f"{s} {gib:.2f} GiB" for s, gib, _, _ in rows]
+    big = [gib for s, gib, _, rc in rows if s.startswith("smollm2")]
+    verdict = f"; smollm2 / {LIMIT_GIB:.0f} GiB limit = {big[0] / LIMIT_GIB:.2f}x (<1.0)" if big else ""
+    print(f"\nsummary: peak RSS {', '.join(parts)}{verdict}{'' if ok else '; SOME RUNS FAILED'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""The trainer's fast paths give the same numbers as the straightforward computation (tiny student, fp32).
+
+* ``mind.trainer._student_pass`` runs all rationales in one padded batch, projects to the vocabulary only at target
+  positions (``StudentLM``) and takes log p(target) = logit - logsumexp. It must equal Hugging Face's own
+  ``model(input_ids, labels=...)`` loss, one sequence at a time, and ``log_softmax`` over the full logits.
+* Right-padding a sequence into a batch with longer ones must not change its cross-entropy.
+
+Tolerance: 1e-4 absolute on cross-entropies of about 10.8 nats and on log-probabilities (fp32; the two paths sum in
+different orders, so bit equality is not expected), 1e-5 relative on gradients' norms.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mind.batching import collate, encode_problem
+from mind.data import load_problems, perspectives_in
+from mind.student import StudentLM, add_lora, load_causal_lm, load_tokenizer
+from mind.trainer import _student_pass
+
+ATOL = 1e-4
+
+
+@pytest.fixture(scope="module")
+def setup():
+    tok = load_tokenizer("tiny")
+    problems = load_problems("demo")[:2]
+    persp = tuple(perspectives_in(load_problems("demo")))
+    encoded = [encode_problem(tok, p, i, persp, 256, True) for i, p in enumerate(problems)]
+    hf = add_lora(load_causal_lm("tiny", tok, seed=0), 8, 16, 0.0, ("q_proj", "k_proj", "v_proj", "o_proj"), seed=0)
+    with torch.no_grad():  # LoRA's B starts at zero; make the adapters matter so their gradients are compared too
+        for n, p in hf.named_parameters():
+            if "lora_B" in n:
+                p.normal_(0, 0.02)
+    return tok, encoded, hf, StudentLM(hf).eval(), len(persp)
+
+
+def _all_rows(encoded):
+    return [ep.mask for ep in encoded]
+
+
+def test_student_pass_ce_equals_hf_loss_one_sequence_at_a_time(setup):
+    tok, encoded, hf, student, K = setup
+    batch = collate(encoded, _all_rows(encoded), tok.pad_token_id)
+    with torch.no_grad():
+        ce, _ = _student_pass(student, batch, len(encoded), K, False, "cpu")
+    assert torch.isfinite(ce).all() and ce.shape == (2, K)
+    n_checked = 0
+    for b, ep in enumerate(encoded):
+        for k, tgt in enumerate(ep.targets):
+            ids = torch.tensor([ep.prompt + tgt])
+            labels = torch.tensor([[-100] * len(ep.prompt) + tgt])
+            with torch.no_grad():
+                ref = hf(input_ids=ids, labels=labels).loss  # HF shifts the labels and means over the target tokens
+            assert abs(float(ce[b, k]) - float(ref)) < ATOL, (b, k, float(ce[b, k]), float(ref))
+            n_checked += 1
+    assert n_checked == 2 * K
+
+
+def test_student_pass_gradients_equal_hf_loss_gradients(setup):
+    tok, encoded, hf, student, K = setup
+    ep = encoded[0]
+    params = [p for n, p in hf.named_parameters() if p.requires_grad]
+    assert params, "LoRA adapters should be trainable"
+    batch = collate([ep], [ep.mask], tok.pad_token_id)
+    ce, _ = _student_pass(student, batch, 1, K, False, "cpu")
+    fast = torch.autograd.grad(ce.nansum(), params)
+    ref_loss = sum(hf(input_ids=torch.tensor([ep.prompt + t]), labels=torch.tensor([[-100] * len(ep.prompt) + t])).loss
+                   for t in ep.targets)
+    ref = torch.autograd.grad(ref_loss, params)
+    for g1, g2 in zip(fast, ref):
+        assert torch.allclose(g1, g2, rtol=1e-4, atol=1e-6), float((g1 - g2).abs().max())
+    assert sum(float(g.norm()) for g in fast) > 0
+
+
+def test_logsumexp_logprobs_and_answer_distributions_equal_full_log_softmax(setup):
+    tok, encoded, hf, student, K = setup
+    one = encoded[:1]  # one problem (8 sequences) keeps the full (N, T, V) logits of the reference small
+    batch = collate(one, _all_rows(one), tok.pad_token_id)
+    with torch.no_grad():
+        ce, answer_logp = _student_pass(student, batch, 1, K, True, "cpu")
+        full = torch.log_softmax(hf(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits.float(), -1)
+    tok_logp = full[batch.rows, batch.cols].gather(1, batch.target_ids[:, None]).squeeze(1)  # (M,)
+    for n in range(batch.input_ids.shape[0]):
+        b, k = int(batch.seq_problem[n]), int(batch.seq_slot[n])
+        ref_ce = -tok_logp[batch.rows == n].mean()
+        assert abs(float(ce[b, k]) - float(ref_ce)) < ATOL
+        ix = batch.answer_index[n]
+        ref_ans = full[batch.rows[ix], batch.cols[ix]]  # (A, V) full log-distributions at the answer positions
+        assert answer_logp[b].shape[1:] == ref_ans.shape
+        assert torch.allclose(answer_logp[b][k], ref_ans, atol=ATOL, rtol=0)
+        assert torch.allclose(answer_logp[b][k].exp().sum(-1), torch.ones(ref_ans.shape[0]), atol=1e-4)
+
+
+def test_padding_does_not_change_a_sequences_ce(setup):
+    tok, encoded, hf, student, K = setup
+    ep = encoded[0]
+    lengths = [len(t) for t in ep.targets]
+    short = lengths.index(min(lengths))
+    assert min(lengths) < max(lengths), "the demo problem should have rationales of different lengths"
+    alone = collate([ep], [[k == short for k in range(K)]], tok.pad_token_id)
+    padded = collate(encoded, _all_rows(encoded), tok.pad_token_id)
+    assert alone.input_ids.shape[1] < padded.input_ids.shape[1]  # really padded in the batch
+    with torch.no_grad():
+        ce_alone, _ = _student_pass(student, alone, 1, K, False, "cpu")
+        ce_batch, _ = _student_pass(student, padded, 2, K, False, "cpu")
+    assert torch.isnan(ce_alone[0]).sum() == K - 1  # slots not run are NaN
+    assert abs(float(ce_alone[0, short]) - float(ce_batch[0, short])) < ATOL
