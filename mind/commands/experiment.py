@@ -11,7 +11,7 @@ CACHED_SMOLLM2 = ["--steps", "16", "--batch-size", "1", "--snapshot-every", "8",
 CACHED_TINY = ["--steps", "24", "--batch-size", "2", "--snapshot-every", "4", "--probe-problems", "16", "--seed", "0",
                "--finetune", "full", "--lr", "1e-3"]
 CACHED_METHODS = ("mind", "single", "uniform", "uniform-consistency")
-CACHED_EVAL = ["--benchmarks", "gsm8k,svamp,csqa,strategyqa", "--limit", "10", "--max-new-tokens", "160"]
+CACHED_EVAL = ["--benchmarks", "gsm8k,svamp,csqa,strategyqa", "--limit", "8", "--max-new-tokens", "128", "--batch-size", "8"]
 
 
 def add_parser(sub) -> None:

@@ -1,0 +1,99 @@
+"""`mind experiment` on the tiny student, and the shipped cached runs."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mind import load_run
+from mind.run import PER_PERSPECTIVE, STEP_COLUMNS
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).parent / "data" / "mini.jsonl"
+CACHED = sorted(p for p in (ROOT / "cached_runs").glob("*/") if (p / "config.json").exists())
+
+
+def mind(*args):
+    proc = subprocess.run([sys.executable, "-m", "mind", *map(str, args)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+@pytest.mark.slow
+def test_compare_trains_and_analyzes_every_method(tmp_path):
+    out = tmp_path / "cmp"
+    proc = mind("experiment", "compare", "--data", DATA, "--student", "tiny", "--out", out, "--steps", 2,
+                "--methods", "mind,uniform", "--stages", "train,analyze", "snapshot_every=1")
+    table = json.loads((out / "compare.json").read_text())
+    assert [r["run"] for r in table["rows"]] == ["mind", "uniform"]
+    assert all(r["state"] == "finished" and r["steps"] == 2 for r in table["rows"])
+    assert all("latent_ari" in r for r in table["rows"])
+    assert "uniform" in proc.stdout and (out / "mind" / "card.json").exists()
+    card = json.loads((out / "mind" / "card.json").read_text())
+    assert card["train_command"].startswith("mind train --data") and card["train_wall_s"] > 0 and "versions" in card
+    # Rerunning skips finished runs (no retraining).
+    mtime = (out / "mind" / "steps.jsonl").stat().st_mtime
+    mind("experiment", "compare", "--data", DATA, "--student", "tiny", "--out", out, "--steps", 2,
+         "--methods", "mind,uniform", "--stages", "train", "snapshot_every=1")
+    assert (out / "mind" / "steps.jsonl").stat().st_mtime == mtime
+
+
+@pytest.mark.slow
+def test_separation_clusters_single_perspective_students(tmp_path):
+    out = tmp_path / "sep"
+    proc = mind("experiment", "separation", "--data", DATA, "--student", "tiny", "--out", out, "--steps", 2,
+                "--perspectives", "formal,intuitive")
+    res = json.loads((out / "separation.json").read_text())
+    assert res["perspectives"] == ["formal", "intuitive"] and res["n_points"] == 8  # 4 probe problems x 2 students
+    assert -1.0 <= res["ari"] <= 1.0 and res["n_active_clusters"] >= 1 and "ari=" in proc.stdout
+    pts = pd.read_parquet(out / "separation_points.parquet")
+    assert sorted(pts["student"].unique()) == ["formal", "intuitive"] and len(pts) == 8
+
+
+def test_cached_runs_exist_and_follow_the_contract():
+    assert CACHED, "cached_runs/ holds no run; regenerate with `make cached-runs`"
+    assert any(load_run(p).config["student"] == "tiny" for p in CACHED)
+    size = sum(f.stat().st_size for f in (ROOT / "cached_runs").rglob("*") if f.is_file())
+    assert size < 70 * 2**20, f"cached_runs/ is {size / 2**20:.1f} MiB"
+
+
+@pytest.mark.parametrize("run_dir", CACHED, ids=[p.name for p in CACHED])
+def test_cached_run_loads_with_every_column_analysis_and_card(run_dir):
+    run = load_run(run_dir)
+    assert run.state == "finished"
+    steps = run.steps
+    assert len(steps) == run.config["steps"]
+    for col in list(STEP_COLUMNS) + [f"{k}/{p}" for k in PER_PERSPECTIVE for p in run.perspectives]:
+        assert col in steps.columns, col
+    assert run.snapshot_steps[0] == 0 and run.snapshot_steps[-1] == run.config["steps"]
+    X, meta = run.hidden_states()
+    assert X.shape[0] == len(meta) > 0
+    card = json.loads((run_dir / "card.json").read_text())
+    assert {"train_command", "train_wall_s", "machine", "versions"} <= set(card)
+    from mind.analysis import load_analysis
+
+    analysis = load_analysis(run_dir)
+    assert analysis is not None, f"{run_dir.name}: no analysis; run `mind analyze --run {run_dir}`"
+    metrics, points = analysis
+    assert sorted(points["step"].unique().tolist()) == run.snapshot_steps and len(metrics) == len(run.snapshot_steps)
+    if run.config["student"] != "tiny":
+        summary = json.loads((run_dir / "eval" / "summary.json").read_text())
+        assert set(summary["benchmarks"]) == {"gsm8k", "svamp", "csqa", "strategyqa"}
+        assert summary["base"] and summary["forgetting"] is not None
+
+
+@pytest.mark.slow
+def test_analyze_on_the_tiny_cached_run_writes_what_the_dashboard_reads(tmp_path):
+    src = next(p for p in CACHED if load_run(p).config["student"] == "tiny")
+    run_dir = tmp_path / src.name
+    shutil.copytree(src, run_dir, ignore=shutil.ignore_patterns("analysis"))
+    mind("analyze", "--run", run_dir, "--projector", "pca")
+    from mind.analysis import load_analysis
+
+    metrics, points = load_analysis(run_dir)
+    assert {"step", "problem_id", "perspective", "correct", "cluster", "x", "y"} <= set(points.columns)
+    assert points["x"].dtype == "float32" and len(points) == len(load_run(run_dir).probes) * len(load_run(run_dir).snapshot_steps)
