@@ -232,7 +232,9 @@ def main(argv=None) -> int:
             procs.append(start_server(None, port, runs, tmp / "app.log"))
             print(f"# mind app started in {time.perf_counter() - t:.1f} s", flush=True)
             base = f"http://127.0.0.1:{port}"
-            res = measure_pages(browser, base, PAGES, "?run=bench-run", args.repeats, args.quiet, shots)
+            pages = [(s, lab, '[data-testid="stAlert"]' if args.no_analyze and s == "latent" else sel)
+                     for s, lab, sel in PAGES]  # without a latent map the Latent page's main element is its info box
+            res = measure_pages(browser, base, pages, "?run=bench-run", args.repeats, args.quiet, shots)
             live_run, pending = make_live_run(runs, "live-run")
             live = measure_live(browser, base, live_run, pending, args.live_repeats)
             browser.close()
