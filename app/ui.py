@@ -111,7 +111,7 @@ def live_toggle(run, key: str = "live") -> float | None:
         return None
     c1, c2 = st.columns([1, 2])
     on = c1.toggle("Follow live", value=True, key=key)
-    every = c2.select_slider("refresh every (s)", options=[1, 2, 5, 10], value=2, key=f"{key}_every")
+    every = c2.select_slider("refresh every (s)", options=[1, 2, 5, 10], value=1, key=f"{key}_every")
     return float(every) if on else None
 
 
