@@ -81,10 +81,13 @@ def analyze_run(
     records, clusters = [], []
     for step, (X, meta) in zip(tqdm(steps, desc="cluster snapshots", disable=not progress), states):
         t = time.perf_counter()
-        lm = LatentMap(n_components=n_components, max_clusters=max_clusters, projector="none",
+        # A diagonal DP mixture on few rows in many PCA dimensions is unstable (it flips between one cluster and
+        # max_clusters); keep about 32 rows per dimension, up to n_components (128 probes -> 4 dims, 10k -> 32).
+        dims = int(min(n_components, max(4, X.shape[0] // 32)))
+        lm = LatentMap(n_components=dims, max_clusters=max_clusters, projector="none",
                        random_state=random_state).fit(X, _labels(meta))
         clusters.append(lm.labels_)
-        rec = {"step": int(step), "n": int(X.shape[0])}
+        rec = {"step": int(step), "n": int(X.shape[0]), "pca_dims": dims}
         rec.update(lm.metrics_ or {"n_active_clusters": lm.n_active_clusters_, "n_clusters": lm.n_clusters_})
         rec["converged"] = lm.converged_
         rec["seconds"] = time.perf_counter() - t
