@@ -82,7 +82,7 @@ def analyze_run(
     for step, (X, meta) in zip(tqdm(steps, desc="cluster snapshots", disable=not progress), states):
         t = time.perf_counter()
         # A diagonal DP mixture on few rows in many PCA dimensions is unstable (it flips between one cluster and
-        # max_clusters); keep about 32 rows per dimension, up to n_components (128 probes -> 4 dims, 10k -> 32).
+        # max_clusters); keep about 32 rows per dimension, at least 4 and at most n_components (128 probes -> 4 dims, 10k -> 32).
         dims = int(min(n_components, max(4, X.shape[0] // 32)))
         lm = LatentMap(n_components=dims, max_clusters=max_clusters, projector="none",
                        random_state=random_state).fit(X, _labels(meta))
