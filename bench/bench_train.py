@@ -209,6 +209,8 @@ class Bench:
             self.times.setdefault(name, []).append(_now() - t)
             self.tokens.setdefault(name, []).append(n)
         self.matmul()
+        done = "  ".join(f"{k} {v[-1]:.2f}s" for k, v in self.times.items())
+        print(f"round {r + 1}{' (warm-up)' if warm else ''}: {done}", file=sys.stderr, flush=True)
 
 
 def trl_run(bench: Bench, rounds: int, warm_rounds: int):
