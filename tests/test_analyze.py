@@ -147,3 +147,20 @@ def test_errors_for_missing_corrupt_or_empty_runs(tmp_path, capsys):
         load_analysis(bad)
     assert main(["analyze", "--run", str(bad), "--max-clusters", "1", "--quiet"]) == 2
     assert "--max-clusters" in capsys.readouterr().err
+
+
+def test_problem_centring_reveals_perspectives_under_problem_content(tmp_path):
+    """States = large per-problem offset + small per-perspective offset: raw states cluster by problem; the
+    default problem-centred analysis recovers the perspectives."""
+    rng = np.random.default_rng(3)
+    w = RunWriter(tmp_path / "r")
+    w.write_json("config.json", {"perspectives": PERSPECTIVES, "method": "mind"})
+    n_prob = 40
+    w.write_jsonl("probes.jsonl", [{"problem_id": f"p{i}", "perspective": k} for i in range(n_prob) for k in PERSPECTIVES])
+    prob = rng.normal(size=(n_prob, DIM)) * 20
+    persp = rng.normal(size=(len(PERSPECTIVES), DIM)) * 3
+    X = np.stack([prob[i] + persp[k] + rng.normal(size=DIM) * 0.3 for i in range(n_prob) for k in range(len(PERSPECTIVES))])
+    w.write_snapshot(0, X.astype(np.float32), np.zeros(len(X), np.int8))
+    centred = analyze_run(tmp_path / "r", projector="pca", progress=False, write=False).metrics.iloc[0]
+    raw = analyze_run(tmp_path / "r", projector="pca", progress=False, write=False, center="none").metrics.iloc[0]
+    assert centred["ari"] >= 0.9 and raw["ari"] < 0.2

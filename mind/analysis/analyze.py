@@ -9,6 +9,13 @@ most ``map_max_points`` landmark rows drawn from all steps, every other row plac
 the first two shared principal components with ``projector="pca"``). A probe whose state does not change between
 two steps therefore lands on the same spot, and the map's axes mean the same thing at every step. We preferred this
 to fitting each step and Procrustes-aligning the maps, which only removes a rotation and lets clusters jump.
+
+Centring (``center="problem"``, the default): each probe state has its problem's mean state (over that problem's
+perspectives, at the same step) subtracted before clustering and mapping. Mean-pooled hidden states of a real
+student are dominated by *what* the problem is about: on SmolLM2 the raw states cluster by problem (ARI 1.0
+against problem ids) and show no perspective structure at all, while the problem-centred states separate by
+perspective. Centring isolates the reasoning-style component the paper's latent analysis asks about;
+``center="none"`` analyses the raw states.
 """
 
 from __future__ import annotations
@@ -33,6 +40,15 @@ class AnalysisResult:
     text_points: pd.DataFrame | None = None
 
 
+def center_by_problem(X: np.ndarray, meta: pd.DataFrame) -> np.ndarray:
+    """``X`` minus, for each row, the mean of the rows that share its ``problem_id``."""
+    codes, _ = pd.factorize(meta["problem_id"])
+    sums = np.zeros((codes.max() + 1, X.shape[1]), dtype=np.float64)
+    np.add.at(sums, codes, X)
+    counts = np.bincount(codes)[:, None]
+    return (X - sums[codes] / counts[codes]).astype(np.float32)
+
+
 def _labels(meta: pd.DataFrame):
     if "perspective" not in meta or meta["perspective"].isna().all():
         return None
@@ -45,6 +61,7 @@ def analyze_run(
     projector: str = "umap",
     max_clusters: int = 20,
     n_components: int = 32,
+    center: str = "problem",
     text: bool = False,
     map_max_points: int = 4000,
     n_neighbors: int = 15,
@@ -62,6 +79,8 @@ def analyze_run(
     from mind.analysis.reduce import Reducer
     from mind.run import write_json_atomic
 
+    if center not in ("problem", "none"):
+        raise ConfigError(f"center must be 'problem' or 'none', got {center!r}")
     if projector not in ("umap", "pca"):
         raise ConfigError(f"projector must be 'umap' or 'pca', got {projector!r}")
     t_start = time.perf_counter()
@@ -73,6 +92,8 @@ def analyze_run(
 
     t = time.perf_counter()
     states = [run.hidden_states(s) for s in tqdm(steps, desc="load snapshots", disable=not progress)]
+    if center == "problem":
+        states = [(center_by_problem(X, meta), meta) for X, meta in states]
     dims = {X.shape[1] for X, _ in states}
     if len(dims) != 1:
         raise RunDirError(f"{run.path}: snapshots have different hidden sizes {sorted(dims)}; the run is inconsistent")
@@ -128,7 +149,7 @@ def analyze_run(
                         "n_active_clusters": lm.n_active_clusters_}
         timings["text"] = time.perf_counter() - t
 
-    summary = _summary(run, steps, projector, max_clusters, n_components, reducer, proj, map_max_points,
+    summary = _summary(run, steps, center, projector, max_clusters, n_components, reducer, proj, map_max_points,
                        n_neighbors, n_epochs, random_state, text_summary)
     if write:
         t = time.perf_counter()
@@ -159,7 +180,7 @@ def _points(step: int, meta: pd.DataFrame, clusters: np.ndarray, xy: np.ndarray)
     })
 
 
-def _summary(run, steps, projector, max_clusters, n_components, reducer, proj, map_max_points, n_neighbors,
+def _summary(run, steps, center, projector, max_clusters, n_components, reducer, proj, map_max_points, n_neighbors,
              n_epochs, random_state, text_summary) -> dict:
     import sklearn
 
@@ -171,6 +192,7 @@ def _summary(run, steps, projector, max_clusters, n_components, reducer, proj, m
     return {
         "run": run.name,
         "steps": [int(s) for s in steps],
+        "center": center,
         "method": {
             "clusterer": "sklearn BayesianGaussianMixture, weight_concentration_prior_type=dirichlet_process",
             "covariance_type": "diag",

@@ -15,6 +15,9 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--run", required=True, help="run directory written by `mind train`")
     p.add_argument("--projector", choices=("umap", "pca"), default="umap", help="2-D map method")
+    p.add_argument("--center", choices=("problem", "none"), default="problem",
+                   help="subtract each problem's mean state before clustering (default: problem; isolates the "
+                        "perspective component, since raw states cluster by problem content)")
     p.add_argument("--max-clusters", type=int, default=20, help="components of the DP mixture (an upper bound)")
     p.add_argument("--n-components", type=int, default=32, help="PCA dimensions before clustering and mapping")
     p.add_argument("--map-max-points", type=int, default=4000, help="UMAP landmark rows; others are placed")
@@ -49,7 +52,7 @@ def run(args) -> int:
         if getattr(args, name) < 2:
             raise ConfigError(f"--{name.replace('_', '-')} must be >= 2, got {getattr(args, name)}")
     res = analyze_run(
-        args.run, projector=args.projector, max_clusters=args.max_clusters, n_components=args.n_components,
+        args.run, projector=args.projector, max_clusters=args.max_clusters, n_components=args.n_components, center=args.center,
         text=args.text, map_max_points=args.map_max_points, random_state=args.seed, progress=not args.quiet,
     )
     print(format_table(res.metrics))
