@@ -95,12 +95,25 @@ def compare(out_root: Path, *, data: str, student: str, methods: tuple[str, ...]
                 _mind("analyze", "--run", run_dir, log=out_root / f"{run_dir.name}.log")
         if "eval" in stages and _finished(run_dir):
             if not (run_dir / "eval" / "summary.json").exists():
+                _share_base_predictions(out_root, run_dir, prefix)
                 t = _mind("eval", "--run", run_dir, *eval_args, log=out_root / f"{run_dir.name}.log")
                 write_card(run_dir, eval_command="mind eval --run " + f"{run_dir} " + " ".join(eval_args), eval_wall_s=round(t, 1))
         rows.append(summarize(run_dir))
     table = pd.DataFrame(rows)
     write_json_atomic(out_root / f"{prefix}compare.json", {"methods": list(methods), "rows": table.to_dict(orient="records")})
     return table
+
+
+def _share_base_predictions(out_root: Path, run_dir: Path, prefix: str) -> None:
+    """Every run of a comparison has the same base student: reuse base predictions another run already made
+    (``mind eval`` keys them by student and decoding settings, so it regenerates nothing that matches)."""
+    target = run_dir / "eval" / "base_predictions.jsonl"
+    if target.exists():
+        return
+    for other in sorted(out_root.glob(f"{prefix}*/eval/base_predictions.jsonl")):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(other, target)
+        return
 
 
 def summarize(run_dir: Path) -> dict:
