@@ -23,11 +23,11 @@ ROOT = Path(__file__).resolve().parents[1]
 LIMIT_GIB = 6.0
 
 
-def measure(student: str, steps: int, out: Path) -> tuple[float, float, int]:
+def measure(student: str, steps: int, out: Path, batch: tuple[int, int] = (2, 1)) -> tuple[float, float, int]:
     """(peak RSS GiB, wall s, exit code) of one `mind train` child."""
-    cmd = [sys.executable, "-m", "mind", "train", "--student", student, "--method", "mind", "--batch-size", "2",
-           "--max-length", "256", "--steps", str(steps), "--out", str(out), "--quiet", "snapshot_every=0",
-           "checkpoint_every=0"]
+    cmd = [sys.executable, "-m", "mind", "train", "--student", student, "--method", "mind",
+           "--batch-size", str(batch[0]), "--grad-accum", str(batch[1]), "--max-length", "256",
+           "--steps", str(steps), "--out", str(out), "--quiet", "snapshot_every=0", "checkpoint_every=0"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
            "MIND_CACHE_DIR": os.environ.get("MIND_CACHE_DIR", str(ROOT / ".cache" / "mind"))}
     t = time.perf_counter()
@@ -44,21 +44,25 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--students", default="smollm2-135m,tiny", help="comma list of students to run")
     ap.add_argument("--steps", type=int, default=2)
+    ap.add_argument("--accum", action="store_true",
+                    help="also run each student as batch 1 x grad_accum 2 (the same 2 problems per optimiser step)")
     args = ap.parse_args(argv)
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_memory_") as tmp:
         for s in [x.strip() for x in args.students.split(",") if x.strip()]:
             rows.append((s, *measure(s, args.steps, Path(tmp) / s)))
+            if args.accum:
+                rows.append((f"{s} (1x2 acc)", *measure(s, args.steps, Path(tmp) / f"{s}-acc", (1, 2))))
     total = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
-    print(f"\n{'student':<14} {'peak RSS GiB':>12} {'wall s':>8}  exit  (mind train --method mind --batch-size 2 "
+    print(f"\n{'student':<26} {'peak RSS GiB':>12} {'wall s':>8}  exit  (mind train --method mind --batch-size 2 "
           f"--max-length 256 --steps {args.steps} snapshot_every=0 checkpoint_every=0)")
     for s, gib, wall, rc in rows:
-        print(f"{s:<14} {gib:>12.2f} {wall:>8.1f}  {rc:>4}")
+        print(f"{s:<26} {gib:>12.2f} {wall:>8.1f}  {rc:>4}")
     print(f"(RUSAGE_CHILDREN ru_maxrss over all children: {total:.2f} GiB)")
     ok = all(rc == 0 for *_, rc in rows)
     parts = [f"{s} {gib:.2f} GiB" for s, gib, _, _ in rows]
-    big = [gib for s, gib, _, rc in rows if s.startswith("smollm2")]
+    big = [gib for s, gib, _, rc in rows if s == "smollm2-135m"]
     verdict = f"; smollm2 / {LIMIT_GIB:.0f} GiB limit = {big[0] / LIMIT_GIB:.2f}x (<1.0)" if big else ""
     print(f"\nsummary: peak RSS {', '.join(parts)}{verdict}{'' if ok else '; SOME RUNS FAILED'}")
     return 0 if ok else 1
