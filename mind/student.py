@@ -79,18 +79,37 @@ def add_lora(model, r: int, alpha: int, dropout: float, targets: tuple[str, ...]
 
 
 class StudentLM(nn.Module):
-    """Runs the decoder once and projects to the vocabulary only at the requested positions.
+    """Runs the decoder once and projects to the vocabulary only where training needs it.
 
-    ``forward(input_ids, attention_mask, rows, cols)`` returns the last hidden layer (N, T, d) and the logits
-    (M, V) at positions ``(rows[m], cols[m])``: the positions that predict target tokens. No full (N, T, V)
-    logits tensor is ever built.
+    ``forward(input_ids, attention_mask, rows, cols, targets, answer_index)`` returns
+
+    * ``hidden`` (N, T, d): the last hidden layer (for snapshots),
+    * ``token_logp`` (M,): log p(targets[m]) at positions ``(rows[m], cols[m])``, the positions that predict target
+      tokens, computed in chunks of ``chunk`` rows under activation checkpointing: no (M, V) logits tensor is kept
+      for backward (it is recomputed chunk by chunk), so memory stays flat in the number of target tokens;
+    * ``answer_logp`` (A, V): full log-distributions at the ``answer_index`` rows (a few per sequence), for the
+      consistency term.
     """
 
-    def __init__(self, lm: nn.Module):
+    def __init__(self, lm: nn.Module, chunk: int = 1024):
         super().__init__()
         self.lm = lm
+        self.chunk = chunk
 
-    def forward(self, input_ids, attention_mask, rows, cols):
+    def _target_logp(self, h: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        logits = self.lm.get_output_embeddings()(h).float()
+        return logits.gather(1, targets[:, None]).squeeze(1) - torch.logsumexp(logits, dim=-1)
+
+    def forward(self, input_ids, attention_mask, rows, cols, targets, answer_index):
         hidden = self.lm.get_decoder()(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
-        logits = self.lm.get_output_embeddings()(hidden[rows, cols])
-        return hidden, logits.float()
+        h = hidden[rows, cols]
+        parts = []
+        for lo in range(0, h.shape[0], self.chunk):
+            hc, tc = h[lo : lo + self.chunk], targets[lo : lo + self.chunk]
+            if torch.is_grad_enabled() and hc.requires_grad:
+                parts.append(torch.utils.checkpoint.checkpoint(self._target_logp, hc, tc, use_reentrant=False))
+            else:
+                parts.append(self._target_logp(hc, tc))
+        token_logp = torch.cat(parts)
+        answer_logp = torch.log_softmax(self.lm.get_output_embeddings()(h.index_select(0, answer_index)).float(), dim=-1)
+        return hidden, token_logp, answer_logp

@@ -157,13 +157,21 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
                 if metanet is not None:
                     scores, attn = metanet(features[idx].to(acc.device), mask.to(acc.device))
                 alpha = _weights(cfg, warm, scores, mask, golden[idx])
-                run_rows = mask if metanet is not None else alpha > 0  # MetaNet needs L_real of every rationale
-                batch = collate([encoded[i] for i in idx.tolist()], run_rows.tolist(), tok.pad_token_id)
+                chosen = alpha > 0
+                probs = [encoded[i] for i in idx.tolist()]
+                batch = collate(probs, chosen.tolist(), tok.pad_token_id)
                 ctx = acc.no_sync(student) if micro < cfg.grad_accum - 1 else _null()
                 with ctx:
                     ce, answer_logp = _student_pass(student, batch, len(idx), K, cfg.effective_lam > 0, acc.device)
                     total, sft, cons = losses.student_objective(ce, alpha.to(ce.device), answer_logp, cfg.effective_lam)
                     acc.backward(total / cfg.grad_accum)
+                rest = mask & ~chosen if metanet is not None else torch.zeros_like(mask)
+                if rest.any():  # MetaNet needs L_real of every rationale; those with alpha = 0 need no gradient
+                    with torch.no_grad():
+                        rest_batch = collate(probs, rest.tolist(), tok.pad_token_id)
+                        ce_rest, _ = _student_pass(student, rest_batch, len(idx), K, False, acc.device)
+                    ce = torch.where(rest.to(ce.device), ce_rest, ce)
+                    batch.n_tokens += rest_batch.n_tokens
                 # Calibration sees every process's losses so every copy of L~ stays identical.
                 g_idx, g_ce, g_mask = acc.gather((idx.to(acc.device), ce.detach(), mask.to(acc.device)))
                 calibrator.update(g_idx.cpu(), g_ce.cpu(), g_mask.cpu())
@@ -267,14 +275,18 @@ def _weights(cfg: TrainConfig, warm: bool, scores, mask: torch.Tensor, golden: t
     return losses.selection_weights(s, selected, cfg.tau_student)
 
 
+def _forward(student, batch, device):
+    """One teacher-forced pass: (hidden, per-target log-probs, answer-row log-distributions, answer splits)."""
+    answer_index = torch.cat(batch.answer_index).to(device)
+    hidden, tok_logp, ans_logp = student(batch.input_ids.to(device), batch.attention_mask.to(device), batch.rows.to(device),
+                                         batch.cols.to(device), batch.target_ids.to(device), answer_index)
+    return hidden, tok_logp, ans_logp.split([len(ix) for ix in batch.answer_index])
+
+
 def _student_pass(student, batch, B: int, K: int, need_answers: bool, device):
     """Teacher-forced pass: per-rationale CE (B, K) (NaN where not run) and, if asked, per-problem (K, A, V)
     answer log-distributions (zeros for rationales not run)."""
-    hidden, logits = student(batch.input_ids.to(device), batch.attention_mask.to(device), batch.rows.to(device), batch.cols.to(device))
-    # log p(target) = logit(target) - logsumexp(logits): no (M, V) log-softmax tensor is materialised; full
-    # log-distributions are built only for the few answer-span rows the consistency term needs.
-    lse = torch.logsumexp(logits, dim=-1)
-    tok_logp = logits.gather(1, batch.target_ids.to(device)[:, None]).squeeze(1) - lse
+    _, tok_logp, ans = _forward(student, batch, device)
     ce_seq = losses.per_sequence_ce(tok_logp, batch.seq_of_target.to(device), batch.input_ids.shape[0])
     ce = torch.full((B, K), float("nan"), device=device, dtype=ce_seq.dtype)
     ce = ce.index_put((batch.seq_problem.to(device), batch.seq_slot.to(device)), ce_seq)
@@ -283,9 +295,9 @@ def _student_pass(student, batch, B: int, K: int, need_answers: bool, device):
         for b in range(B):
             rows = (batch.seq_problem == b).nonzero().flatten().tolist()
             if len(rows) > 1:  # (K, A, V); the answer span has the same length A in every rationale of a problem
-                ans = torch.stack([logits[ix] - lse[ix, None] for ix in (batch.answer_index[r].to(device) for r in rows)])
-                full = ans.new_zeros((K,) + ans.shape[1:])
-                answer_logp[b] = full.index_copy(0, batch.seq_slot[rows].to(device), ans)
+                stacked = torch.stack([ans[r] for r in rows])
+                full = stacked.new_zeros((K,) + stacked.shape[1:])
+                answer_logp[b] = full.index_copy(0, batch.seq_slot[rows].to(device), stacked)
     return ce, answer_logp
 
 
@@ -302,14 +314,13 @@ def _snapshot(writer: RunWriter, student, encoded, probes, step: int, chunk: int
         eps = [encoded[i] for i, _ in part]
         run = [[k == kk for kk in range(len(ep.targets))] for ep, (_, k) in zip(eps, part)]
         batch = collate(eps, run, 0)
-        hidden, logits = student(batch.input_ids.to(device), batch.attention_mask.to(device), batch.rows.to(device), batch.cols.to(device))
+        hidden, _, ans = _forward(student, batch, device)
         h = hidden[batch.rows.to(device), batch.cols.to(device)]
         n = batch.input_ids.shape[0]
         sums = torch.zeros(n, h.shape[-1], device=device).index_add(0, batch.rows.to(device), h.float())
         counts = torch.bincount(batch.rows.to(device), minlength=n).clamp(min=1)[:, None]
         pooled.append((sums / counts).cpu())
-        pred = logits.argmax(-1).cpu()
-        correct += [bool((pred[ix] == ids).all()) for ix, ids in zip(batch.answer_index, batch.answer_ids)]
+        correct += [bool((a.argmax(-1).cpu() == ids).all()) for a, ids in zip(ans, batch.answer_ids)]
     student.train(was_training)
     writer.write_snapshot(step, torch.cat(pooled).numpy(), np.asarray(correct))
 
