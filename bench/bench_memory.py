@@ -23,11 +23,11 @@ ROOT = Path(__file__).resolve().parents[1]
 LIMIT_GIB = 6.0
 
 
-def measure(student: str, steps: int, out: Path, batch: tuple[int, int] = (2, 1)) -> tuple[float, float, int]:
+def measure(student: str, steps: int, out: Path, batch: tuple[int, int] = (2, 1), extra: tuple[str, ...] = ()) -> tuple[float, float, int]:
     """(peak RSS GiB, wall s, exit code) of one `mind train` child."""
     cmd = [sys.executable, "-m", "mind", "train", "--student", student, "--method", "mind",
            "--batch-size", str(batch[0]), "--grad-accum", str(batch[1]), "--max-length", "256",
-           "--steps", str(steps), "--out", str(out), "--quiet", "snapshot_every=0", "checkpoint_every=0"]
+           "--steps", str(steps), "--out", str(out), "--quiet", "snapshot_every=0", "checkpoint_every=0", *extra]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
            "MIND_CACHE_DIR": os.environ.get("MIND_CACHE_DIR", str(ROOT / ".cache" / "mind"))}
     t = time.perf_counter()
@@ -46,6 +46,8 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=2)
     ap.add_argument("--accum", action="store_true",
                     help="also run each student as batch 1 x grad_accum 2 (the same 2 problems per optimiser step)")
+    ap.add_argument("--gradient-checkpointing", action="store_true",
+                    help="also run each student with gradient_checkpointing=true")
     args = ap.parse_args(argv)
 
     rows = []
@@ -54,6 +56,9 @@ def main(argv=None) -> int:
             rows.append((s, *measure(s, args.steps, Path(tmp) / s)))
             if args.accum:
                 rows.append((f"{s} (1x2 acc)", *measure(s, args.steps, Path(tmp) / f"{s}-acc", (1, 2))))
+            if args.gradient_checkpointing:
+                rows.append((f"{s} (grad ckpt)", *measure(s, args.steps, Path(tmp) / f"{s}-gc",
+                                                          extra=("gradient_checkpointing=true",))))
     total = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
     print(f"\n{'student':<26} {'peak RSS GiB':>12} {'wall s':>8}  exit  (mind train --method mind --batch-size 2 "
           f"--max-length 256 --steps {args.steps} snapshot_every=0 checkpoint_every=0)")

@@ -91,6 +91,8 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     golden = _golden_slots(cfg, persp, masks)
 
     hf = load_causal_lm(cfg.student, tok, seed=cfg.seed)
+    if cfg.gradient_checkpointing:
+        hf.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     lora = cfg.finetune == "lora"
     if lora:
         hf = add_lora(hf, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets, seed=cfg.seed)

@@ -160,3 +160,13 @@ def test_help_lists_every_option(capsys):
     text = capsys.readouterr().out
     for f in fields(TrainConfig):
         assert f"--{f.name.replace('_', '-')}" in text, f.name
+
+
+@pytest.mark.slow
+def test_gradient_checkpointing_gives_the_same_losses(tmp_path):
+    common = ["--data", DATA, "--student", "tiny", "--steps", 3, "snapshot_every=0", "meta_warmup_steps=1", "lam=0.5"]
+    mind("train", *common, "--out", tmp_path / "plain")
+    mind("train", *common, "--out", tmp_path / "gc", "gradient_checkpointing=true")
+    a, b = load_run(tmp_path / "plain").steps, load_run(tmp_path / "gc").steps
+    for col in ("loss_total", "loss_sft", "loss_cons", "loss_meta"):
+        assert np.allclose(a[col], b[col], rtol=1e-5, atol=1e-6), col
