@@ -36,7 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # `key=value` overrides may stand anywhere on the line (argparse only collects one contiguous group).
+    dest = next((d for d in ("overrides", "train_args") if hasattr(args, d)), None)
+    if extra and dest and all("=" in e and not e.startswith("-") for e in extra):
+        setattr(args, dest, list(getattr(args, dest) or []) + extra)
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
