@@ -134,5 +134,5 @@ def test_reader_skips_the_line_in_flight_but_not_garbage_in_the_middle(tmp_path)
     assert load_run(tmp_path / "r").steps["step"].tolist() == [1, 2]
     with open(tmp_path / "r" / "steps.jsonl", "a") as f:
         f.write("\n" + '{"step": 4, "loss_total": 1.0}\n')
-    with pytest.raises(RunDirError, match=r"steps\.jsonl: line 3 is not valid JSON"):
+    with pytest.raises(RunDirError, match=r"steps\.jsonl: line 3 is not a valid JSON record"):
         load_run(tmp_path / "r").steps
