@@ -47,15 +47,16 @@ def main(argv=None) -> int:
     ap.add_argument("--accum", action="store_true",
                     help="also run each student as batch 1 x grad_accum 2 (the same 2 problems per optimiser step)")
     ap.add_argument("--gradient-checkpointing", action="store_true",
-                    help="also run each student with gradient_checkpointing=true")
+                    help="also run each student with gradient_checkpointing=true (the first run sets it false)")
     args = ap.parse_args(argv)
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_memory_") as tmp:
         for s in [x.strip() for x in args.students.split(",") if x.strip()]:
-            rows.append((s, *measure(s, args.steps, Path(tmp) / s)))
+            rows.append((s, *measure(s, args.steps, Path(tmp) / s, extra=("gradient_checkpointing=false",))))
             if args.accum:
-                rows.append((f"{s} (1x2 acc)", *measure(s, args.steps, Path(tmp) / f"{s}-acc", (1, 2))))
+                rows.append((f"{s} (1x2 acc)", *measure(s, args.steps, Path(tmp) / f"{s}-acc", (1, 2),
+                                                          extra=("gradient_checkpointing=false",))))
             if args.gradient_checkpointing:
                 rows.append((f"{s} (grad ckpt)", *measure(s, args.steps, Path(tmp) / f"{s}-gc",
                                                           extra=("gradient_checkpointing=true",))))
