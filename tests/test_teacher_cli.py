@@ -107,7 +107,7 @@ def test_sigint_keeps_every_answer_the_server_sent(tmp_path):
     probs = make_problems(10)
     src, out = _write(tmp_path, probs), tmp_path / "data.jsonl"
     cache = tmp_path / "data.cache.jsonl"
-    with FakeTeacherServer(probs, delay_s=0.05) as srv:
+    with FakeTeacherServer(probs, delay_s=0.3) as srv:
         proc = subprocess.Popen(_cmd(src, out, srv.url, "--concurrency", "4", "--no-progress"), env=_env(),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
         deadline = time.time() + 90

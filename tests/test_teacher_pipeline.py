@@ -86,7 +86,7 @@ def test_judge_drops_exactly_the_wrong_rationales_and_card_counts_them(tmp_path)
 def test_ctrl_c_mid_run_then_rerun_sends_no_repeated_request(tmp_path):
     probs = make_problems(8)
     src = _write(tmp_path, probs)
-    with FakeTeacherServer(probs, delay_s=0.05) as srv:
+    with FakeTeacherServer(probs, delay_s=0.3) as srv:
         def interrupt_when_busy():
             while sum(srv.served.values()) < 12:
                 time.sleep(0.005)
