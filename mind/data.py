@@ -152,18 +152,16 @@ def parse_problem(obj, where: str, allowed: tuple[str, ...] | None = None) -> Pr
     return Problem(pid.strip(), q.strip(), gold, tuple(out), atype)
 
 
-def load_problems(path: str | Path, perspectives: tuple[str, ...] | None = None) -> list[Problem]:
-    """Load and validate a multi-perspective JSONL file; ``"demo"`` is the bundled demo set.
+def iter_json_lines(path: Path, what: str, fix: str):
+    """Yield ``(where, obj)`` for every non-blank line of a JSONL file, where ``where`` is "name line N".
 
-    Raises :class:`DataError` naming the file, line and field of the first problem found.
+    Unreadable files, invalid UTF-8 and invalid JSON raise :class:`DataError` naming the file and line; ``what``
+    and ``fix`` word the message for an unreadable file ("dataset", "check the --data path").
     """
-    path = DEMO_PATH if str(path) == "demo" else Path(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise DataError(f"dataset {path}: cannot read it ({exc.strerror}); check the --data path") from None
-    problems: list[Problem] = []
-    ids: set[str] = set()
+        raise DataError(f"{what} {path}: cannot read it ({exc.strerror}); {fix}") from None
     for lineno, line in enumerate(raw.split(b"\n"), start=1):
         if not line.strip():
             continue
@@ -178,6 +176,18 @@ def load_problems(path: str | Path, perspectives: tuple[str, ...] | None = None)
             raise DataError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); fix or remove the line") from None
         except (ValueError, RecursionError):  # an integer literal too long to convert, nesting too deep
             raise DataError(f"{where}: JSON value out of range (a number too long or nesting too deep); fix or remove the line") from None
+        yield where, obj
+
+
+def load_problems(path: str | Path, perspectives: tuple[str, ...] | None = None) -> list[Problem]:
+    """Load and validate a multi-perspective JSONL file; ``"demo"`` is the bundled demo set.
+
+    Raises :class:`DataError` naming the file, line and field of the first problem found.
+    """
+    path = DEMO_PATH if str(path) == "demo" else Path(path)
+    problems: list[Problem] = []
+    ids: set[str] = set()
+    for where, obj in iter_json_lines(path, "dataset", "check the --data path"):
         prob = parse_problem(obj, where, perspectives)
         if prob.id in ids:
             raise DataError(f"{where}: duplicate id {prob.id!r}; problem ids must be unique")

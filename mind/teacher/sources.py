@@ -7,7 +7,6 @@ A JSONL file has one ``{"id", "question", "answer"}`` object per line, optionall
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,22 +30,11 @@ def _from_benchmark(item) -> SourceItem:
 
 def read_jsonl(path: Path) -> list[SourceItem]:
     """Read ``{id, question, answer[, answer_type, choices]}`` rows; raise :class:`DataError` on the first bad one."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"--dataset {path}: cannot read it ({exc.strerror}); check the path") from None
+    from mind.data import iter_json_lines
+
     items: list[SourceItem] = []
     seen: set[str] = set()
-    for lineno, line in enumerate(raw.split(b"\n"), start=1):
-        if not line.strip():
-            continue
-        where = f"{path.name} line {lineno}"
-        try:
-            obj = json.loads(line.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise DataError(f"{where}: invalid UTF-8 at byte {exc.start}; re-save the file as UTF-8") from None
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{where}: not valid JSON ({exc.msg}); write one {{id, question, answer}} object per line") from None
+    for where, obj in iter_json_lines(path, "--dataset", "check the path"):
         if not isinstance(obj, dict):
             raise DataError(f"{where}: expected an object with id, question, answer")
         pid = obj.get("id")
