@@ -254,7 +254,7 @@ def main(argv=None) -> int:
         worst = max(worst, (label, med), key=lambda x: x[1])
         print(f"{label:<18} {cold:7.2f} {med:10.2f} {max(warm):10.2f} {med / b_warm:9.2f} {cold / b_cold:9.2f}")
     live_med = statistics.median(live)
-    print(f"\nlive step -> Curriculum slider (refresh every 2 s): " + ", ".join(f"{x:.2f}" for x in live)
+    print("\nlive step -> Curriculum slider (refresh every 2 s): " + ", ".join(f"{x:.2f}" for x in live)
           + f" s; median {live_med:.2f}, max {max(live):.2f}")
     meds = [statistics.median(res[label][1]) for _, label, _ in PAGES]
     ok = max(meds) <= 3.0 and live_med <= 2.0

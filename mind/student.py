@@ -60,7 +60,7 @@ def load_causal_lm(name: str, tokenizer, seed: int = 0, dtype=torch.float32):
     path = resolve_student_path(name)
     try:
         return AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError):
         hint = "the folder has no model files" if Path(path).is_dir() else "no local folder by that name and the hub is unreachable offline"
         raise ConfigError(f"student {name!r}: cannot load it ({hint}); pass tiny, smollm2-135m, or a valid model folder") from None
 
