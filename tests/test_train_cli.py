@@ -170,3 +170,12 @@ def test_gradient_checkpointing_gives_the_same_losses(tmp_path):
     a, b = load_run(tmp_path / "plain").steps, load_run(tmp_path / "gc").steps
     for col in ("loss_total", "loss_sft", "loss_cons", "loss_meta"):
         assert np.allclose(a[col], b[col], rtol=1e-5, atol=1e-6), col
+
+
+@pytest.mark.parametrize("command", ["train", "generate", "perspectives", "eval", "analyze", "experiment", "app"])
+def test_every_command_has_help(command, capsys):
+    from mind.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0 and f"usage: mind {command}" in capsys.readouterr().out
