@@ -14,6 +14,7 @@ Per optimiser step, for each problem of the batch (GUIDE.md section 1):
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import sys
@@ -162,7 +163,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
                 chosen = alpha > 0
                 probs = [encoded[i] for i in idx.tolist()]
                 batch = collate(probs, chosen.tolist(), tok.pad_token_id)
-                ctx = acc.no_sync(student) if micro < cfg.grad_accum - 1 else _null()
+                ctx = acc.no_sync(student) if micro < cfg.grad_accum - 1 else contextlib.nullcontext()
                 with ctx:
                     ce, answer_logp = _student_pass(student, batch, len(idx), K, cfg.effective_lam > 0, acc.device)
                     total, sft, cons = losses.student_objective(ce, alpha.to(ce.device), answer_logp, cfg.effective_lam)
@@ -378,14 +379,6 @@ class _Heartbeat:
 
     def close(self):
         self._done.set()
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        return False
 
 
 def _versions() -> dict:
