@@ -37,3 +37,16 @@ def shared_data() -> Path:
     """The benchmark folder beside the checkout (../shared/data); tests that need it fail loudly without it."""
     assert SHARED_DATA.is_dir(), f"benchmark data not found at {SHARED_DATA}"
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _default_sigint():
+    """Give every test Python's default Ctrl-C behaviour. A library used earlier in the session (seen with the
+    full suite, not with single files) can leave SIGINT ignored, and child processes inherit an ignored SIGINT,
+    which breaks the interrupt-and-resume tests."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # a blocked signal is inherited too
+    yield
