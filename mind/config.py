@@ -185,25 +185,31 @@ def _coerce(name: str, raw: Any, typ: Any) -> Any:
 FIELD_TYPES = {f.name: f.type for f in fields(TrainConfig)}
 
 
+def read_yaml_or_json(path: Path, what: str, fix: str) -> Any:
+    """Parse a ``.yaml``/``.yml`` or JSON file; unreadable or malformed files raise a one-line ConfigError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what} {path}: cannot read it ({getattr(exc, 'strerror', None) or 'not UTF-8'}); {fix}") from None
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            return yaml.safe_load(text)
+        return json.loads(text)
+    except Exception as exc:  # noqa: BLE001 - parser errors vary by format
+        detail = " ".join(str(exc).split())  # YAML errors span several lines
+        raise ConfigError(f"{what} {path}: cannot parse it ({detail[:200]}); fix the syntax") from None
+
+
 def build_config(file: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """Config from an optional YAML/JSON file plus overrides (later wins). Unknown keys are errors."""
     values: dict[str, Any] = {}
     if file:
         path = Path(file)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"config file {path}: cannot read it ({exc.strerror}); check --config") from None
-        try:
-            if path.suffix in (".yaml", ".yml"):
-                import yaml
-
-                loaded = yaml.safe_load(text) or {}
-            else:
-                loaded = json.loads(text)
-        except Exception as exc:  # noqa: BLE001
-            detail = " ".join(str(exc).split())  # YAML errors span several lines
-            raise ConfigError(f"config file {path}: cannot parse it ({detail[:200]}); fix the syntax") from None
+        loaded = read_yaml_or_json(path, "config file", "check --config")
+        if path.suffix in (".yaml", ".yml"):
+            loaded = loaded or {}  # an empty YAML file is an empty config
         if not isinstance(loaded, dict) or not all(isinstance(k, str) for k in loaded):
             raise ConfigError(f"config file {path}: expected a mapping of option: value; write one `name: value` per line")
         values.update(loaded)

@@ -7,7 +7,6 @@ perspective set of their own (any K >= 2) from a JSON or YAML file with :func:`l
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,20 +58,9 @@ def validate_ids(ids: list[str] | tuple[str, ...]) -> tuple[str, ...]:
 
 def load_perspectives(path: str | Path) -> tuple[Perspective, ...]:
     """Read a perspective set from JSON or YAML: a list of ``{id, name, style, prompt}`` mappings."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"perspectives file {path}: cannot read it ({exc.strerror}); check the path") from None
-    try:
-        if path.suffix in {".yaml", ".yml"}:
-            import yaml
+    from mind.config import read_yaml_or_json
 
-            raw = yaml.safe_load(text)
-        else:
-            raw = json.loads(text)
-    except Exception as exc:  # noqa: BLE001 - parser errors vary by format
-        raise ConfigError(f"perspectives file {path}: not valid {path.suffix[1:] or 'JSON'} ({exc}); fix the syntax") from None
+    raw = read_yaml_or_json(Path(path), "perspectives file", "check the path")
     if isinstance(raw, dict) and "perspectives" in raw:
         raw = raw["perspectives"]
     if not isinstance(raw, list):
