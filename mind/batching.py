@@ -3,6 +3,10 @@
 Each target is ``rationale body`` + ``\\nThe answer is`` + `` <gold>`` + ``.`` + EOS, with the pieces tokenised
 separately and concatenated, so the answer value is the *same token ids* in every perspective of a problem: the
 positions of the answer span align across rationales, which the JSD consistency term needs.
+
+``collate(..., shared_prefix=True)`` lays the batch out for :class:`mind.student.StudentLM`'s shared-prompt path:
+each question's prompt appears once (``prefix``) and the N sequence rows hold only the rationale tokens, so the
+prompt is computed once for its K rationales instead of K times.
 """
 
 from __future__ import annotations
@@ -54,8 +58,22 @@ def encode_problem(tokenizer, problem: Problem, index: int, perspectives: tuple[
 
 
 @dataclass
+class Prefix:
+    """The prompts of a shared-prefix batch: each question once, right-padded."""
+
+    input_ids: torch.Tensor  # (Q, P) Q = questions with at least one sequence in the batch
+    attention_mask: torch.Tensor  # (Q, P)
+    lengths: torch.Tensor  # (Q,) real prompt tokens
+    seq: torch.Tensor  # (N,) the prompt row of every sequence
+    position_ids: torch.Tensor  # (N, S) positions of the rationale tokens (prompt length + offset)
+
+    def to(self, device) -> "Prefix":
+        return Prefix(**{k: v.to(device) for k, v in vars(self).items()})
+
+
+@dataclass
 class Batch:
-    input_ids: torch.Tensor  # (N, T) N = number of sequences run
+    input_ids: torch.Tensor  # (N, T) N = number of sequences run; with a prefix: the rationale tokens only
     attention_mask: torch.Tensor  # (N, T)
     seq_problem: torch.Tensor  # (N,) row of the problem in the batch (0..B-1)
     seq_slot: torch.Tensor  # (N,) perspective slot (0..K-1)
@@ -65,11 +83,20 @@ class Batch:
     seq_of_target: torch.Tensor  # (M,) == rows, kept for clarity
     answer_index: list[torch.Tensor]  # per sequence: indices into the M targets of its answer-value tokens
     answer_ids: list[torch.Tensor]  # per sequence: the answer-value token ids (same length within a problem)
-    n_tokens: int  # real (non-padding) tokens in the batch
+    n_tokens: int  # real (non-padding) tokens of the N sequences, prompt included in each (what a plain batch holds)
+    prefix: Prefix | None = None  # set by collate(shared_prefix=True)
+    n_computed: int = 0  # positions the decoder actually runs, padding included
 
 
-def collate(problems: list[EncodedProblem], run: list[list[bool]], pad_id: int) -> Batch:
-    """Pack the sequences ``run[b][k]`` (and present) of ``problems`` into one right-padded batch."""
+def collate(problems: list[EncodedProblem], run: list[list[bool]], pad_id: int, shared_prefix: bool = False) -> Batch:
+    """Pack the sequences ``run[b][k]`` (and present) of ``problems`` into one right-padded batch.
+
+    ``rows``/``cols`` address the hidden states that predict each target token. In the plain layout those are
+    positions of ``input_ids``; with ``shared_prefix`` they address the student's combined hidden states, whose
+    column 0 is the last prompt position and column j >= 1 the rationale position j - 1.
+    """
+    if shared_prefix:
+        return _collate_shared(problems, run, pad_id)
     seqs, seq_problem, seq_slot, spans = [], [], [], []
     for b, ep in enumerate(problems):
         for k, tgt in enumerate(ep.targets):
@@ -100,5 +127,47 @@ def collate(problems: list[EncodedProblem], run: list[list[bool]], pad_id: int) 
     return Batch(
         input_ids=input_ids, attention_mask=attn, seq_problem=torch.tensor(seq_problem), seq_slot=torch.tensor(seq_slot),
         rows=rows_t, cols=torch.tensor(cols), target_ids=torch.tensor(tids), seq_of_target=rows_t,
-        answer_index=ans_idx, answer_ids=ans_ids, n_tokens=int(attn.sum()),
+        answer_index=ans_idx, answer_ids=ans_ids, n_tokens=int(attn.sum()), n_computed=N * T,
+    )
+
+
+def _collate_shared(problems: list[EncodedProblem], run: list[list[bool]], pad_id: int) -> Batch:
+    used = [b for b, ep in enumerate(problems) if any(t is not None and run[b][k] for k, t in enumerate(ep.targets))]
+    row_of = {b: q for q, b in enumerate(used)}
+    prompts = [problems[b].prompt for b in used]
+    P = max(len(p) for p in prompts)
+    prefix_ids = torch.full((len(used), P), pad_id, dtype=torch.long)
+    prefix_mask = torch.zeros((len(used), P), dtype=torch.long)
+    for q, p in enumerate(prompts):
+        prefix_ids[q, : len(p)] = torch.tensor(p)
+        prefix_mask[q, : len(p)] = 1
+    seqs = [(b, k, t) for b in used for k, t in enumerate(problems[b].targets) if t is not None and run[b][k]]
+    S = max(len(t) for _, _, t in seqs) - 1  # the last target token (EOS) is never an input
+    N = len(seqs)
+    input_ids = torch.full((N, S), pad_id, dtype=torch.long)
+    attn = torch.zeros((N, S), dtype=torch.long)
+    positions = torch.zeros((N, S), dtype=torch.long)
+    rows, cols, tids, ans_idx, ans_ids = [], [], [], [], []
+    m = 0
+    for n, (b, k, tgt) in enumerate(seqs):
+        ep = problems[b]
+        input_ids[n, : len(tgt) - 1] = torch.tensor(tgt[:-1])
+        attn[n, : len(tgt) - 1] = 1
+        positions[n] = torch.arange(len(ep.prompt), len(ep.prompt) + S)
+        rows += [n] * len(tgt)
+        cols += list(range(len(tgt)))  # combined column j predicts target token j
+        tids += tgt
+        a_start = ep.answer_start[k]
+        ans_idx.append(torch.arange(m + a_start, m + a_start + ep.answer_len))
+        ans_ids.append(torch.tensor(tgt[a_start : a_start + ep.answer_len]))
+        m += len(tgt)
+    rows_t = torch.tensor(rows)
+    seq_problem = torch.tensor([b for b, _, _ in seqs])
+    prefix = Prefix(input_ids=prefix_ids, attention_mask=prefix_mask, lengths=prefix_mask.sum(1),
+                    seq=torch.tensor([row_of[b] for b, _, _ in seqs]), position_ids=positions)
+    return Batch(
+        input_ids=input_ids, attention_mask=attn, seq_problem=seq_problem, seq_slot=torch.tensor([k for _, k, _ in seqs]),
+        rows=rows_t, cols=torch.tensor(cols), target_ids=torch.tensor(tids), seq_of_target=rows_t,
+        answer_index=ans_idx, answer_ids=ans_ids,
+        n_tokens=sum(len(problems[b].prompt) + len(t) for b, _, t in seqs), prefix=prefix, n_computed=N * S + len(used) * P,
     )

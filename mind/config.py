@@ -48,6 +48,7 @@ class TrainConfig:
     lora_dropout: float = _f(0.0, "LoRA dropout")
     lora_targets: tuple[str, ...] = _f(("q_proj", "k_proj", "v_proj", "o_proj"), "module names LoRA adapts")
     gradient_checkpointing: bool = _f(True, "recompute decoder activations in backward: SmolLM2 batch 2x8x256 peaks at 5.4 instead of 9.4 GiB for ~17% more time")
+    shared_prefix: bool = _f(True, "run each question's prompt once for its K rationales (Llama/Mistral/Qwen2/Qwen3 students with sdpa or eager attention; others run full sequences); same losses")
     chat_template: bool = _f(True, "wrap the question in the tokenizer's chat template when it has one")
     # ---- MIND method
     beta: float = _f(0.7, "selection threshold: keep perspective k if s_k >= beta * max(s), in (0, 1]")

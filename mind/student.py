@@ -14,6 +14,10 @@ from torch import nn
 
 from mind.errors import ConfigError
 
+# Decoders whose attention takes a cache object through ``past_key_values.update(k, v, layer_idx)`` and a ready 4-D
+# mask: the shared-prompt path feeds them each question's prompt keys/values that way.
+SHARED_PREFIX_MODELS = ("llama", "mistral", "qwen2", "qwen3")
+
 TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)
 
 
@@ -78,30 +82,98 @@ def add_lora(model, r: int, alpha: int, dropout: float, targets: tuple[str, ...]
                                                  task_type="CAUSAL_LM"))
 
 
+class _PromptKV:
+    """Duck-typed stand-in for a Hugging Face cache in the prompt pass: records each layer's keys and values.
+
+    Recording overwrites, so a gradient-checkpointing replay of a layer records the same tensors again."""
+
+    def __init__(self):
+        self.kv: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def update(self, key, value, layer_idx, *args, **kwargs):
+        self.kv[layer_idx] = (key, value)
+        return key, value
+
+
+class _SharedKV:
+    """The cache the rationale pass reads: every sequence's question's prompt keys/values, then its own."""
+
+    def __init__(self, prompt: _PromptKV, seq: torch.Tensor):
+        self.kv, self.seq = dict(prompt.kv), seq
+
+    def update(self, key, value, layer_idx, *args, **kwargs):
+        pk, pv = self.kv[layer_idx]
+        return torch.cat([pk.index_select(0, self.seq), key], -2), torch.cat([pv.index_select(0, self.seq), value], -2)
+
+
+def _additive_mask(allowed: torch.Tensor, dtype) -> torch.Tensor:
+    """(n, q, k) booleans -> the (n, 1, q, k) additive mask Hugging Face attention takes as is."""
+    return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(~allowed, torch.finfo(dtype).min)[:, None]
+
+
 class StudentLM(nn.Module):
     """Runs the decoder once and projects to the vocabulary only where training needs it.
 
-    ``forward(input_ids, attention_mask, rows, cols, targets, answer_index)`` returns
+    ``forward(input_ids, attention_mask, rows, cols, targets, answer_index, prefix=None)`` returns
 
-    * ``hidden`` (N, T, d): the last hidden layer (for snapshots),
+    * ``hidden`` (N, T, d): the last hidden layer at the positions ``rows``/``cols`` address (for snapshots),
     * ``token_logp`` (M,): log p(targets[m]) at positions ``(rows[m], cols[m])``, the positions that predict target
       tokens, computed in chunks of ``chunk`` rows under activation checkpointing: no (M, V) logits tensor is kept
       for backward (it is recomputed chunk by chunk), so memory stays flat in the number of target tokens;
     * ``answer_logp`` (A, V): full log-distributions at the ``answer_index`` rows (a few per sequence), for the
       consistency term.
+
+    With ``prefix`` (a :class:`mind.batching.Prefix`, from ``collate(shared_prefix=True)``) each question's prompt
+    runs once; its per-layer keys and values are handed to the rationale pass of all its sequences through a
+    read-only cache, and ``hidden`` is then (N, 1 + S, d): the last prompt position, then the S rationale positions.
+    Gradients reach the prompt's computation through those keys and values, so the losses and gradients equal the
+    plain path's (``tests/test_fast_paths.py``). Only decoders in ``SHARED_PREFIX_MODELS`` with sdpa or eager
+    attention take this path (:attr:`shares_prefix`); others run full sequences.
     """
 
     def __init__(self, lm: nn.Module, chunk: int = 1024):
         super().__init__()
         self.lm = lm
         self.chunk = chunk
+        if self.shares_prefix:  # our caches are read-only in the rationale pass, so checkpointed layers may keep them
+            for layer in self.lm.get_decoder().layers:
+                layer._can_checkpoint_with_cache = True
+
+    @property
+    def shares_prefix(self) -> bool:
+        cfg = getattr(self.lm, "config", None)
+        return (getattr(cfg, "model_type", None) in SHARED_PREFIX_MODELS
+                and getattr(cfg, "_attn_implementation", None) in ("sdpa", "eager")
+                and hasattr(self.lm.get_decoder(), "layers"))
 
     def _target_logp(self, h: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         logits = self.lm.get_output_embeddings()(h).float()
         return logits.gather(1, targets[:, None]).squeeze(1) - torch.logsumexp(logits, dim=-1)
 
-    def forward(self, input_ids, attention_mask, rows, cols, targets, answer_index):
-        hidden = self.lm.get_decoder()(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+    def _decode_shared(self, input_ids, attention_mask, prefix) -> torch.Tensor:
+        dec = self.lm.get_decoder()
+        dtype = dec.get_input_embeddings().weight.dtype
+        dev = input_ids.device
+        Q, P = prefix.input_ids.shape
+        N, S = input_ids.shape
+        causal = lambda n: torch.ones(n, n, dtype=torch.bool, device=dev).tril()  # noqa: E731
+        pmask = prefix.attention_mask.bool()
+        record = _PromptKV()
+        h_prompt = dec(input_ids=prefix.input_ids, attention_mask=_additive_mask(causal(P)[None] & pmask[:, None, :], dtype),
+                       position_ids=torch.arange(P, device=dev)[None].expand(Q, P), past_key_values=record,
+                       use_cache=False).last_hidden_state
+        last = h_prompt[torch.arange(Q, device=dev), prefix.lengths - 1]
+        seq = prefix.seq
+        allowed = torch.cat([pmask[seq][:, None, :].expand(N, S, P), causal(S)[None] & attention_mask.bool()[:, None, :]], -1)
+        h = dec(input_ids=input_ids, attention_mask=_additive_mask(allowed, dtype), position_ids=prefix.position_ids,
+                past_key_values=_SharedKV(record, seq), use_cache=False).last_hidden_state
+        return torch.cat([last.index_select(0, seq)[:, None], h], 1)
+
+    def forward(self, input_ids, attention_mask, rows, cols, targets, answer_index, prefix=None):
+        if prefix is not None:
+            hidden = self._decode_shared(input_ids, attention_mask, prefix)
+        else:
+            hidden = self.lm.get_decoder()(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
         h = hidden[rows, cols]
         parts = []
         for lo in range(0, h.shape[0], self.chunk):

@@ -84,7 +84,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     K, world = len(persp), acc.num_processes
     global_batch = cfg.batch_size * cfg.grad_accum * world
 
-    from mind.student import StudentLM, add_lora, load_causal_lm, load_tokenizer
+    from mind.student import SHARED_PREFIX_MODELS, StudentLM, add_lora, load_causal_lm, load_tokenizer
 
     tok = load_tokenizer(cfg.student)
     encoded = [encode_problem(tok, p, i, tuple(persp), cfg.max_length, cfg.chat_template) for i, p in enumerate(problems)]
@@ -93,11 +93,18 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
 
     hf = load_causal_lm(cfg.student, tok, seed=cfg.seed)
     if cfg.gradient_checkpointing:
-        hf.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if hasattr(hf, "activation_checkpointing_enable"):  # transformers >= 5.2x; the older name is deprecated
+            hf.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            hf.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     lora = cfg.finetune == "lora"
     if lora:
         hf = add_lora(hf, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets, seed=cfg.seed)
     student = StudentLM(hf)
+    shared = cfg.shared_prefix and student.shares_prefix
+    if cfg.shared_prefix and not shared and acc.is_main_process:
+        print(f"note: shared_prefix needs a {'/'.join(SHARED_PREFIX_MODELS)} decoder with sdpa or eager attention; "
+              "this student runs full sequences", file=sys.stderr)
     opt_s = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched_s = torch.optim.lr_scheduler.LambdaLR(opt_s, lr_lambda(cfg.warmup_steps, cfg.steps))
 
@@ -143,7 +150,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         writer.set_status("running", step=start, total_steps=cfg.steps, error=None)
         beat = _Heartbeat(writer)
         if start == 0:
-            _snapshot(writer, acc.unwrap_model(student), encoded, probes, 0)
+            _snapshot(writer, acc.unwrap_model(student), encoded, probes, 0, shared)
     bar = tqdm(total=cfg.steps, initial=start, desc=f"mind train [{cfg.method}]", disable=not (progress and acc.is_main_process),
                dynamic_ncols=True)
     try:
@@ -162,7 +169,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
                 alpha = _weights(cfg, warm, scores, mask, golden[idx])
                 chosen = alpha > 0
                 probs = [encoded[i] for i in idx.tolist()]
-                batch = collate(probs, chosen.tolist(), tok.pad_token_id)
+                batch = collate(probs, chosen.tolist(), tok.pad_token_id, shared)
                 ctx = acc.no_sync(student) if micro < cfg.grad_accum - 1 else contextlib.nullcontext()
                 with ctx:
                     ce, answer_logp = _student_pass(student, batch, len(idx), K, cfg.effective_lam > 0, acc.device)
@@ -171,7 +178,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
                 rest = mask & ~chosen if metanet is not None else torch.zeros_like(mask)
                 if rest.any():  # MetaNet needs L_real of every rationale; those with alpha = 0 need no gradient
                     with torch.no_grad():
-                        rest_batch = collate(probs, rest.tolist(), tok.pad_token_id)
+                        rest_batch = collate(probs, rest.tolist(), tok.pad_token_id, shared)
                         ce_rest, _ = _student_pass(student, rest_batch, len(idx), K, False, acc.device)
                     ce = torch.where(rest.to(ce.device), ce_rest, ce)
                     batch.n_tokens += rest_batch.n_tokens
@@ -227,7 +234,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
                                                       attention=gathered["attn"], meta_loss=gathered["meta"]))
                 beat.step = step
                 if (cfg.snapshot_every and step % cfg.snapshot_every == 0) or step == cfg.steps:
-                    _snapshot(writer, acc.unwrap_model(student), encoded, probes, step)
+                    _snapshot(writer, acc.unwrap_model(student), encoded, probes, step, shared)
             if (cfg.checkpoint_every and step % cfg.checkpoint_every == 0) or step == cfg.steps or stop.stop:
                 _checkpoint(acc, out, step, student, metanet, opt_s, opt_m, sched_s, calibrator, lora)
             bar.set_postfix(loss=f"{reduced['loss_total']:.3f}", sel=f"{float(gathered['alpha'].gt(0).sum(-1).float().mean()):.1f}")
@@ -281,8 +288,9 @@ def _weights(cfg: TrainConfig, warm: bool, scores, mask: torch.Tensor, golden: t
 def _forward(student, batch, device):
     """One teacher-forced pass: (hidden, per-target log-probs, answer-row log-distributions, answer splits)."""
     answer_index = torch.cat(batch.answer_index).to(device)
+    prefix = batch.prefix.to(device) if batch.prefix is not None else None
     hidden, tok_logp, ans_logp = student(batch.input_ids.to(device), batch.attention_mask.to(device), batch.rows.to(device),
-                                         batch.cols.to(device), batch.target_ids.to(device), answer_index)
+                                         batch.cols.to(device), batch.target_ids.to(device), answer_index, prefix=prefix)
     return hidden, tok_logp, ans_logp.split([len(ix) for ix in batch.answer_index])
 
 
@@ -305,7 +313,7 @@ def _student_pass(student, batch, B: int, K: int, need_answers: bool, device):
 
 
 @torch.no_grad()
-def _snapshot(writer: RunWriter, student, encoded, probes, step: int, chunk: int = 16) -> None:
+def _snapshot(writer: RunWriter, student, encoded, probes, step: int, shared: bool = False, chunk: int = 16) -> None:
     """Last-layer hidden states, mean-pooled over the rationale tokens, of every probe pair; plus whether the
     student's teacher-forced argmax reproduces the answer tokens."""
     was_training = student.training
@@ -316,7 +324,7 @@ def _snapshot(writer: RunWriter, student, encoded, probes, step: int, chunk: int
         part = probes[lo : lo + chunk]
         eps = [encoded[i] for i, _ in part]
         run = [[k == kk for kk in range(len(ep.targets))] for ep, (_, k) in zip(eps, part)]
-        batch = collate(eps, run, 0)
+        batch = collate(eps, run, 0, shared)
         hidden, _, ans = _forward(student, batch, device)
         h = hidden[batch.rows.to(device), batch.cols.to(device)]
         n = batch.input_ids.shape[0]

@@ -4,6 +4,9 @@
   positions (``StudentLM``) and takes log p(target) = logit - logsumexp. It must equal Hugging Face's own
   ``model(input_ids, labels=...)`` loss, one sequence at a time, and ``log_softmax`` over the full logits.
 * Right-padding a sequence into a batch with longer ones must not change its cross-entropy.
+* The shared-prompt layout (``collate(shared_prefix=True)``: each question's prompt runs once, its keys/values feed
+  all K rationales) gives the plain layout's cross-entropies, answer distributions, gradients and snapshot states,
+  with and without activation checkpointing, on a Llama and a Qwen2 student.
 
 Tolerance: 1e-4 absolute on cross-entropies of about 10.8 nats and on log-probabilities (fp32; the two paths sum in
 different orders, so bit equality is not expected), 1e-5 relative on gradients' norms.
@@ -107,3 +110,93 @@ def test_padding_does_not_change_a_sequences_ce(setup):
         ce_batch, _ = _student_pass(student, padded, 2, K, False, "cpu")
     assert torch.isnan(ce_alone[0]).sum() == K - 1  # slots not run are NaN
     assert abs(float(ce_alone[0, short]) - float(ce_batch[0, short])) < ATOL
+
+
+# ----------------------------------------------------------------------------------------- shared prompt prefix
+# Rows chosen so that one problem runs no sequence at all in one batch and the two problems run different sets.
+RUNS = {"mixed": [[True, False, True, True, False, True, True, True], [False, True, True, False, True, True, True, True]],
+        "one problem idle": [[False] * 8, [True, True, False, False, True, False, False, True]]}
+
+
+def _tiny_student(kind: str, tok, checkpointing: bool):
+    from transformers import AutoModelForCausalLM, Qwen2Config
+
+    if kind == "llama":
+        hf = load_causal_lm("tiny", tok, seed=0)
+    else:
+        cfg = Qwen2Config(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048, tie_word_embeddings=True)
+        torch.manual_seed(0)
+        hf = AutoModelForCausalLM.from_config(cfg)
+    if checkpointing:
+        hf.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    hf = add_lora(hf, 8, 16, 0.0, ("q_proj", "k_proj", "v_proj", "o_proj"), seed=0)
+    with torch.no_grad():
+        for n, p in hf.named_parameters():
+            if "lora_B" in n:
+                p.normal_(0, 0.02)
+    return StudentLM(hf).train()
+
+
+@pytest.mark.parametrize("kind", ["llama", "qwen2"])
+@pytest.mark.parametrize("checkpointing", [False, True])
+@pytest.mark.parametrize("run", list(RUNS))
+def test_shared_prefix_equals_full_sequences(setup, kind, checkpointing, run):
+    tok, encoded, _, _, K = setup
+    student = _tiny_student(kind, tok, checkpointing)
+    assert student.shares_prefix
+    params = [p for p in student.parameters() if p.requires_grad]
+    out = {}
+    for shared in (False, True):
+        batch = collate(encoded, RUNS[run], tok.pad_token_id, shared_prefix=shared)
+        ce, ans = _student_pass(student, batch, len(encoded), K, True, "cpu")
+        loss = ce.nansum() + 1e-2 * sum(a.sum() for a in ans if a is not None)
+        out[shared] = (ce.detach(), [None if a is None else a.detach() for a in ans], torch.autograd.grad(loss, params), batch)
+    (ce0, ans0, g0, b0), (ce1, ans1, g1, b1) = out[False], out[True]
+    assert torch.equal(ce0.isnan(), ce1.isnan()) and int((~ce0.isnan()).sum()) == sum(map(sum, RUNS[run]))
+    assert torch.allclose(ce0.nan_to_num(), ce1.nan_to_num(), atol=ATOL, rtol=0)
+    for a, b in zip(ans0, ans1):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert torch.allclose(a, b, atol=ATOL, rtol=0)
+    for x, y in zip(g0, g1):
+        assert torch.allclose(x, y, rtol=1e-4, atol=1e-5), float((x - y).abs().max())
+    assert sum(float(g.norm()) for g in g1) > 0
+    # the same tokens are trained on, but the prompt runs once per question instead of once per rationale
+    assert b1.n_tokens == b0.n_tokens and torch.equal(b1.target_ids, b0.target_ids)
+    assert b1.n_computed < b0.n_computed
+    assert b1.prefix.input_ids.shape[0] == sum(any(r) for r in RUNS[run])
+
+
+def test_snapshot_states_equal_with_shared_prefix(setup, tmp_path):
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    from mind.run import RunWriter
+    from mind.trainer import _snapshot
+
+    tok, encoded, _, _, K = setup
+    student = _tiny_student("llama", tok, False)
+    probes = [(i, k) for i in range(len(encoded)) for k in range(K)]
+    states = {}
+    for shared in (False, True):
+        writer = RunWriter(tmp_path / f"run{shared}")
+        _snapshot(writer, student, encoded, probes, 0, shared, chunk=5)
+        states[shared] = load_file(str(tmp_path / f"run{shared}" / "snapshots" / "step_000000.safetensors"))
+    h0, h1 = (states[s]["hidden"].astype(np.float32) for s in (False, True))
+    c0, c1 = (states[s]["correct"] for s in (False, True))
+    assert h0.shape == (len(probes), student.lm.config.hidden_size)
+    assert np.allclose(h0, h1, rtol=2e-3, atol=2e-3), float(np.abs(h0 - h1).max())  # stored as float16
+    assert np.array_equal(c0, c1)
+    assert student.training  # the snapshot restores training mode
+
+
+def test_models_outside_the_list_run_full_sequences(setup):
+    from transformers import AutoModelForCausalLM, GPT2Config
+
+    tok = setup[0]
+    gpt2 = AutoModelForCausalLM.from_config(GPT2Config(vocab_size=len(tok), n_embd=32, n_layer=1, n_head=2))
+    assert not StudentLM(gpt2).shares_prefix
+    llama = load_causal_lm("tiny", tok, seed=0)
+    llama.config._attn_implementation = "flash_attention_2"  # no 4-D masks there: the shared path must not be taken
+    assert not StudentLM(llama).shares_prefix
