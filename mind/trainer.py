@@ -77,7 +77,8 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     from accelerate.utils import set_seed
 
     out = Path(out)
-    acc = Accelerator(log_with=cfg.trackers or None, project_dir=str(out), cpu=not torch.cuda.is_available() or None)
+    acc = Accelerator(log_with=cfg.trackers or None, project_dir=str(out), cpu=not torch.cuda.is_available() or None,
+                      mixed_precision="bf16" if cfg.precision == "bf16" else "no")
     set_seed(cfg.seed)
     problems = load_problems(cfg.data, perspectives=cfg.perspectives or None)
     persp = list(validate_ids(cfg.perspectives or perspectives_in(problems)))
@@ -175,7 +176,8 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
                     ce, answer_logp = _student_pass(student, batch, len(idx), K, cfg.effective_lam > 0, acc.device)
                     total, sft, cons = losses.student_objective(ce, alpha.to(ce.device), answer_logp, cfg.effective_lam)
                     acc.backward(total / cfg.grad_accum)
-                rest = mask & ~chosen if metanet is not None else torch.zeros_like(mask)
+                rescore = metanet is not None and step % cfg.rescore_every == 0
+                rest = mask & ~chosen if rescore else torch.zeros_like(mask)
                 if rest.any():  # MetaNet needs L_real of every rationale; those with alpha = 0 need no gradient
                     with torch.no_grad():
                         rest_batch = collate(probs, rest.tolist(), tok.pad_token_id, shared)
@@ -188,7 +190,8 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
                 filtered = calibrator.filtered[idx].to(acc.device)
                 meta_per = None
                 if metanet is not None:
-                    meta_per = losses.meta_loss(scores, filtered, mask.to(acc.device), cfg.tau, cfg.meta_kl_direction)
+                    ranked = mask & calibrator.seen[idx]  # == mask unless rescore_every > 1 left some L~ unmeasured
+                    meta_per = losses.meta_loss(scores, filtered, ranked.to(acc.device), cfg.tau, cfg.meta_kl_direction)
                     accum = 1 if warm else cfg.effective_meta_grad_accum
                     acc.backward(meta_per.mean() / (cfg.grad_accum * accum))
                     sums["loss_meta"] += meta_per.mean().item() / cfg.grad_accum

@@ -101,6 +101,8 @@ def test_resume_after_a_crash_reproduces_the_uninterrupted_trajectory(tiny_run, 
         (["nonsense=1"], "unknown option(s) nonsense"),
         (["perspectives=formal"], "need at least 2 perspectives"),
         (["--student", "/no/such/model"], "student '/no/such/model'"),
+        (["precision=fp16"], "precision='fp16' is invalid"),
+        (["rescore_every=0"], "rescore_every=0 is invalid"),
     ],
 )
 def test_bad_config_is_one_line_error_exit_2(tmp_path, args, needle):
@@ -179,3 +181,34 @@ def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])
     assert exc.value.code == 0 and f"usage: mind {command}" in capsys.readouterr().out
+
+
+def test_rescore_every_measures_unselected_rationales_on_every_nth_step_only(tiny_run, tmp_path):
+    out = tmp_path / "rescore"
+    mind("train", "--data", DATA, "--student", "tiny", "--method", "mind", "--steps", 8, "--out", out,
+         "snapshot_every=0", "meta_warmup_steps=2", "meta_grad_accum=2", "lam=0.5", "beta=0.5", "rescore_every=3")
+    samples = load_run(out).samples
+    assert len(samples) == 16
+    for _, row in samples.iterrows():
+        raw = np.asarray(row["loss_raw"], dtype=float)
+        present = np.isfinite(np.asarray(row["loss_filtered"], dtype=float))
+        sel = np.asarray(row["selected"], dtype=bool)
+        assert np.isfinite(raw[sel]).all()  # what the student trains on is always measured
+        if row["step"] % 3 == 0 or row["step"] <= 2:  # rescoring steps, and warm-up (every rationale trained on)
+            assert np.isfinite(raw[present]).all(), row["step"]
+        elif (present & ~sel).any():
+            assert not np.isfinite(raw[present & ~sel]).any(), row["step"]
+        assert np.isfinite(row["loss_meta"])
+    # steps 1-3 match the every-step run exactly (warm-up, then a rescoring step); later ones may differ
+    a, b = load_run(tiny_run).steps, load_run(out).steps
+    assert np.allclose(a["loss_total"][:3], b["loss_total"][:3], rtol=1e-6)
+
+
+def test_bf16_mixed_precision_trains_close_to_fp32(tiny_run, tmp_path):
+    out = tmp_path / "bf16"
+    mind("train", "--data", DATA, "--student", "tiny", "--method", "mind", "--steps", 4, "--out", out,
+         "snapshot_every=0", "meta_warmup_steps=2", "meta_grad_accum=2", "lam=0.5", "beta=0.5", "precision=bf16")
+    a, b = load_run(tiny_run).steps.iloc[:4], load_run(out).steps
+    assert load_run(out).config["precision"] == "bf16"
+    assert np.allclose(a["loss_sft"], b["loss_sft"], rtol=1e-2)  # the same run, in lower precision
+    assert not np.allclose(a["loss_sft"], b["loss_sft"], rtol=1e-7, atol=0)  # ... really computed in bf16
