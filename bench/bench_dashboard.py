@@ -8,7 +8,7 @@ table or form) visible, holding for ``--quiet`` seconds (the reported time is wh
 Cold = the first visit after the server started; warm = median of ``--repeats`` later visits (full page loads).
 
 Live latency: a copy of ``tiny-mind`` with ``steps.jsonl`` cut to half and ``status.json`` marked running with a fresh
-heartbeat is opened on the Curriculum page (``Follow live`` is on by default, refresh every 2 s); the next real step
+heartbeat is opened on the Curriculum page (``Follow live`` is on by default, refresh every 1 s); the next real step
 record is appended and the time until the step slider's maximum shows it is measured, ``--live-repeats`` times.
 
 Browser helpers (Chromium path, flags, the "still busy" probe) come from ``tests/test_browser.py``. Usage::
@@ -254,7 +254,7 @@ def main(argv=None) -> int:
         worst = max(worst, (label, med), key=lambda x: x[1])
         print(f"{label:<18} {cold:7.2f} {med:10.2f} {max(warm):10.2f} {med / b_warm:9.2f} {cold / b_cold:9.2f}")
     live_med = statistics.median(live)
-    print("\nlive step -> Curriculum slider (refresh every 2 s): " + ", ".join(f"{x:.2f}" for x in live)
+    print("\nlive step -> Curriculum slider (refresh every 1 s, the default): " + ", ".join(f"{x:.2f}" for x in live)
           + f" s; median {live_med:.2f}, max {max(live):.2f}")
     meds = [statistics.median(res[label][1]) for _, label, _ in PAGES]
     ok = max(meds) <= 3.0 and live_med <= 2.0

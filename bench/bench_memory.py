@@ -5,7 +5,7 @@ that ``resource.getrusage(RUSAGE_CHILDREN)`` accumulates, but per child, so runs
 Linux ``ru_maxrss`` is in KiB. The run is the issue's setting: batch 2 problems x 8 perspectives x 256 tokens,
 LoRA, method mind, 2 steps, no intermediate snapshots or checkpoints (the final ones are still written).
 
-    .venv/bin/python bench/bench_memory.py --students smollm2-135m,tiny
+    .venv/bin/python bench/bench_memory.py --students smollm2-135m,tiny --variants default,no-ckpt,full-prompts
 """
 
 from __future__ import annotations
@@ -40,36 +40,48 @@ def measure(student: str, steps: int, out: Path, batch: tuple[int, int] = (2, 1)
     return usage.ru_maxrss / 2**20, time.perf_counter() - t, proc.returncode
 
 
+VARIANTS = {  # name: extra `mind train` options
+    "default": (),
+    "no-ckpt": ("gradient_checkpointing=false",),
+    "full-prompts": ("shared_prefix=false",),
+    "no-ckpt+full-prompts": ("gradient_checkpointing=false", "shared_prefix=false"),
+    "bf16": ("precision=bf16",),
+}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--students", default="smollm2-135m,tiny", help="comma list of students to run")
     ap.add_argument("--steps", type=int, default=2)
+    ap.add_argument("--variants", default="default,no-ckpt",
+                    help=f"comma list of configurations per student, from {', '.join(VARIANTS)} "
+                         "(default = the trainer's defaults: activation checkpointing, shared prompts, fp32)")
     ap.add_argument("--accum", action="store_true",
-                    help="also run each student as batch 1 x grad_accum 2 (the same 2 problems per optimiser step)")
-    ap.add_argument("--gradient-checkpointing", action="store_true",
-                    help="also run each student with gradient_checkpointing=true (the first run sets it false)")
+                    help="also run each student's default as batch 1 x grad_accum 2 (the same 2 problems per optimiser step)")
     args = ap.parse_args(argv)
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        ap.error(f"--variants: unknown {unknown}; pick from {list(VARIANTS)}")
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_memory_") as tmp:
         for s in [x.strip() for x in args.students.split(",") if x.strip()]:
-            rows.append((s, *measure(s, args.steps, Path(tmp) / s, extra=("gradient_checkpointing=false",))))
+            for v in variants:
+                name = s if v == "default" else f"{s} ({v})"
+                rows.append((name, *measure(s, args.steps, Path(tmp) / name.replace(" ", "_"), extra=VARIANTS[v])))
             if args.accum:
-                rows.append((f"{s} (1x2 acc)", *measure(s, args.steps, Path(tmp) / f"{s}-acc", (1, 2),
-                                                          extra=("gradient_checkpointing=false",))))
-            if args.gradient_checkpointing:
-                rows.append((f"{s} (grad ckpt)", *measure(s, args.steps, Path(tmp) / f"{s}-gc",
-                                                          extra=("gradient_checkpointing=true",))))
+                rows.append((f"{s} (1x2 acc)", *measure(s, args.steps, Path(tmp) / f"{s}-acc", (1, 2))))
     total = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
-    print(f"\n{'student':<26} {'peak RSS GiB':>12} {'wall s':>8}  exit  (mind train --method mind --batch-size 2 "
+    print(f"\n{'student (variant)':<36} {'peak RSS GiB':>12} {'wall s':>8}  exit  (mind train --method mind --batch-size 2 "
           f"--max-length 256 --steps {args.steps} snapshot_every=0 checkpoint_every=0)")
     for s, gib, wall, rc in rows:
-        print(f"{s:<26} {gib:>12.2f} {wall:>8.1f}  {rc:>4}")
+        print(f"{s:<36} {gib:>12.2f} {wall:>8.1f}  {rc:>4}")
     print(f"(RUSAGE_CHILDREN ru_maxrss over all children: {total:.2f} GiB)")
     ok = all(rc == 0 for *_, rc in rows)
     parts = [f"{s} {gib:.2f} GiB" for s, gib, _, _ in rows]
     big = [gib for s, gib, _, rc in rows if s == "smollm2-135m"]
-    verdict = f"; smollm2 / {LIMIT_GIB:.0f} GiB limit = {big[0] / LIMIT_GIB:.2f}x (<1.0)" if big else ""
+    verdict = f"; smollm2 (defaults) / {LIMIT_GIB:.0f} GiB limit = {big[0] / LIMIT_GIB:.2f}x (<1.0)" if big else ""
     print(f"\nsummary: peak RSS {', '.join(parts)}{verdict}{'' if ok else '; SOME RUNS FAILED'}")
     return 0 if ok else 1
 

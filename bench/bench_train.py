@@ -3,21 +3,32 @@
 Composes the library's own pieces (mind.trainer's ``_weights`` / ``_student_pass``, mind.losses, MetaNet, the
 inertia calibrator, mind.telemetry and RunWriter) into one step per variant, on one batch of ``--problems-per-step``
 demo problems x 8 perspectives per round, and runs the variants interleaved (A B C ... A B C ...) so that load from
-other processes hits them alike. Medians over ``--repeats`` rounds after ``--warmup`` rounds. Variants:
+other processes hits them alike. Medians over ``--repeats`` rounds after ``--warmup`` rounds. Every variant uses the
+trainer's shared-prompt layout (each question's prompt once for its K rationales) unless named "-full".
+Variants:
 
-  mind       full MIND step: MetaNet forward/backward, selection, every rationale's forward (L_real), consistency
-             term, calibration, meta loss, both optimisers, telemetry records written to a temporary run directory
-  mind-ng    the proposed fast path: selected rationales with gradients, the others under no_grad (L_real only)
-  sft-sel    plain SFT over the rationales `mind` selected this round (alpha-weighted CE, no MetaNet/JSD/telemetry)
-  uniform    plain SFT over all K rationales (the `uniform` method's step; the honest comparison for `mind`)
-  trl        (--trl) TRL SFTTrainer, same student/sequences/max length, completion-only loss, LoRA r=8 q/k/v/o,
-             no packing, timed with a TrainerCallback; our variants run inside its on_step_end, so rounds interleave
+  mind         the trainer's MIND step: MetaNet forward/backward, selection, the selected rationales with gradients
+               and the others under no_grad (their L_real feeds the calibrator), consistency term, calibration,
+               meta loss, both optimisers, telemetry records written to a temporary run directory
+  mind-skip    the same step on a step where ``rescore_every`` > 1 skips the no-grad pass; a run with rescore_every=N
+               costs (mind + (N - 1) * mind-skip) / N per step on average (printed for N = 4 and 8)
+  sft-sel      plain SFT over the rationales `mind` selected this round (alpha-weighted CE, no MetaNet/JSD/telemetry)
+  uniform      plain SFT over all K rationales (the `uniform` method's step; the honest comparison for `mind`)
+  uniform-full the same step with every sequence carrying its own copy of the prompt (the layout before the
+               shared-prompt fast path; what TRL computes)
+  uniform-bf16 the `uniform` step under bf16 autocast (``precision=bf16``; TRL's SFTConfig defaults to bf16 too)
+  trl          (--trl) TRL SFTTrainer, same student/sequences/max length, completion-only loss, LoRA r=8 q/k/v/o,
+               no packing, timed with a TrainerCallback; our variants run inside its on_step_end, so rounds interleave
 
-Hardware efficiency: fp32 torch.mm FLOP/s (2048^2, 3 per round) against the `uniform` step's estimated FLOPs,
-  FLOPs = 4 * P_dec * N*T  +  4 * V * d * M  +  12 * L * d * T^2 * N
+Tokens per second count every sequence's real tokens, its prompt included (TRL's ``num_input_tokens_seen``
+"non_padding"), so layouts that compute the prompt once are credited with the same tokens as those that repeat it.
+
+Hardware efficiency: fp32 torch.mm FLOP/s (2048^2, 3 per round) against the `uniform` step's estimated FLOPs over
+the positions it actually computes (padding included; activation-checkpointing recompute not counted, as in MFU):
+  FLOPs = 4 * P_dec * n_computed  +  4 * V * d * M  +  12 * L * d * (sum over query rows of their key length)
 (frozen-base LoRA: forward 2*P per token, backward 2*P for activation gradients, no weight gradients; LM head only at
-the M target positions; attention scores+values over the padded length T of N sequences; LoRA's own r=8 matmuls
-are < 1% and left out). "useful" counts real tokens only: 4*P_dec*n_real + 4*V*d*M + 6*L*d*sum(t_i^2).
+the M target positions; attention scores+values; LoRA's own r=8 matmuls are < 1% and left out). "useful" counts
+real positions only (prompt once per question) with causal attention.
 
     .venv/bin/python bench/bench_train.py --student tiny --repeats 5 --trl
 """
@@ -73,7 +84,10 @@ class Bench:
         self.golden = _golden_slots(cfg, self.persp, self.masks)
         hf = add_lora(load_causal_lm(args.student, self.tok, seed=0), cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout,
                       cfg.lora_targets, seed=0)
+        if args.checkpointing:
+            hf.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         self.student = StudentLM(hf).train()
+        self.shared = self.student.shares_prefix
         self.opt_s = torch.optim.AdamW([p for p in self.student.parameters() if p.requires_grad], lr=cfg.lr)
         self.features = _features(self.problems, self.persp, cfg.encoder, encode_texts, feature_text, show=False)
         self.metanet = MetaNet(self.features.shape[-1], self.K, cfg.meta_hidden, cfg.meta_heads, True, cfg.meta_score)
@@ -104,14 +118,14 @@ class Bench:
         self.opt_s.step()
         self.opt_s.zero_grad(set_to_none=True)
 
-    def _sft(self, r: int, alpha, rows):
+    def _sft(self, r: int, alpha, rows, shared: bool = True):
         """Plain SFT step: alpha-weighted CE over ``rows`` (B, K), no consistency term."""
         from mind import losses
         from mind.batching import collate
         from mind.trainer import _student_pass
 
         idx, mask, eps = self._batch(r)
-        batch = collate(eps, rows.tolist(), self.tok.pad_token_id)
+        batch = collate(eps, rows.tolist(), self.tok.pad_token_id, shared and self.shared)
         ce, _ = _student_pass(self.student, batch, len(idx), self.K, False, "cpu")
         total, _, _ = losses.student_objective(ce, alpha, [None] * len(idx), 0.0)
         total.backward()
@@ -119,7 +133,7 @@ class Bench:
         return batch
 
     # ------------------------------------------------------------------ variants: each returns real tokens
-    def v_mind(self, r: int, warm: bool, no_grad_unselected: bool = False) -> int:
+    def v_mind(self, r: int, warm: bool, rescore: bool = True) -> int:
         torch = self.torch
         from mind import losses
         from mind.batching import collate
@@ -132,28 +146,22 @@ class Bench:
         scores, attn = self.metanet(self.features[idx], mask)
         alpha = _weights(cfg, warm, scores, mask, self.golden[idx])
         lam = cfg.effective_lam
-        if no_grad_unselected:
-            sel, rest = alpha > 0, mask & ~(alpha > 0)
-            b_sel = collate(eps, sel.tolist(), self.tok.pad_token_id)
-            ce, answer_logp = _student_pass(self.student, b_sel, len(idx), K, lam > 0, "cpu")
-            n_tok = b_sel.n_tokens
-            if rest.any():
-                b_rest = collate(eps, rest.tolist(), self.tok.pad_token_id)
-                with torch.no_grad():
-                    ce_rest, _ = _student_pass(self.student, b_rest, len(idx), K, False, "cpu")
-                n_tok += b_rest.n_tokens
-                ce_all = torch.where(sel, ce.detach(), ce_rest)
-            else:
-                ce_all = ce.detach()
-        else:
-            batch = collate(eps, mask.tolist(), self.tok.pad_token_id)
-            ce, answer_logp = _student_pass(self.student, batch, len(idx), K, lam > 0, "cpu")
-            ce_all, n_tok = ce.detach(), batch.n_tokens
+        sel, rest = alpha > 0, mask & ~(alpha > 0) & rescore
+        b_sel = collate(eps, sel.tolist(), self.tok.pad_token_id, self.shared)
+        ce, answer_logp = _student_pass(self.student, b_sel, len(idx), K, lam > 0, "cpu")
+        n_tok = b_sel.n_tokens
         total, sft, cons = losses.student_objective(ce, alpha, answer_logp, lam)
         total.backward()
+        ce_all = ce.detach()
+        if rest.any():
+            b_rest = collate(eps, rest.tolist(), self.tok.pad_token_id, self.shared)
+            with torch.no_grad():
+                ce_rest, _ = _student_pass(self.student, b_rest, len(idx), K, False, "cpu")
+            n_tok += b_rest.n_tokens
+            ce_all = torch.where(rest, ce_rest, ce_all)
         self.calibrator.update(idx, ce_all, mask)
         filtered = self.calibrator.filtered[idx]
-        meta_per = losses.meta_loss(scores, filtered, mask, cfg.tau, cfg.meta_kl_direction)
+        meta_per = losses.meta_loss(scores, filtered, mask & self.calibrator.seen[idx], cfg.tau, cfg.meta_kl_direction)
         meta_per.mean().backward()
         self._opt_step()
         self.opt_m.step()
@@ -169,7 +177,7 @@ class Bench:
                                                alpha=alpha, scores=scores.detach(), ce=ce_all, filtered=filtered,
                                                attention=attn.detach(), meta_loss=meta_per.detach()))
         t2 = _now()
-        if not no_grad_unselected:
+        if rescore:
             self.extra["telemetry"].append(t2 - t1)
             self.alpha_sel = alpha
             self.extra["n_selected"].append(float((alpha > 0).sum(-1).float().mean()))
@@ -178,31 +186,61 @@ class Bench:
     def v_sft_sel(self, r: int) -> int:
         return self._sft(r, self.alpha_sel, self.alpha_sel > 0).n_tokens
 
-    def v_uniform(self, r: int) -> int:
+    def v_uniform(self, r: int, shared: bool = True, bf16: bool = False) -> int:
+        import contextlib
+
         from mind import losses
 
-        _, mask, _ = self._batch(r)
-        batch = self._sft(r, losses.uniform_weights(mask), mask)
-        lens = batch.attention_mask.sum(1).double()
-        N, T = batch.input_ids.shape
-        M = batch.target_ids.numel()
-        head = 4 * self.V * self.d * M
-        self.extra["flops"].append(4 * self.P_dec * N * T + head + 12 * self.L * self.d * T * T * N)
-        self.extra["useful_flops"].append(4 * self.P_dec * batch.n_tokens + head + 6 * self.L * self.d * float((lens ** 2).sum()))
-        self.extra["pad_frac"].append(1 - batch.n_tokens / (N * T))
+        _, mask, eps = self._batch(r)
+        with self.torch.autocast("cpu", dtype=self.torch.bfloat16) if bf16 else contextlib.nullcontext():
+            batch = self._sft(r, losses.uniform_weights(mask), mask, shared)
+        if shared and not bf16:
+            self.extra["flops"].append(self._flops(batch, eps, useful=False))
+            self.extra["useful_flops"].append(self._flops(batch, eps, useful=True))
+            self.extra["pad_frac"].append(1 - self._real_positions(batch) / batch.n_computed)
         return batch.n_tokens
 
+    @staticmethod
+    def _real_positions(batch) -> int:
+        if batch.prefix is None:
+            return int(batch.attention_mask.sum())
+        return int(batch.prefix.attention_mask.sum() + batch.attention_mask.sum())
+
+    def _flops(self, batch, eps, useful: bool) -> float:
+        """Model FLOPs of one forward+backward over the positions ``batch`` computes (see the module docstring)."""
+        head = 4 * self.V * self.d * batch.target_ids.numel()
+        att = 12 * self.L * self.d
+        lens = batch.attention_mask.sum(1).double()
+        if batch.prefix is None:
+            N, T = batch.input_ids.shape
+            if useful:
+                return 4 * self.P_dec * float(lens.sum()) + head + att / 2 * float((lens ** 2).sum())
+            return 4 * self.P_dec * N * T + head + att * N * T * T
+        pre = batch.prefix
+        Q, P = pre.input_ids.shape
+        N, S = batch.input_ids.shape
+        if useful:
+            p_len = pre.lengths.double()
+            p_seq = p_len[pre.seq]
+            return (4 * self.P_dec * float(p_len.sum() + lens.sum()) + head
+                    + att / 2 * float((p_len ** 2).sum()) + att * float((lens * (p_seq + lens / 2)).sum()))
+        return 4 * self.P_dec * (Q * P + N * S) + head + att * (Q * P * P + N * S * (P + S))
+
     def matmul(self, n: int = 2048, reps: int = 3):
+        """Peak probes: fp32 and bf16 torch.mm of n x n matrices (bf16 runs on AMX/AVX512-BF16 where the CPU has it)."""
         a, b = self.torch.randn(n, n), self.torch.randn(n, n)
-        for _ in range(reps):
-            t = _now()
-            self.torch.mm(a, b)
-            self.extra["matmul_flops"].append(2 * n**3 / (_now() - t))
+        for key, (x, y) in (("matmul_flops", (a, b)), ("matmul_bf16_flops", (a.bfloat16(), b.bfloat16()))):
+            self.torch.mm(x, y)
+            for _ in range(reps):
+                t = _now()
+                self.torch.mm(x, y)
+                self.extra.setdefault(key, []).append(2 * n**3 / (_now() - t))
 
     def run_round(self, r: int, warm: bool):
         """One timed call of every variant on batch r (plus the matmul peak probe)."""
-        plan = [("mind", lambda: self.v_mind(r, warm)), ("mind-ng", lambda: self.v_mind(r, warm, True)),
-                ("sft-sel", lambda: self.v_sft_sel(r)), ("uniform", lambda: self.v_uniform(r))]
+        plan = [("mind", lambda: self.v_mind(r, warm)), ("mind-skip", lambda: self.v_mind(r, warm, rescore=False)),
+                ("sft-sel", lambda: self.v_sft_sel(r)), ("uniform", lambda: self.v_uniform(r)),
+                ("uniform-full", lambda: self.v_uniform(r, shared=False)), ("uniform-bf16", lambda: self.v_uniform(r, bf16=True))]
         for name, fn in plan:
             t = _now()
             n = fn()
@@ -259,6 +297,7 @@ def trl_run(bench: Bench, rounds: int, warm_rounds: int):
             bench.run_round(r, warm=r < warm_rounds)
 
     model = load_causal_lm(bench.args.student, bench.tok, seed=0)
+    print(f"TRL SFTConfig: bf16={sft.bf16}, gradient_checkpointing={sft.gradient_checkpointing}, packing={sft.packing}")
     trainer = SFTTrainer(model=model, args=sft, train_dataset=datasets.Dataset.from_list(rows), processing_class=bench.tok,
                          peft_config=lora, callbacks=[Clock()])
     trainer.train()
@@ -271,6 +310,8 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", type=int, default=2, help="untimed rounds first (MetaNet in its warm-up phase)")
     ap.add_argument("--problems-per-step", type=int, default=2)
     ap.add_argument("--max-length", type=int, default=256)
+    ap.add_argument("--checkpointing", action=argparse.BooleanOptionalAction, default=True,
+                    help="activation checkpointing in the student, as the trainer's default (TRL's own setting is left at its default)")
     ap.add_argument("--trl", action="store_true", help="also time TRL's SFTTrainer (pip install -r bench/requirements.txt)")
     args = ap.parse_args(argv)
 
@@ -297,25 +338,33 @@ def report(bench: Bench, args) -> None:
     med = lambda xs: statistics.median(xs[w:]) if len(xs) > w else float("nan")  # noqa: E731
     t = {k: med(v) for k, v in bench.times.items()}
     rate = {k: statistics.median([n / s for n, s in zip(bench.tokens[k][w:], bench.times[k][w:])]) for k in bench.times}
-    print(f"\n{'variant':<9} {'median s':>9} {'min-max s':>15} {'real tok':>9} {'tok/s':>8}  vs mind")
+    print(f"\n{'variant':<12} {'median s':>9} {'min-max s':>15} {'real tok':>9} {'tok/s':>8}  vs mind")
     for k in bench.times:
         xs = bench.times[k][w:]
-        print(f"{k:<9} {t[k]:>9.3f} {min(xs):>7.3f}-{max(xs):<7.3f} {statistics.median(bench.tokens[k][w:]):>9.0f} "
+        print(f"{k:<12} {t[k]:>9.3f} {min(xs):>7.3f}-{max(xs):<7.3f} {statistics.median(bench.tokens[k][w:]):>9.0f} "
               f"{rate[k]:>8.0f}  {t['mind'] / t[k]:>5.2f}x")
     tele = 100 * med(bench.extra["telemetry"]) / t["mind"]
     peak = statistics.median(bench.extra["matmul_flops"][w * 3:])
     fl, ufl = med(bench.extra["flops"]), med(bench.extra["useful_flops"])
     eff, ueff = fl / t["uniform"] / peak, ufl / t["uniform"] / peak
     print(f"\nselected per problem (mind): {med(bench.extra['n_selected']):.2f} of {bench.K}; padding in the uniform batch: "
-          f"{100 * med(bench.extra['pad_frac']):.0f}% of positions")
+          f"{100 * med(bench.extra['pad_frac']):.0f}% of computed positions")
     print(f"telemetry (step_record + sample_records + RunWriter writes): {1e3 * med(bench.extra['telemetry']):.1f} ms = {tele:.2f}% of the mind step")
+    peak16 = statistics.median(bench.extra["matmul_bf16_flops"][w * 3:])
+    print(f"bf16 torch.mm 2048^2: median {peak16 / 1e9:.1f} GFLOP/s; uniform-bf16 step: {fl / t['uniform-bf16'] / 1e9:.1f} GFLOP/s "
+          f"= {fl / t['uniform-bf16'] / peak16:.2f} of bf16 peak, {fl / t['uniform-bf16'] / peak:.2f} of fp32 peak")
     print(f"fp32 torch.mm 2048^2: median {peak / 1e9:.1f} GFLOP/s; uniform step: {fl / 1e9:.1f} GFLOP computed "
           f"({ufl / 1e9:.1f} useful) -> {fl / t['uniform'] / 1e9:.1f} GFLOP/s = {eff:.2f} of peak ({ueff:.2f} useful); "
           f"P_dec={bench.P_dec / 1e6:.1f}M V={bench.V} d={bench.d} L={bench.L}")
-    parts = [f"mind/sft-sel {t['mind'] / t['sft-sel']:.2f}x (target <=1.10)", f"mind/uniform {t['mind'] / t['uniform']:.2f}x",
-             f"mind-ng/uniform {t['mind-ng'] / t['uniform']:.2f}x", f"telemetry {tele:.1f}% (<=2)"]
+    amort = {n: (t["mind"] + (n - 1) * t["mind-skip"]) / n for n in (4, 8)}
+    print("mind step averaged over a run with rescore_every=N: " + ", ".join(
+        f"N={n}: {a:.3f} s = {a / t['sft-sel']:.2f}x sft-sel" for n, a in amort.items()))
+    parts = [f"mind/sft-sel {t['mind'] / t['sft-sel']:.2f}x (target <=1.10; rescore_every=8: {amort[8] / t['sft-sel']:.2f}x)",
+             f"mind/uniform {t['mind'] / t['uniform']:.2f}x", f"bf16 autocast: uniform/uniform-bf16 {t['uniform'] / t['uniform-bf16']:.2f}x faster",
+             f"shared prompt: uniform-full/uniform {t['uniform-full'] / t['uniform']:.2f}x faster", f"telemetry {tele:.1f}% (<=2)"]
     if "trl" in rate:
-        parts.append(f"uniform/trl tok/s {rate['uniform'] / rate['trl']:.2f}x (>=1.0)")
+        parts.append(f"uniform/trl tok/s {rate['uniform'] / rate['trl']:.2f}x (>=1.0; TRL in its default bf16; "
+                     f"uniform-bf16/trl {rate['uniform-bf16'] / rate['trl']:.2f}x)")
     parts.append(f"hw eff {eff:.2f} (>=0.6)")
     print(f"\nsummary [{args.student}, median of {args.repeats}]: " + ", ".join(parts))
 

@@ -171,3 +171,32 @@ def _collate_shared(problems: list[EncodedProblem], run: list[list[bool]], pad_i
         answer_index=ans_idx, answer_ids=ans_ids,
         n_tokens=sum(len(problems[b].prompt) + len(t) for b, _, t in seqs), prefix=prefix, n_computed=N * S + len(used) * P,
     )
+
+
+def length_groups(lengths: list[int], overhead: int = 32, max_groups: int = 4) -> list[list[int]]:
+    """Split sequence indices into groups of similar length, each to be padded only to its own longest.
+
+    Minimises ``sum(len(group) * longest(group)) + overhead * n_groups`` (padded positions computed, plus a per-call
+    cost in positions) over splits of the length-sorted sequences into at most ``max_groups`` runs; exact by dynamic
+    programming, O(n^2 * max_groups) for n sequences. Returns index lists, shortest sequences first.
+    """
+    n = len(lengths)
+    order = sorted(range(n), key=lambda i: lengths[i])
+    srt = [lengths[i] for i in order]
+    inf = float("inf")
+    best = [[inf] * (max_groups + 1) for _ in range(n + 1)]
+    cut = [[0] * (max_groups + 1) for _ in range(n + 1)]
+    best[0][0] = 0
+    for j in range(1, n + 1):
+        for g in range(1, max_groups + 1):
+            for i in range(g - 1, j):  # last group = sorted[i:j], padded to srt[j - 1]
+                c = best[i][g - 1] + (j - i) * srt[j - 1] + overhead
+                if c < best[j][g]:
+                    best[j][g], cut[j][g] = c, i
+    g = min(range(1, max_groups + 1), key=lambda k: best[n][k]) if n else 0
+    groups, j = [], n
+    while g > 0:
+        i = cut[j][g]
+        groups.append(order[i:j])
+        j, g = i, g - 1
+    return groups[::-1]

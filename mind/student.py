@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from mind.batching import length_groups
 from mind.errors import ConfigError
 
 # Decoders whose attention takes a cache object through ``past_key_values.update(k, v, layer_idx)`` and a ready 4-D
@@ -126,15 +127,18 @@ class StudentLM(nn.Module):
     With ``prefix`` (a :class:`mind.batching.Prefix`, from ``collate(shared_prefix=True)``) each question's prompt
     runs once; its per-layer keys and values are handed to the rationale pass of all its sequences through a
     read-only cache, and ``hidden`` is then (N, 1 + S, d): the last prompt position, then the S rationale positions.
+    The rationale pass runs in groups of similar length (:func:`mind.batching.length_groups`; ``group_lengths``), each
+    padded only to its own longest, and the rows come back in the batch's order.
     Gradients reach the prompt's computation through those keys and values, so the losses and gradients equal the
     plain path's (``tests/test_fast_paths.py``). Only decoders in ``SHARED_PREFIX_MODELS`` with sdpa or eager
     attention take this path (:attr:`shares_prefix`); others run full sequences.
     """
 
-    def __init__(self, lm: nn.Module, chunk: int = 1024):
+    def __init__(self, lm: nn.Module, chunk: int = 1024, group_lengths: bool = True):
         super().__init__()
         self.lm = lm
         self.chunk = chunk
+        self.group_lengths = group_lengths
         if self.shares_prefix:  # our caches are read-only in the rationale pass, so checkpointed layers may keep them
             for layer in self.lm.get_decoder().layers:
                 layer._can_checkpoint_with_cache = True
@@ -163,11 +167,24 @@ class StudentLM(nn.Module):
                        position_ids=torch.arange(P, device=dev)[None].expand(Q, P), past_key_values=record,
                        use_cache=False).last_hidden_state
         last = h_prompt[torch.arange(Q, device=dev), prefix.lengths - 1]
-        seq = prefix.seq
-        allowed = torch.cat([pmask[seq][:, None, :].expand(N, S, P), causal(S)[None] & attention_mask.bool()[:, None, :]], -1)
-        h = dec(input_ids=input_ids, attention_mask=_additive_mask(allowed, dtype), position_ids=prefix.position_ids,
-                past_key_values=_SharedKV(record, seq), use_cache=False).last_hidden_state
-        return torch.cat([last.index_select(0, seq)[:, None], h], 1)
+        # The rationale pass, in groups of similar length so that short rationales are not padded to the longest.
+        lens = attention_mask.sum(1).tolist()
+        groups = length_groups(lens) if self.group_lengths and N > 1 else [list(range(N))]
+        outs = []
+        for g in groups:
+            ix = torch.as_tensor(g, device=dev)
+            s = max(lens[i] for i in g)
+            seq = prefix.seq.index_select(0, ix)
+            allowed = torch.cat([pmask[seq][:, None, :].expand(len(g), s, P),
+                                 causal(s)[None] & attention_mask[ix, :s].bool()[:, None, :]], -1)
+            h = dec(input_ids=input_ids[ix, :s], attention_mask=_additive_mask(allowed, dtype),
+                    position_ids=prefix.position_ids[ix, :s], past_key_values=_SharedKV(record, seq),
+                    use_cache=False).last_hidden_state
+            outs.append(torch.cat([last.index_select(0, seq)[:, None], torch.nn.functional.pad(h, (0, 0, 0, S - s))], 1))
+        if len(outs) == 1:
+            return outs[0]
+        inverse = torch.argsort(torch.as_tensor([i for g in groups for i in g], device=dev))
+        return torch.cat(outs).index_select(0, inverse)
 
     def forward(self, input_ids, attention_mask, rows, cols, targets, answer_index, prefix=None):
         if prefix is not None:

@@ -200,3 +200,31 @@ def test_models_outside_the_list_run_full_sequences(setup):
     llama = load_causal_lm("tiny", tok, seed=0)
     llama.config._attn_implementation = "flash_attention_2"  # no 4-D masks there: the shared path must not be taken
     assert not StudentLM(llama).shares_prefix
+
+
+def _brute_force_groups(lengths, overhead, max_groups):
+    import itertools
+
+    srt = sorted(lengths)
+    n, best = len(srt), float("inf")
+    for g in range(1, min(max_groups, n) + 1):
+        for cuts in itertools.combinations(range(1, n), g - 1):
+            bounds = (0, *cuts, n)
+            best = min(best, sum((b - a) * srt[b - 1] + overhead for a, b in zip(bounds, bounds[1:])))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_length_groups_cover_every_sequence_once_at_minimal_padding(seed):
+    import random
+
+    from mind.batching import length_groups
+
+    rng = random.Random(seed)
+    lengths = [rng.randint(3, 200) for _ in range(rng.randint(1, 9))]
+    groups = length_groups(lengths, overhead=32, max_groups=3)
+    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+    cost = sum(len(g) * max(lengths[i] for i in g) + 32 for g in groups)
+    assert cost == _brute_force_groups(lengths, 32, 3)
+    assert len(groups) <= 3 and all(groups)
+    assert length_groups([50] * 5) == [[0, 1, 2, 3, 4]]  # equal lengths: one call, no padding to remove
