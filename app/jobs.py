@@ -52,6 +52,8 @@ class LaunchSpec:
     g: float = 0.9
     lr: float = 2e-4
     meta_lr: float = 5e-5
+    precision: str = "fp32"  # or "bf16" (mixed precision)
+    rescore_every: int = 1  # measure unselected rationales' L_real every Nth step
 
     def __post_init__(self):
         safe_name = re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", self.name or "")
@@ -77,6 +79,10 @@ class LaunchSpec:
             raise ConfigError(f"lambda={self.lam}: must be a finite number >= 0")
         if not (0.0 <= self.g < 1.0):
             raise ConfigError(f"g={self.g}: the EMA factor must be in [0, 1)")
+        if self.precision not in ("fp32", "bf16"):
+            raise ConfigError(f"precision={self.precision!r}: use fp32 or bf16")
+        if not (isinstance(self.rescore_every, int) and 1 <= self.rescore_every <= 1000):
+            raise ConfigError(f"rescore_every={self.rescore_every!r}: use an integer from 1 to 1000")
         for n in ("tau", "tau_student", "lr", "meta_lr"):
             v = getattr(self, n)
             if not (isinstance(v, (int, float)) and 0 < v < 1e6):
@@ -91,12 +97,13 @@ class LaunchSpec:
 
     def argv(self, out: Path) -> list[str]:
         """The exact command: ``python -m mind train`` with flags and ``key=value`` overrides."""
-        overrides = {k: getattr(self, k) for k in ("seed", "beta", "lam", "tau", "tau_student", "g", "lr", "meta_lr")}
+        overrides = {k: getattr(self, k) for k in ("seed", "beta", "lam", "tau", "tau_student", "g", "lr", "meta_lr",
+                                                  "precision", "rescore_every")}
         return [
             sys.executable, "-m", "mind", "train",
             "--data", self.data_arg(), "--student", self.student_arg(), "--method", self.method,
             "--steps", str(self.steps), "--out", str(out),
-            *(f"{k}={v!r}" for k, v in overrides.items()),
+            *(f"{k}={v}" if isinstance(v, str) else f"{k}={v!r}" for k, v in overrides.items()),
         ]
 
 

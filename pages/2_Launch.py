@@ -36,6 +36,13 @@ with st.form("launch"):
     g = h[4].number_input("g (inertia)", 0.0, 0.99, 0.9, 0.05, help="EMA factor of the filtered loss")
     lr = h[5].number_input("student LR", 1e-7, 1.0, 2e-4, format="%.1e")
     meta_lr = h[6].number_input("MetaNet LR", 1e-7, 1.0, 5e-5, format="%.1e")
+    st.markdown("**Speed**")
+    s1, s2, _ = st.columns(3)
+    precision = s1.selectbox("Precision", ["fp32", "bf16"],
+                             help="bf16 mixed precision: faster on CPUs with AMX and on recent GPUs, slower elsewhere")
+    rescore_every = s2.number_input("Rescore unselected every N steps", 1, 1000, 1, 1,
+                                    help="1 = every step (the paper); N > 1 skips the no-grad pass that measures the "
+                                         "rationales not trained on, on N-1 of every N steps")
     submitted = st.form_submit_button("Start training", type="primary")
 
 if submitted:
@@ -44,7 +51,8 @@ if submitted:
             name=name.strip(), data="demo" if data_kind == "demo" else data_file.strip(),
             student=student_kind if student_kind in jobs.STUDENTS else student_other.strip(),
             method=method, steps=int(steps), seed=int(seed), beta=float(beta), lam=float(lam), tau=float(tau),
-            tau_student=float(tau_student), g=float(g), lr=float(lr), meta_lr=float(meta_lr))
+            tau_student=float(tau_student), g=float(g), lr=float(lr), meta_lr=float(meta_lr),
+            precision=precision, rescore_every=int(rescore_every))
         job = ui.registry().start_train(spec, settings.runs_dir())
         st.session_state["launched"] = str(job.run_path)
         st.session_state[ui.RUN_KEY] = str(job.run_path)

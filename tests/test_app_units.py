@@ -161,6 +161,7 @@ def test_eval_missing_corrupt_forgetting_and_table(tmp_path):
     ("student", "-x", "student"), ("student", "a b; rm -rf /", "student"), ("method", "magic", "method"),
     ("steps", 0, "steps"), ("beta", 0.0, "beta"), ("beta", 1.5, "beta"), ("lam", -1.0, "lambda"),
     ("g", 1.0, "g="), ("tau", 0.0, "tau"), ("tau_student", -2.0, "tau_student"), ("seed", -1, "seed"),
+    ("precision", "fp16", "precision"), ("rescore_every", 0, "rescore_every"), ("rescore_every", 2.5, "rescore_every"),
 ])
 def test_launch_spec_rejects_bad_fields(field, value, match):
     with pytest.raises(ConfigError, match=match):
@@ -180,6 +181,17 @@ def test_launch_argv_is_a_fixed_argument_list(tmp_path):
     values = [argv[argv.index(f) + 1] for f in flags]
     assert not any(v.startswith("-") for v in values)
     assert all(re.fullmatch(r"[a-z_]+=\S+", a) for a in argv[4 + 2 * len(flags):])
+    assert "precision=fp32" in argv and "rescore_every=1" in argv
+
+
+def test_launch_speed_options_reach_the_trainer_config(tmp_path):
+    from mind.commands.train import parse_overrides
+    from mind.config import build_config
+
+    spec = jobs.LaunchSpec(name="r2", precision="bf16", rescore_every=4)
+    argv = spec.argv(tmp_path / "r2")
+    cfg = build_config(overrides=parse_overrides([a for a in argv if re.fullmatch(r"[a-z_]+=\S+", a)]))
+    assert cfg.precision == "bf16" and cfg.rescore_every == 4 and cfg.beta == 0.7
 
 
 def test_registry_refuses_names_outside_the_runs_folder_and_existing_runs(tmp_path):
