@@ -52,11 +52,14 @@ class EvalSettings:
     benchmarks: tuple[str, ...] = ALL_BENCHMARKS  # which benchmarks, canonical names
     limit: int | None = None  # first N items of each benchmark (None: all)
     max_new_tokens: int = 256  # generation budget per item
-    batch_size: int = 8  # prompts decoded together
+    batch_size: int = 16  # prompts decoded together
     data: str | None = None  # benchmark file/folder (default: $MIND_DATA_DIR or ../shared/data, then the hub)
+    precision: str = "fp32"  # or "bf16": generate with bf16 weights (predictions are cached apart from fp32 ones)
 
     def __post_init__(self):
         object.__setattr__(self, "benchmarks", resolve_benchmarks(self.benchmarks))
+        if self.precision not in ("fp32", "bf16"):
+            raise ConfigError(f"precision must be fp32 or bf16, got {self.precision!r}; pass --precision bf16")
         for name, value, lo in (("limit", self.limit, 1), ("max_new_tokens", self.max_new_tokens, 1),
                                 ("batch_size", self.batch_size, 1)):
             if value is None and name == "limit":
@@ -129,6 +132,11 @@ def _generate_pending(model, tok, store: PredictionStore, items: dict, prompts: 
         return 0
     bar = tqdm(total=len(todo), desc=desc, unit="item", disable=not progress, dynamic_ncols=True)
     done = 0
+    dtype = next(model.parameters()).dtype
+    if settings.precision == "bf16":
+        import torch
+
+        model.to(torch.bfloat16)  # in place; back to the original dtype below (for merging a checkpoint)
     try:
         for batch in iter_greedy(model, tok, [prompts[(b, it.id)] for b, it in todo], settings.max_new_tokens,
                                  settings.batch_size):
@@ -144,6 +152,7 @@ def _generate_pending(model, tok, store: PredictionStore, items: dict, prompts: 
             done += len(records)
             bar.update(len(records))
     finally:
+        model.to(dtype)
         bar.close()
     return done
 
@@ -167,16 +176,17 @@ def score(store: PredictionStore, items: dict) -> dict | None:
 
 
 def evaluate(student: str | None = None, run_dir: str | Path | None = None, benchmarks=ALL_BENCHMARKS,
-             limit: int | None = None, max_new_tokens: int = 256, batch_size: int = 8,
+             limit: int | None = None, max_new_tokens: int = 256, batch_size: int = 16,
              out_dir: str | Path | None = None, base: bool = True, data: str | None = None, progress: bool = True,
-             device: str | None = None, chat_template: bool = True, seed: int = 0) -> dict:
+             device: str | None = None, chat_template: bool = True, seed: int = 0, precision: str = "fp32") -> dict:
     """Evaluate a run's latest checkpoint (``run_dir``) or a bare ``student`` and return the summary dict.
 
     ``base`` (runs only) also evaluates the base student for forgetting; with ``base=False`` a base evaluation
     already cached for the same items and settings is still reported. ``chat_template``/``seed`` apply to a bare
-    student; a run uses its own config.
+    student; a run uses its own config. ``precision="bf16"`` generates with bf16 weights (the base weights are
+    rounded to bf16 once; a checkpoint is merged onto them in fp32): about 2x the tokens/s on CPUs with AMX and on GPUs, with answers that can differ from fp32 ones.
     """
-    settings = EvalSettings(benchmarks, limit, max_new_tokens, batch_size, data)
+    settings = EvalSettings(benchmarks, limit, max_new_tokens, batch_size, data, precision)
     if (student is None) == (run_dir is None):
         raise ConfigError("pass exactly one of --run RUN_DIR or --student ID")
     run = step = ckpt = None
@@ -205,7 +215,7 @@ def evaluate(student: str | None = None, run_dir: str | Path | None = None, benc
     tok = load_tokenizer(student)
     prompts = {(b, it.id): prompt_ids(tok, it.prompt_text(), chat_template) for b, its in items.items() for it in its}
     common = dict(student=student, seed=seed if student == "tiny" else None, chat_template=chat_template,
-                  max_new_tokens=settings.max_new_tokens)
+                  max_new_tokens=settings.max_new_tokens, **({"precision": "bf16"} if settings.precision == "bf16" else {}))
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     model = load_causal_lm(student, tok, seed=seed).to(_device(device))

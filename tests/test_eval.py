@@ -189,3 +189,18 @@ def test_cli_errors_exit_2(argv, match, tmp_path, capsys):
     assert cli(["eval", *argv, "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: ") and match in err[-1]
+
+
+# Last in the file: it adds bf16 lines to the shared run's predictions, which the tests above read.
+def test_bf16_predictions_are_cached_apart_from_fp32_ones(run_dir, evaluated, shared_data):
+    s = evaluate(run_dir=run_dir, data=str(shared_data), **{**FAST, "precision": "bf16"})
+    assert s["generated"] == {"student": 30, "base": 30}  # not served from the fp32 predictions
+    keys = [json.loads(line)["key"] for line in (run_dir / "eval" / "predictions.jsonl").read_text().splitlines()
+            if line.strip()]
+    assert len(keys) >= 60 and sum('"precision":"bf16"' in k for k in keys) == 30
+    again = evaluate(run_dir=run_dir, data=str(shared_data), **{**FAST, "precision": "bf16"})
+    assert again["generated"] == {"student": 0, "base": 0} and again["benchmarks"] == s["benchmarks"]
+    fp32 = evaluate(run_dir=run_dir, data=str(shared_data), **FAST)  # the fp32 cache is intact
+    assert fp32["generated"] == {"student": 0, "base": 0} and fp32["benchmarks"] == evaluated["benchmarks"]
+    with pytest.raises(ConfigError, match="precision must be fp32 or bf16"):
+        evaluate(run_dir=run_dir, data=str(shared_data), **{**FAST, "precision": "fp16"})

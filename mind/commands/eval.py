@@ -26,7 +26,9 @@ def add_parser(sub) -> None:
                    help="comma list (default: all six)")
     p.add_argument("--limit", type=int, default=None, help="first N items of each benchmark (default: all)")
     p.add_argument("--max-new-tokens", type=int, default=256, help="generation budget per item (default: 256)")
-    p.add_argument("--batch-size", type=int, default=8, help="prompts decoded together (default: 8)")
+    p.add_argument("--batch-size", type=int, default=16, help="prompts decoded together (default: 16)")
+    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
+                   help="generate with fp32 or bf16 weights (bf16: ~2x faster on AMX CPUs and GPUs; cached apart)")
     p.add_argument("--data", help="benchmark folder or file (default: $MIND_DATA_DIR or ../shared/data)")
     p.add_argument("--no-base", action="store_true", help="skip the base student (no forgetting unless cached)")
     p.add_argument("--no-chat-template", action="store_true", help="--student only: plain 'Question:/Answer:' prompt")
@@ -54,9 +56,10 @@ def run(args) -> int:
 
         for r in args.run:  # fail on a bad run before spending time on the first one
             load_run(r)
-    settings = EvalSettings(args.benchmarks, args.limit, args.max_new_tokens, args.batch_size, args.data)
+    settings = EvalSettings(args.benchmarks, args.limit, args.max_new_tokens, args.batch_size, args.data, args.precision)
     common = dict(benchmarks=settings.benchmarks, limit=settings.limit, max_new_tokens=settings.max_new_tokens,
-                  batch_size=settings.batch_size, data=settings.data, progress=not args.quiet, device=args.device)
+                  batch_size=settings.batch_size, data=settings.data, progress=not args.quiet, device=args.device,
+                  precision=settings.precision)
     rows: dict[str, dict[str, float]] = {}
     written = []
     if args.student:
