@@ -224,7 +224,9 @@ class Bench:
             p_seq = p_len[pre.seq]
             return (4 * self.P_dec * float(p_len.sum() + lens.sum()) + head
                     + att / 2 * float((p_len ** 2).sum()) + att * float((lens * (p_seq + lens / 2)).sum()))
-        return 4 * self.P_dec * (Q * P + N * S) + head + att * (Q * P * P + N * S * (P + S))
+        widths = [(len(g), int(lens[g].max())) for g in pre.groups]  # each length group is padded to its longest
+        return (4 * self.P_dec * batch.n_computed + head
+                + att * (Q * P * P + sum(n * w * (P + w) for n, w in widths)))
 
     def matmul(self, n: int = 2048, reps: int = 3):
         """Peak probes: fp32 and bf16 torch.mm of n x n matrices (bf16 runs on AMX/AVX512-BF16 where the CPU has it)."""

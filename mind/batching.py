@@ -66,9 +66,10 @@ class Prefix:
     lengths: torch.Tensor  # (Q,) real prompt tokens
     seq: torch.Tensor  # (N,) the prompt row of every sequence
     position_ids: torch.Tensor  # (N, S) positions of the rationale tokens (prompt length + offset)
+    groups: list[list[int]]  # rows run together in the rationale pass, each padded to its own longest
 
     def to(self, device) -> "Prefix":
-        return Prefix(**{k: v.to(device) for k, v in vars(self).items()})
+        return Prefix(**{k: v.to(device) if torch.is_tensor(v) else v for k, v in vars(self).items()})
 
 
 @dataclass
@@ -88,15 +89,17 @@ class Batch:
     n_computed: int = 0  # positions the decoder actually runs, padding included
 
 
-def collate(problems: list[EncodedProblem], run: list[list[bool]], pad_id: int, shared_prefix: bool = False) -> Batch:
+def collate(problems: list[EncodedProblem], run: list[list[bool]], pad_id: int, shared_prefix: bool = False,
+            group_lengths: bool = True) -> Batch:
     """Pack the sequences ``run[b][k]`` (and present) of ``problems`` into one right-padded batch.
 
     ``rows``/``cols`` address the hidden states that predict each target token. In the plain layout those are
     positions of ``input_ids``; with ``shared_prefix`` they address the student's combined hidden states, whose
-    column 0 is the last prompt position and column j >= 1 the rationale position j - 1.
+    column 0 is the last prompt position and column j >= 1 the rationale position j - 1; ``group_lengths`` then
+    splits the rationale rows into groups of similar length (:func:`length_groups`) that the student runs apart.
     """
     if shared_prefix:
-        return _collate_shared(problems, run, pad_id)
+        return _collate_shared(problems, run, pad_id, group_lengths)
     seqs, seq_problem, seq_slot, spans = [], [], [], []
     for b, ep in enumerate(problems):
         for k, tgt in enumerate(ep.targets):
@@ -131,7 +134,7 @@ def collate(problems: list[EncodedProblem], run: list[list[bool]], pad_id: int, 
     )
 
 
-def _collate_shared(problems: list[EncodedProblem], run: list[list[bool]], pad_id: int) -> Batch:
+def _collate_shared(problems: list[EncodedProblem], run: list[list[bool]], pad_id: int, group_lengths: bool) -> Batch:
     used = [b for b, ep in enumerate(problems) if any(t is not None and run[b][k] for k, t in enumerate(ep.targets))]
     row_of = {b: q for q, b in enumerate(used)}
     prompts = [problems[b].prompt for b in used]
@@ -163,13 +166,16 @@ def _collate_shared(problems: list[EncodedProblem], run: list[list[bool]], pad_i
         m += len(tgt)
     rows_t = torch.tensor(rows)
     seq_problem = torch.tensor([b for b, _, _ in seqs])
+    lens = [len(t) - 1 for _, _, t in seqs]
+    groups = length_groups(lens) if group_lengths and N > 1 else [list(range(N))]
     prefix = Prefix(input_ids=prefix_ids, attention_mask=prefix_mask, lengths=prefix_mask.sum(1),
-                    seq=torch.tensor([row_of[b] for b, _, _ in seqs]), position_ids=positions)
+                    seq=torch.tensor([row_of[b] for b, _, _ in seqs]), position_ids=positions, groups=groups)
     return Batch(
         input_ids=input_ids, attention_mask=attn, seq_problem=seq_problem, seq_slot=torch.tensor([k for _, k, _ in seqs]),
         rows=rows_t, cols=torch.tensor(cols), target_ids=torch.tensor(tids), seq_of_target=rows_t,
         answer_index=ans_idx, answer_ids=ans_ids,
-        n_tokens=sum(len(problems[b].prompt) + len(t) for b, _, t in seqs), prefix=prefix, n_computed=N * S + len(used) * P,
+        n_tokens=sum(len(problems[b].prompt) + len(t) for b, _, t in seqs), prefix=prefix,
+        n_computed=len(used) * P + sum(len(g) * max(lens[i] for i in g) for g in groups),
     )
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from mind.batching import length_groups
 from mind.errors import ConfigError
 
 # Decoders whose attention takes a cache object through ``past_key_values.update(k, v, layer_idx)`` and a ready 4-D
@@ -127,18 +126,17 @@ class StudentLM(nn.Module):
     With ``prefix`` (a :class:`mind.batching.Prefix`, from ``collate(shared_prefix=True)``) each question's prompt
     runs once; its per-layer keys and values are handed to the rationale pass of all its sequences through a
     read-only cache, and ``hidden`` is then (N, 1 + S, d): the last prompt position, then the S rationale positions.
-    The rationale pass runs in groups of similar length (:func:`mind.batching.length_groups`; ``group_lengths``), each
+    The rationale pass runs in the prefix's row groups (similar lengths, :func:`mind.batching.length_groups`), each
     padded only to its own longest, and the rows come back in the batch's order.
     Gradients reach the prompt's computation through those keys and values, so the losses and gradients equal the
     plain path's (``tests/test_fast_paths.py``). Only decoders in ``SHARED_PREFIX_MODELS`` with sdpa or eager
     attention take this path (:attr:`shares_prefix`); others run full sequences.
     """
 
-    def __init__(self, lm: nn.Module, chunk: int = 1024, group_lengths: bool = True):
+    def __init__(self, lm: nn.Module, chunk: int = 1024):
         super().__init__()
         self.lm = lm
         self.chunk = chunk
-        self.group_lengths = group_lengths
         if self.shares_prefix:  # our caches are read-only in the rationale pass, so checkpointed layers may keep them
             for layer in self.lm.get_decoder().layers:
                 layer._can_checkpoint_with_cache = True
@@ -169,7 +167,7 @@ class StudentLM(nn.Module):
         last = h_prompt[torch.arange(Q, device=dev), prefix.lengths - 1]
         # The rationale pass, in groups of similar length so that short rationales are not padded to the longest.
         lens = attention_mask.sum(1).tolist()
-        groups = length_groups(lens) if self.group_lengths and N > 1 else [list(range(N))]
+        groups = prefix.groups
         outs = []
         for g in groups:
             ix = torch.as_tensor(g, device=dev)

@@ -165,6 +165,15 @@ def test_shared_prefix_equals_full_sequences(setup, kind, checkpointing, run):
     # the same tokens are trained on, but the prompt runs once per question instead of once per rationale
     assert b1.n_tokens == b0.n_tokens and torch.equal(b1.target_ids, b0.target_ids)
     assert b1.n_computed < b0.n_computed
+    groups = b1.prefix.groups  # the rationale rows are run in length groups, each padded to its own longest
+    lens = b1.attention_mask.sum(1).tolist()
+    assert sorted(i for g in groups for i in g) == list(range(b1.input_ids.shape[0]))
+    assert b1.n_computed == b1.prefix.input_ids.numel() + sum(len(g) * max(lens[i] for i in g) for g in groups)
+    ungrouped = collate(encoded, RUNS[run], tok.pad_token_id, shared_prefix=True, group_lengths=False)
+    assert len(ungrouped.prefix.groups) == 1 and ungrouped.n_computed >= b1.n_computed
+    with torch.no_grad():
+        ce2, _ = _student_pass(student, ungrouped, len(encoded), K, False, "cpu")
+    assert torch.allclose(ce2.nan_to_num(), ce1.nan_to_num(), atol=ATOL, rtol=0)
     assert b1.prefix.input_ids.shape[0] == sum(any(r) for r in RUNS[run])
 
 
