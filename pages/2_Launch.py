@@ -40,9 +40,9 @@ with st.form("launch"):
     s1, s2, _ = st.columns(3)
     precision = s1.selectbox("Precision", ["fp32", "bf16"],
                              help="bf16 mixed precision: faster on CPUs with AMX and on recent GPUs, slower elsewhere")
-    rescore_every = s2.number_input("Rescore unselected every N steps", 1, 1000, 1, 1,
-                                    help="1 = every step (the paper); N > 1 skips the no-grad pass that measures the "
-                                         "rationales not trained on, on N-1 of every N steps")
+    rescore_every = s2.number_input("Rescore interval N", 1, 1000, 1, 1,
+                                    help="measure L_real of the rationales not trained on every Nth step only: "
+                                         "1 = every step (the paper); larger N skips that no-grad pass in between")
     submitted = st.form_submit_button("Start training", type="primary")
 
 if submitted:
