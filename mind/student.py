@@ -179,10 +179,11 @@ class StudentLM(nn.Module):
                     position_ids=prefix.position_ids[ix, :s], past_key_values=_SharedKV(record, seq),
                     use_cache=False).last_hidden_state
             outs.append(torch.cat([last.index_select(0, seq)[:, None], torch.nn.functional.pad(h, (0, 0, 0, S - s))], 1))
-        if len(outs) == 1:
-            return outs[0]
-        inverse = torch.argsort(torch.as_tensor([i for g in groups for i in g], device=dev))
-        return torch.cat(outs).index_select(0, inverse)
+        order = [i for g in groups for i in g]  # rows in group order; put them back in the batch's order
+        out = torch.cat(outs) if len(outs) > 1 else outs[0]
+        if order == list(range(N)):
+            return out
+        return out.index_select(0, torch.argsort(torch.as_tensor(order, device=dev)))
 
     def forward(self, input_ids, attention_mask, rows, cols, targets, answer_index, prefix=None):
         if prefix is not None:

@@ -237,3 +237,23 @@ def test_length_groups_cover_every_sequence_once_at_minimal_padding(seed):
     assert cost == _brute_force_groups(lengths, 32, 3)
     assert len(groups) <= 3 and all(groups)
     assert length_groups([50] * 5) == [[0, 1, 2, 3, 4]]  # equal lengths: one call, no padding to remove
+
+
+def test_shared_prefix_puts_rows_back_in_batch_order_with_a_single_length_group():
+    """A regression: one length group holds the rows sorted by length, which is not the batch's order."""
+    from pathlib import Path
+
+    tok = load_tokenizer("tiny")
+    problems = load_problems(str(Path(__file__).parent / "data" / "mini.jsonl"))
+    persp = tuple(perspectives_in(problems))
+    encoded = [encode_problem(tok, p, i, persp, 384, True) for i, p in enumerate(problems[:2])]
+    run = [ep.mask for ep in encoded]
+    student = _tiny_student("llama", tok, False)
+    plain = collate(encoded, run, tok.pad_token_id)
+    shared = collate(encoded, run, tok.pad_token_id, shared_prefix=True)
+    order = [i for g in shared.prefix.groups for i in g]
+    assert len(shared.prefix.groups) == 1 and order != sorted(order)  # the case this test is about
+    with torch.no_grad():
+        ce0, _ = _student_pass(student, plain, 2, len(persp), False, "cpu")
+        ce1, _ = _student_pass(student, shared, 2, len(persp), False, "cpu")
+    assert torch.allclose(ce0.nan_to_num(), ce1.nan_to_num(), atol=ATOL, rtol=0)
