@@ -47,8 +47,8 @@ class TrainConfig:
     lora_alpha: int = _f(16, "LoRA alpha")
     lora_dropout: float = _f(0.0, "LoRA dropout")
     lora_targets: tuple[str, ...] = _f(("q_proj", "k_proj", "v_proj", "o_proj"), "module names LoRA adapts")
-    gradient_checkpointing: bool = _f(True, "recompute decoder activations in backward: SmolLM2 batch 2x8x256 peaks at 5.4 instead of 9.4 GiB for ~17% more time")
-    precision: str = _f("fp32", "'fp32', or 'bf16' mixed precision (autocast; weights and optimiser stay fp32): ~1.35x faster on CPUs with AMX and on recent GPUs, losses agree to ~1e-3")
+    gradient_checkpointing: bool = _f(True, "recompute decoder activations in backward: SmolLM2 batch 2x8x256 peaks at 3.8 instead of 6.2 GiB (bench_memory.py) for more time")
+    precision: str = _f("fp32", "'fp32', or 'bf16' mixed precision (autocast; weights and optimiser stay fp32): 1.4-1.7x faster on this AMX CPU (bench_train.py), slower on CPUs without bf16 units; losses agree to ~1e-3")
     shared_prefix: bool = _f(True, "run each question's prompt once for its K rationales (Llama/Mistral/Qwen2/Qwen3 students with sdpa or eager attention; others run full sequences); same losses")
     chat_template: bool = _f(True, "wrap the question in the tokenizer's chat template when it has one")
     # ---- MIND method
