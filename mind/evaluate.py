@@ -184,7 +184,8 @@ def evaluate(student: str | None = None, run_dir: str | Path | None = None, benc
     ``base`` (runs only) also evaluates the base student for forgetting; with ``base=False`` a base evaluation
     already cached for the same items and settings is still reported. ``chat_template``/``seed`` apply to a bare
     student; a run uses its own config. ``precision="bf16"`` generates with bf16 weights (the base weights are
-    rounded to bf16 once; a checkpoint is merged onto them in fp32): about 2x the tokens/s on CPUs with AMX and on GPUs, with answers that can differ from fp32 ones.
+    rounded to bf16 once; a checkpoint is merged onto them in fp32): about 2x the tokens/s on CPUs with AMX and on
+    GPUs, with answers that can differ from fp32 ones.
     """
     settings = EvalSettings(benchmarks, limit, max_new_tokens, batch_size, data, precision)
     if (student is None) == (run_dir is None):
