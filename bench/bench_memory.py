@@ -46,6 +46,8 @@ VARIANTS = {  # name: extra `mind train` options
     "full-prompts": ("shared_prefix=false",),
     "no-ckpt+full-prompts": ("gradient_checkpointing=false", "shared_prefix=false"),
     "bf16": ("precision=bf16",),
+    "ckpt-every-2": ("checkpoint_layers=2",),
+    "ckpt-every-3": ("checkpoint_layers=3",),
 }
 
 

@@ -48,6 +48,7 @@ class TrainConfig:
     lora_dropout: float = _f(0.0, "LoRA dropout")
     lora_targets: tuple[str, ...] = _f(("q_proj", "k_proj", "v_proj", "o_proj"), "module names LoRA adapts")
     gradient_checkpointing: bool = _f(True, "recompute decoder activations in backward: SmolLM2 batch 2x8x256 peaks at 3.8 instead of 6.2 GiB (bench_memory.py) for more time")
+    checkpoint_layers: int = _f(1, "with gradient_checkpointing: recompute every Nth decoder layer only (1 = all; larger N = faster, more memory)")
     precision: str = _f("fp32", "'fp32', or 'bf16' mixed precision (autocast; weights and optimiser stay fp32): 1.4-1.7x faster on this AMX CPU (bench_train.py), slower on CPUs without bf16 units; losses agree to ~1e-3")
     shared_prefix: bool = _f(True, "run each question's prompt once for its K rationales (Llama/Mistral/Qwen2/Qwen3 students with sdpa or eager attention; others run full sequences); same losses")
     chat_template: bool = _f(True, "wrap the question in the tokenizer's chat template when it has one")
@@ -100,7 +101,7 @@ class TrainConfig:
         if not (0.0 <= self.g < 1.0):
             bad("g", self.g, "the EMA factor must be in [0, 1)")
         for name in ("steps", "batch_size", "grad_accum", "meta_grad_accum", "meta_hidden", "meta_heads", "lora_r",
-                     "probe_problems", "log_samples_every", "rescore_every"):
+                     "probe_problems", "log_samples_every", "rescore_every", "checkpoint_layers"):
             if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
                 bad(name, getattr(self, name), "it must be an integer >= 1")
         for name in ("warmup_steps", "meta_warmup_steps", "snapshot_every", "checkpoint_every"):

@@ -95,9 +95,13 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     hf = load_causal_lm(cfg.student, tok, seed=cfg.seed)
     if cfg.gradient_checkpointing:
         if hasattr(hf, "activation_checkpointing_enable"):  # transformers >= 5.2x; the older name is deprecated
-            hf.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
-        else:
+            hf.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False},
+                                               every_n_layers=cfg.checkpoint_layers)
+        elif cfg.checkpoint_layers == 1:
             hf.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            raise ConfigError(f"checkpoint_layers={cfg.checkpoint_layers} needs transformers with "
+                              "activation_checkpointing_enable(every_n_layers=...); use checkpoint_layers=1")
     lora = cfg.finetune == "lora"
     if lora:
         hf = add_lora(hf, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets, seed=cfg.seed)
