@@ -16,12 +16,8 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("MIND_CACHE_DIR", str(ROOT / ".cache" / "mind"))
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import _env  # noqa: F401  (the repository on sys.path, the offline environment)
 
 
 def main(argv=None) -> int:
@@ -98,5 +94,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     sys.exit(main())

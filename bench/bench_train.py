@@ -43,10 +43,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("MIND_CACHE_DIR", str(ROOT / ".cache" / "mind"))
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import _env  # noqa: F401  (the repository on sys.path, the offline environment)
 
 
 def _now():
