@@ -1,6 +1,6 @@
 """Training-step benchmarks: MIND overhead, `uniform` tokens/s against TRL's SFTTrainer, hardware efficiency.
 
-Composes the library's own pieces (mind.trainer's ``_weights`` / ``_student_pass``, mind.losses, MetaNet, the
+Composes the library's own pieces (mind.trainer's ``_weights`` / ``rationale_losses`` / ``_student_pass``, mind.losses, MetaNet, the
 inertia calibrator, mind.telemetry and RunWriter) into one step per variant, on one batch of ``--problems-per-step``
 demo problems x 8 perspectives per round, and runs the variants interleaved (A B C ... A B C ...) so that load from
 other processes hits them alike. Medians over ``--repeats`` rounds after ``--warmup`` rounds. Every variant uses the
@@ -131,11 +131,9 @@ class Bench:
 
     # ------------------------------------------------------------------ variants: each returns real tokens
     def v_mind(self, r: int, warm: bool, rescore: bool = True) -> int:
-        torch = self.torch
         from mind import losses
-        from mind.batching import collate
         from mind.telemetry import sample_records, step_record
-        from mind.trainer import _student_pass, _weights
+        from mind.trainer import _weights, rationale_losses
 
         cfg, K = self.cfg, self.K
         t0 = _now()
@@ -143,19 +141,10 @@ class Bench:
         scores, attn = self.metanet(self.features[idx], mask)
         alpha = _weights(cfg, warm, scores, mask, self.golden[idx])
         lam = cfg.effective_lam
-        sel, rest = alpha > 0, mask & ~(alpha > 0) & rescore
-        b_sel = collate(eps, sel.tolist(), self.tok.pad_token_id, self.shared)
-        ce, answer_logp = _student_pass(self.student, b_sel, len(idx), K, lam > 0, "cpu")
-        n_tok = b_sel.n_tokens
-        total, sft, cons = losses.student_objective(ce, alpha, answer_logp, lam)
-        total.backward()
-        ce_all = ce.detach()
-        if rest.any():
-            b_rest = collate(eps, rest.tolist(), self.tok.pad_token_id, self.shared)
-            with torch.no_grad():
-                ce_rest, _ = _student_pass(self.student, b_rest, len(idx), K, False, "cpu")
-            n_tok += b_rest.n_tokens
-            ce_all = torch.where(rest, ce_rest, ce_all)
+        rest = mask & ~(alpha > 0) & rescore
+        ce_all, total, sft, cons, n_tok = rationale_losses(self.student, eps, alpha, rest, K, lam, self.tok.pad_token_id,
+                                                           self.shared, "cpu", lambda t: t.backward())
+        ce_all = ce_all.detach()
         self.calibrator.update(idx, ce_all, mask)
         filtered = self.calibrator.filtered[idx]
         meta_per = losses.meta_loss(scores, filtered, mask & self.calibrator.seen[idx], cfg.tau, cfg.meta_kl_direction)

@@ -172,22 +172,13 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
                 if metanet is not None:
                     scores, attn = metanet(features[idx].to(acc.device), mask.to(acc.device))
                 alpha = _weights(cfg, warm, scores, mask, golden[idx])
-                chosen = alpha > 0
-                probs = [encoded[i] for i in idx.tolist()]
-                batch = collate(probs, chosen.tolist(), tok.pad_token_id, shared)
                 ctx = acc.no_sync(student) if micro < cfg.grad_accum - 1 else contextlib.nullcontext()
+                rescore = metanet is not None and step % cfg.rescore_every == 0  # MetaNet needs every L_real
+                rest = mask & ~(alpha > 0) if rescore else torch.zeros_like(mask)
                 with ctx:
-                    ce, answer_logp = _student_pass(student, batch, len(idx), K, cfg.effective_lam > 0, acc.device)
-                    total, sft, cons = losses.student_objective(ce, alpha.to(ce.device), answer_logp, cfg.effective_lam)
-                    acc.backward(total / cfg.grad_accum)
-                rescore = metanet is not None and step % cfg.rescore_every == 0
-                rest = mask & ~chosen if rescore else torch.zeros_like(mask)
-                if rest.any():  # MetaNet needs L_real of every rationale; those with alpha = 0 need no gradient
-                    with torch.no_grad():
-                        rest_batch = collate(probs, rest.tolist(), tok.pad_token_id, shared)
-                        ce_rest, _ = _student_pass(student, rest_batch, len(idx), K, False, acc.device)
-                    ce = torch.where(rest.to(ce.device), ce_rest, ce)
-                    batch.n_tokens += rest_batch.n_tokens
+                    ce, total, sft, cons, n_tokens = rationale_losses(
+                        student, [encoded[i] for i in idx.tolist()], alpha, rest, K, cfg.effective_lam,
+                        tok.pad_token_id, shared, acc.device, lambda t: acc.backward(t / cfg.grad_accum))
                 # Calibration sees every process's losses so every copy of L~ stays identical.
                 g_idx, g_ce, g_mask = acc.gather((idx.to(acc.device), ce.detach(), mask.to(acc.device)))
                 calibrator.update(g_idx.cpu(), g_ce.cpu(), g_mask.cpu())
@@ -202,7 +193,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
                 sums["loss_total"] += total.item() / cfg.grad_accum
                 sums["loss_sft"] += sft.item() / cfg.grad_accum
                 sums["loss_cons"] += cons.item() / cfg.grad_accum
-                sums["tokens"] += batch.n_tokens
+                sums["tokens"] += n_tokens
                 logs.append(dict(idx=idx, mask=mask, alpha=alpha, scores=None if scores is None else scores.detach().cpu(),
                                  ce=ce.detach().cpu(), filtered=filtered.cpu(), attn=None if attn is None else attn.detach().cpu(),
                                  meta=None if meta_per is None else meta_per.detach().cpu()))
@@ -299,6 +290,29 @@ def _forward(student, batch, device):
     hidden, tok_logp, ans_logp = student(batch.input_ids.to(device), batch.attention_mask.to(device), batch.rows.to(device),
                                          batch.cols.to(device), batch.target_ids.to(device), answer_index, prefix=prefix)
     return hidden, tok_logp, ans_logp.split([len(ix) for ix in batch.answer_index])
+
+
+def rationale_losses(student, probs, alpha: torch.Tensor, rest: torch.Tensor, K: int, lam: float, pad_id: int,
+                     shared: bool, device, backward):
+    """The student's side of one micro-batch of problems ``probs``.
+
+    The rationales with alpha > 0 run with gradients: weighted SFT plus lambda x consistency, handed to
+    ``backward`` (before the next pass, so their graph is freed). The ``rest`` rationales (alpha = 0) then run in a
+    no-grad pass: calibration needs their L_real, the student does not train on them. Returns per-rationale CE
+    (B, K) of every rationale run (NaN elsewhere), the objective's (total, sft, cons) and the tokens run.
+    """
+    batch = collate(probs, (alpha > 0).tolist(), pad_id, shared)
+    ce, answer_logp = _student_pass(student, batch, len(probs), K, lam > 0, device)
+    total, sft, cons = losses.student_objective(ce, alpha.to(ce.device), answer_logp, lam)
+    backward(total)
+    n_tokens = batch.n_tokens
+    if rest.any():
+        with torch.no_grad():
+            rest_batch = collate(probs, rest.tolist(), pad_id, shared)
+            ce_rest, _ = _student_pass(student, rest_batch, len(probs), K, False, device)
+        ce = torch.where(rest.to(ce.device), ce_rest, ce)
+        n_tokens += rest_batch.n_tokens
+    return ce, total, sft, cons, n_tokens
 
 
 def _student_pass(student, batch, B: int, K: int, need_answers: bool, device):
