@@ -5,8 +5,10 @@ Per optimiser step, for each problem of the batch (GUIDE.md section 1):
 1. MetaNet scores the K rationales from frozen Sentence-BERT features: s in R^K, positive.
 2. Selection I_dyn = {k : s_k >= beta * max(s)}, alpha = softmax over I_dyn of s / tau_student (detached).
    During MetaNet's warm-up the student trains on uniform weights; baselines use their fixed weights.
-3. The student is teacher-forced on every rationale it needs: per-rationale cross-entropy L_real and the answer
-   distributions P_k; L_total = sum_k alpha_k CE_k + lambda * sum_{i<j} alpha_i alpha_j JSD(P_i || P_j).
+3. The student is teacher-forced on the rationales with alpha > 0 (per-rationale cross-entropy and the answer
+   distributions P_k; L_total = sum_k alpha_k CE_k + lambda * sum_{i<j} alpha_i alpha_j JSD(P_i || P_j)), then
+   on the others in a no-grad pass, so L_real is known for every rationale (every ``rescore_every`` steps).
+   Each question's prompt runs once for its K rationales where the student allows (``shared_prefix``).
 4. The inertia calibrator folds L_real into L~ (EMA, factor g); MetaNet learns from
    L_meta = KL(softmax(s/tau) || softmax(-L~/tau)), with its own learning rate and accumulation.
 5. Records go to the sinks (run directory, trackers); snapshots and checkpoints at their intervals.
