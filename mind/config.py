@@ -33,6 +33,9 @@ class TrainConfig:
     perspectives: tuple[str, ...] = _f((), "perspective ids to use (comma-separated); empty = all found in the data")
     golden_perspective: str = _f("decomposition", "the one rationale the 'single' baseline trains on (falls back to the first present)")
     seed: int = _f(0, "random seed (model init, data order, LoRA init)")
+    holdout: int = _f(-1, "problems kept out of training (seeded by holdout_seed): `mind eval` scores them as the 'heldout' benchmark and MetaNet's tracking is measured on them; -1 = 16 for the demo set, 0 for a dataset file")
+    holdout_seed: int = _f(0, "seed of the held-out split alone, so runs with other seeds share it")
+    max_problems: int = _f(0, "train on the first N problems of the training part only (0 = all): quick demos on a subset")
     # ---- student optimisation
     steps: int = _f(20, "optimiser steps of the student")
     batch_size: int = _f(2, "problems per optimiser step per process (each problem brings its K rationales)")
@@ -104,7 +107,9 @@ class TrainConfig:
                      "probe_problems", "log_samples_every", "rescore_every", "checkpoint_layers"):
             if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
                 bad(name, getattr(self, name), "it must be an integer >= 1")
-        for name in ("warmup_steps", "meta_warmup_steps", "snapshot_every", "checkpoint_every"):
+        if self.holdout < -1:
+            bad("holdout", self.holdout, "use -1 (auto), 0 (none) or the number of problems to hold out")
+        for name in ("warmup_steps", "meta_warmup_steps", "snapshot_every", "checkpoint_every", "max_problems"):
             if getattr(self, name) < 0:
                 bad(name, getattr(self, name), "it must be >= 0")
         if self.meta_hidden % self.meta_heads:

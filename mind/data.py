@@ -24,6 +24,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from mind.errors import DataError
 from mind.perspectives import ANSWER_LINE, DEFAULT_IDS
 
@@ -217,3 +219,26 @@ def write_problems(path: str | Path, problems) -> None:
         for p in problems:
             f.write(json.dumps(p.to_json() if isinstance(p, Problem) else p, ensure_ascii=False) + "\n")
     tmp.replace(path)
+
+
+DEMO_HOLDOUT = 16  # problems of the demo set kept out of training by default (`holdout=-1`)
+
+
+def resolve_holdout(holdout: int, data: str) -> int:
+    """``holdout=-1`` (auto) means :data:`DEMO_HOLDOUT` problems for the demo set and none for a user's file."""
+    if holdout >= 0:
+        return holdout
+    return DEMO_HOLDOUT if str(data) == "demo" else 0
+
+
+def split_holdout(problems: list[Problem], n: int, seed: int = 0) -> tuple[list[Problem], list[Problem]]:
+    """(train, heldout): ``n`` problems drawn by a permutation seeded with ``seed`` alone, so the same data and
+    seed give the same split whatever else the run changes; both parts keep the file order."""
+    if n < 0 or n >= len(problems):
+        raise DataError(f"holdout={n} leaves no training problems out of {len(problems)}; use 0 <= holdout < {len(problems)}")
+    if n == 0:
+        return list(problems), []
+    chosen = set(np.random.default_rng([seed, 0x401D]).permutation(len(problems))[:n].tolist())
+    train = [p for i, p in enumerate(problems) if i not in chosen]
+    held = [p for i, p in enumerate(problems) if i in chosen]
+    return train, held

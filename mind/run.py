@@ -6,6 +6,7 @@ Layout (every file is JSON, JSONL or safetensors; nothing is pickled)::
       config.json              resolved training config (written once, atomically)
       status.json              state (running | finished | crashed | stopped), pid, heartbeat, step, total_steps, error
       data.jsonl               the training problems (question, gold, K rationales), for the dashboard
+      heldout.jsonl            the problems kept out of training (``holdout``), same schema; `mind eval`'s 'heldout'
       probes.jsonl             the fixed probe set of (problem, perspective) pairs, in snapshot row order
       steps.jsonl              one record per optimiser step (append-only)
       samples.jsonl            per-problem MetaNet details every ``log_samples_every`` steps (append-only)
@@ -255,6 +256,18 @@ def _read_json(path: Path, required: bool = True) -> dict:
     return obj
 
 
+def _problem_frame(path: Path) -> pd.DataFrame:
+    """data.jsonl / heldout.jsonl as a DataFrame (id, question, answer, rationales as {perspective: text})."""
+    rows = read_jsonl(path)
+    for i, r in enumerate(rows):
+        rats = r.get("rationales", [])
+        if not isinstance(rats, list) or not all(isinstance(x, dict) and "perspective" in x and "text" in x for x in rats):
+            raise RunDirError(f"{path}: record {i + 1} has malformed 'rationales' (corrupt run file); "
+                              "re-run the training to recreate it")
+        r["rationales"] = {x["perspective"]: x["text"] for x in rats}
+    return pd.DataFrame.from_records(rows) if rows else pd.DataFrame(columns=["id", "question", "answer", "rationales"])
+
+
 class Run:
     """Read-only view of a run directory. Each property reads its files once; call :func:`load_run` again
     for fresh data from a run that is still being written."""
@@ -321,14 +334,12 @@ class Run:
     @cached_property
     def problems(self) -> pd.DataFrame:
         """The training problems (id, question, answer, rationales as {perspective: text})."""
-        rows = read_jsonl(self.path / "data.jsonl")
-        for i, r in enumerate(rows):
-            rats = r.get("rationales", [])
-            if not isinstance(rats, list) or not all(isinstance(x, dict) and "perspective" in x and "text" in x for x in rats):
-                raise RunDirError(f"{self.path / 'data.jsonl'}: record {i + 1} has malformed 'rationales' (corrupt run file); "
-                                  "re-run the training to recreate it")
-            r["rationales"] = {x["perspective"]: x["text"] for x in rats}
-        return pd.DataFrame.from_records(rows) if rows else pd.DataFrame(columns=["id", "question", "answer", "rationales"])
+        return _problem_frame(self.path / "data.jsonl")
+
+    @cached_property
+    def heldout(self) -> pd.DataFrame:
+        """The held-out problems (``holdout`` option), same columns as :attr:`problems`; empty when none."""
+        return _problem_frame(self.path / "heldout.jsonl")
 
     @cached_property
     def probes(self) -> pd.DataFrame:

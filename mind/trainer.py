@@ -33,7 +33,7 @@ from mind.batching import collate, encode_problem
 from mind.calibration import InertiaCalibrator
 from mind.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from mind.config import TrainConfig
-from mind.data import load_problems, perspectives_in
+from mind.data import load_problems, perspectives_in, resolve_holdout, split_holdout
 from mind.errors import ConfigError, RunDirError
 from mind.perspectives import validate_ids
 from mind.run import RunWriter, TrackerSink
@@ -84,6 +84,10 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     set_seed(cfg.seed)
     problems = load_problems(cfg.data, perspectives=cfg.perspectives or None)
     persp = list(validate_ids(cfg.perspectives or perspectives_in(problems)))
+    n_holdout = resolve_holdout(cfg.holdout, cfg.data)
+    problems, heldout = split_holdout(problems, n_holdout, cfg.holdout_seed)
+    if cfg.max_problems:
+        problems = problems[: cfg.max_problems]
     K, world = len(persp), acc.num_processes
     global_batch = cfg.batch_size * cfg.grad_accum * world
 
@@ -146,10 +150,12 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
             writer.truncate_after(start)
     elif writer:
         n_train = sum(p.numel() for p in student.parameters() if p.requires_grad)
-        writer.write_json("config.json", {**cfg.to_dict(), "perspectives": persp, "out": str(out), "n_problems": len(problems),
+        writer.write_json("config.json", {**cfg.to_dict(), "holdout": n_holdout, "heldout_ids": [p.id for p in heldout],
+                                          "perspectives": persp, "out": str(out), "n_problems": len(problems),
                                           "world_size": world, "global_batch": global_batch, "trainable_params": n_train,
                                           "command": sys.argv, "versions": _versions()})
         writer.write_jsonl("data.jsonl", [p.to_json() for p in problems])
+        writer.write_jsonl("heldout.jsonl", [p.to_json() for p in heldout])
         writer.write_jsonl("probes.jsonl", [{"problem_id": problems[i].id, "perspective": persp[k]} for i, k in probes])
 
     stop = _StopFlag()
@@ -315,6 +321,25 @@ def rationale_losses(student, probs, alpha: torch.Tensor, rest: torch.Tensor, K:
         ce = torch.where(rest.to(ce.device), ce_rest, ce)
         n_tokens += rest_batch.n_tokens
     return ce, total, sft, cons, n_tokens
+
+
+@torch.no_grad()
+def score_rationales(student, encoded, pad_id: int, shared: bool, device, chunk: int = 8) -> torch.Tensor:
+    """L_real without gradients: the per-rationale cross-entropy (N, K) of every present rationale of the encoded
+    problems (NaN where a perspective is missing), ``chunk`` problems at a time, in eval mode."""
+    K = len(encoded[0].targets) if encoded else 0
+    was_training = student.training
+    student.eval()
+    out = []
+    try:
+        for lo in range(0, len(encoded), chunk):
+            part = encoded[lo : lo + chunk]
+            batch = collate(part, [ep.mask for ep in part], pad_id, shared)
+            ce, _ = _student_pass(student, batch, len(part), K, False, device)
+            out.append(ce.float().cpu())
+    finally:
+        student.train(was_training)
+    return torch.cat(out) if out else torch.zeros(0, K)
 
 
 def _student_pass(student, batch, B: int, K: int, need_answers: bool, device):
