@@ -22,7 +22,7 @@ from pathlib import Path
 from mind.errors import ConfigError, RunDirError
 from mind.run import safe_run_path
 
-from app import settings
+from app import access, settings
 
 STUDENTS = ("tiny", "smollm2-135m")
 _MODEL_ID_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_.\-]+)?$")
@@ -125,8 +125,17 @@ class Job:
         return self.proc.poll() is None
 
 
+READ_ONLY_ALLOWED = ("analyze",)  # the only job a read-only dashboard still starts (it writes analysis/ only)
+
+
 def _spawn(argv: list[str], log_path: Path) -> subprocess.Popen:
+    """Start ``argv`` in its own session, output to ``log_path``. Refused on a read-only dashboard (except
+    ``mind analyze``); the access token is not passed on to the child."""
+    sub = argv[3] if len(argv) > 3 else "?"  # [python, -m, mind, <sub-command>, ...]
+    if sub not in READ_ONLY_ALLOWED:
+        access.require_actions(f"mind {sub}")
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.pop(settings.ENV_TOKEN, None)
     with open(log_path, "ab") as log:
         return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 cwd=str(settings.ROOT), env=env, start_new_session=True)
@@ -149,6 +158,7 @@ class JobRegistry:
 
     def start_train(self, spec: LaunchSpec, runs_root: str | Path) -> Job:
         """Create ``<runs_root>/<name>/`` and start training into it (log in ``log.txt``)."""
+        access.require_actions("Launch")
         root = Path(runs_root)
         root.mkdir(parents=True, exist_ok=True)
         path = safe_run_path(root, spec.name)
@@ -194,3 +204,4 @@ class JobRegistry:
             except subprocess.TimeoutExpired:
                 pass
         return True
+        access.require_actions("Stop")

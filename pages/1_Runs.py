@@ -13,7 +13,8 @@ st.caption(f"Your runs: `{settings.runs_dir()}` · bundled examples: `{settings.
 paths = loading.discover()
 if not paths:
     st.info(ui.NO_RUNS.format(roots=", ".join(f"`{r}`" for r in settings.roots())))
-    st.page_link(ui.page_path("2_Launch.py"), label="Launch a run", icon=":material/rocket_launch:")
+    if not settings.read_only():  # a read-only dashboard has no Launch page
+        st.page_link(ui.page_path("2_Launch.py"), label="Launch a run", icon=":material/rocket_launch:")
     st.stop()
 
 with ui.guard("the runs table"):

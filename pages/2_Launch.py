@@ -1,4 +1,7 @@
-"""Launch: a form for a small training run, started as `mind train` in a subprocess, then followed live."""
+"""Launch: a form for a small training run, started as `mind train` in a subprocess, then followed live.
+
+Dataset files and model folders must lie in the runs folder or an ``--allow-dir`` folder (app/access.py); a
+read-only dashboard does not register this page, and the page stops at once if it is reached anyway."""
 
 from pathlib import Path
 import time
@@ -6,11 +9,17 @@ import time
 import streamlit as st
 
 from mind.errors import MindError
-from app import charts, jobs, loading, settings, ui
+from app import access, charts, jobs, loading, settings, ui
 
 st.title("Launch a run")
+if settings.read_only():
+    st.info("This dashboard is read-only: launching and stopping runs is switched off.")
+    st.stop()
+roots = access.launch_roots()
 st.caption(f"New runs are written to `{settings.runs_dir()}`. The run is a separate `mind train` process: "
-           "closing this page does not stop it.")
+           "closing this page does not stop it. Dataset files and model folders must lie in "
+           + " or ".join(f"`{r}`" for r in roots) + " (`mind app --allow-dir FOLDER` adds a folder); "
+           "relative paths start at the runs folder.")
 
 if st.session_state.pop("launch_new_name", False) or "launch_name" not in st.session_state:
     st.session_state["launch_name"] = f"run-{time.strftime('%Y%m%d-%H%M%S')}"  # a fresh default name
@@ -20,9 +29,12 @@ with st.form("launch"):
     name = c1.text_input("Run name", key="launch_name", max_chars=128,
                          help="letters, digits, '.', '_' or '-'; the run folder inside your runs folder")
     data_kind = c2.radio("Dataset", ["demo", "file"], horizontal=True, help="the bundled demo set or a JSONL file")
-    data_file = c2.text_input("Dataset file (.jsonl)", value="", help="used when Dataset is 'file'")
+    data_file = c2.text_input("Dataset file (.jsonl)", value="",
+                              help="used when Dataset is 'file': a file in the runs folder or an --allow-dir folder")
     student_kind = c3.selectbox("Student", ["tiny", "smollm2-135m", "other (model id or folder)"])
-    student_other = c3.text_input("Model id or folder", value="", help="used when Student is 'other'")
+    student_other = c3.text_input("Model id or folder", value="",
+                                  help="used when Student is 'other': a Hugging Face id (org/name), or a model folder "
+                                       "in the runs folder or an --allow-dir folder")
     c4, c5, c6 = st.columns(3)
     method = c4.selectbox("Method", jobs._methods())
     steps = c5.number_input("Steps", min_value=1, max_value=jobs.MAX_STEPS, value=20, step=1)
@@ -47,9 +59,11 @@ with st.form("launch"):
 
 if submitted:
     try:
+        data = "demo" if data_kind == "demo" else access.launch_dataset(data_file, roots)
+        student = student_kind if student_kind in jobs.STUDENTS else access.launch_student(
+            student_other, roots, embedded=jobs.STUDENTS, search=(Path.cwd(), settings.ROOT))
         spec = jobs.LaunchSpec(
-            name=name.strip(), data="demo" if data_kind == "demo" else data_file.strip(),
-            student=student_kind if student_kind in jobs.STUDENTS else student_other.strip(),
+            name=name.strip(), data=data, student=student,
             method=method, steps=int(steps), seed=int(seed), beta=float(beta), lam=float(lam), tau=float(tau),
             tau_student=float(tau_student), g=float(g), lr=float(lr), meta_lr=float(meta_lr),
             precision=precision, rescore_every=int(rescore_every))

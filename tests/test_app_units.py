@@ -216,7 +216,7 @@ def test_mind_app_binds_loopback_with_xsrf(tmp_path):
     assert argv[argv.index("--server.headless") + 1] == "true"
     assert argv[argv.index("--server.port") + 1] == "8600" and argv[-2:] == ["--runs-dir", str((tmp_path / "runs").resolve())]
     assert env == {"MIND_RUNS_DIR": str((tmp_path / "runs").resolve())}
-    assert command(8600, tmp_path, host="0.0.0.0")[0][argv.index("--server.address") + 1] == "0.0.0.0"
+    assert command(8600, tmp_path, host="0.0.0.0", token="t" * 16)[0][argv.index("--server.address") + 1] == "0.0.0.0"
 
 
 def test_mind_app_cli_errors_are_one_line(tmp_path, capsys):
