@@ -11,7 +11,7 @@ import sys
 from mind.errors import MindError
 
 # Sub-commands in the order `mind --help` lists them. Add a module here to add a command.
-COMMANDS = ("train", "generate", "perspectives", "eval", "analyze", "experiment", "app")
+COMMANDS = ("train", "generate", "perspectives", "eval", "analyze", "experiment", "export", "app")
 
 
 def build_parser() -> argparse.ArgumentParser:

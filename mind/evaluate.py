@@ -87,6 +87,8 @@ def latest_checkpoint_dir(run) -> tuple[int, Path]:
 
 def apply_checkpoint(model, ckpt: Path, finetune: str):
     """The base model with a run checkpoint applied: a LoRA adapter merged in, or full weights loaded."""
+    from safetensors import SafetensorError  # a truncated or garbage .safetensors file
+
     if finetune == "lora":
         folder = ckpt / "adapter"
         if not (folder / "adapter_config.json").is_file():
@@ -97,7 +99,7 @@ def apply_checkpoint(model, ckpt: Path, finetune: str):
             with warnings.catch_warnings():  # peft calls a transformers method deprecated in v5
                 warnings.simplefilter("ignore", FutureWarning)
                 return PeftModel.from_pretrained(model, str(folder)).merge_and_unload()
-        except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as exc:
             raise RunDirError(f"{folder}: cannot load the LoRA adapter ({type(exc).__name__}); delete the checkpoint "
                               "or re-run the training") from None
     from safetensors.torch import load_file
@@ -105,7 +107,7 @@ def apply_checkpoint(model, ckpt: Path, finetune: str):
     f = ckpt / "student.safetensors"
     try:
         state = load_file(str(f))
-    except (OSError, ValueError, RuntimeError) as exc:
+    except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
         raise RunDirError(f"{f}: cannot read the student weights ({type(exc).__name__}); delete the checkpoint "
                           "or re-run the training") from None
     missing, unexpected = model.load_state_dict(state, strict=False)
