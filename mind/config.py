@@ -18,6 +18,7 @@ from mind.errors import ConfigError
 
 METHODS = ("mind", "single", "uniform", "uniform-consistency", "instant", "no-attention")
 KL_DIRECTIONS = ("scores||losses", "losses||scores")
+META_TARGETS = ("loss", "zscore")
 
 
 def _f(default, help: str, **kw):
@@ -67,6 +68,9 @@ class TrainConfig:
     meta_warmup_lr: float = _f(1e-3, "MetaNet learning rate during its warm-up")
     meta_warmup_steps: int = _f(4, "steps in which MetaNet learns (every step, meta_warmup_lr) while the student trains on uniform weights; our reading of the paper's warm-up")
     meta_grad_accum: int = _f(4, "MetaNet steps once every this many student steps after warm-up (more accumulation than the student)")
+    meta_every_epochs: float = _f(0.0, "if > 0, MetaNet steps once every this fraction of an epoch after warm-up instead of every meta_grad_accum steps: the same lag at any dataset size and batch")
+    meta_calibrate_epochs: int = _f(0, "calibration pass before step 1 (our reading of 'MetaNet is warmed up first'): L_real of the initial student on every training rationale (no grad) seeds L~, and MetaNet is fitted to it for this many of its own epochs at meta_warmup_lr; 0 = off")
+    meta_target: str = _f("loss", "MetaNet's target distribution: 'loss' = softmax(-L~/tau) (the paper's); 'zscore' = L~ standardised per problem over its perspectives first, so small loss spreads still rank")
     meta_hidden: int = _f(128, "MetaNet hidden size")
     meta_heads: int = _f(4, "heads of the synergy self-attention across perspectives")
     meta_attention: bool = _f(True, "use the synergy self-attention layer (off = the 'no-attention' ablation)")
@@ -122,6 +126,12 @@ class TrainConfig:
             bad("finetune", self.finetune, "use 'lora' or 'full'")
         if self.meta_kl_direction not in KL_DIRECTIONS:
             bad("meta_kl_direction", self.meta_kl_direction, f"use one of {', '.join(KL_DIRECTIONS)}")
+        if self.meta_target not in META_TARGETS:
+            bad("meta_target", self.meta_target, f"use one of {', '.join(META_TARGETS)}")
+        if self.meta_every_epochs < 0:
+            bad("meta_every_epochs", self.meta_every_epochs, "use 0 (off) or a positive fraction of an epoch")
+        if self.meta_calibrate_epochs < 0:
+            bad("meta_calibrate_epochs", self.meta_calibrate_epochs, "use 0 (off) or a number of MetaNet epochs")
         if self.meta_score not in ("softplus", "sigmoid"):
             bad("meta_score", self.meta_score, "use 'softplus' or 'sigmoid'")
         if self.perspectives:
@@ -145,9 +155,14 @@ class TrainConfig:
     def effective_meta_lr(self) -> float:
         return self.lr if self.method == "instant" else self.meta_lr
 
-    @property
-    def effective_meta_grad_accum(self) -> int:
-        return 1 if self.method == "instant" else self.meta_grad_accum
+    def meta_accum_steps(self, steps_per_epoch: float) -> int:
+        """Student steps between MetaNet updates after warm-up: 1 for ``instant``, else ``meta_every_epochs`` of an
+        epoch when set, else ``meta_grad_accum``."""
+        if self.method == "instant":
+            return 1
+        if self.meta_every_epochs > 0:
+            return max(1, round(self.meta_every_epochs * steps_per_epoch))
+        return self.meta_grad_accum
 
     @property
     def effective_attention(self) -> bool:

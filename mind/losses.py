@@ -65,6 +65,17 @@ def uniform_weights(mask: torch.Tensor) -> torch.Tensor:
     return m / m.sum(-1, keepdim=True).clamp(min=1.0)
 
 
+def standardize(values: torch.Tensor, mask: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Per-row z-scores over the present entries: (x - mean) / std (population std, floored at ``eps``); 0 where
+    masked. The ``meta_target="zscore"`` reading of L~: a ranking signal whatever the size of the loss spread."""
+    m = mask.bool()
+    x = torch.where(m, values, torch.zeros_like(values))
+    n = m.sum(-1, keepdim=True).clamp(min=1)
+    mean = x.sum(-1, keepdim=True) / n
+    var = (torch.where(m, values - mean, torch.zeros_like(values)) ** 2).sum(-1, keepdim=True) / n
+    return torch.where(m, (values - mean) / var.sqrt().clamp(min=eps), torch.zeros_like(values))
+
+
 def meta_loss(scores: torch.Tensor, filtered: torch.Tensor, mask: torch.Tensor, tau: float,
               direction: str = "scores||losses") -> torch.Tensor:
     """ListNet-style L_meta per problem: KL(softmax(s/tau) || softmax(-L~/tau)) over the present perspectives.

@@ -50,7 +50,10 @@ from mind.errors import RunDirError
 
 STALE_AFTER_S = 90.0  # a "running" run whose heartbeat is older than this is reported as "stale"
 _SNAP_RE = re.compile(r"^step_(\d{6,})\.safetensors$")
-STEP_COLUMNS = ("step", "epoch", "lr", "loss_total", "loss_sft", "loss_cons", "loss_meta", "n_selected")
+STEP_COLUMNS = ("step", "epoch", "lr", "loss_total", "loss_sft", "loss_cons", "loss_meta", "n_selected",
+                "meta_spearman", "meta_top1", "baseline_spearman", "baseline_top1", "curriculum_shift",
+                "heldout_meta_spearman", "heldout_meta_top1", "heldout_baseline_spearman", "heldout_baseline_top1",
+                "heldout_loss")
 PER_PERSPECTIVE = ("weight", "score", "selected", "loss_raw", "loss_filtered")
 
 

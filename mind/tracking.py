@@ -108,3 +108,21 @@ class CurriculumTracker:
         self.epoch, self.count = int(state["epoch"]), int(state["count"])
         self.current = torch.tensor(state["current"], dtype=torch.float64)
         self.previous = None if state["previous"] is None else torch.tensor(state["previous"], dtype=torch.float64)
+
+
+def agreement(scores: torch.Tensor | None, losses: torch.Tensor, mask: torch.Tensor, baseline: torch.Tensor,
+              prefix: str = "") -> dict[str, float]:
+    """Batch-level tracking record: MetaNet's ``meta_spearman``/``meta_top1`` (NaN without MetaNet) and the
+    perspective-mean predictor's ``baseline_spearman``/``baseline_top1`` against ``-losses``, over ``mask``.
+
+    ``baseline`` is a (K,) score vector (see :func:`perspective_mean_predictor`) applied to every problem."""
+    base = baseline.to(losses.dtype).expand_as(losses)
+    mask = mask.bool() & torch.isfinite(base)
+    out = {f"{prefix}baseline_spearman": nanmean(spearman(base, -losses, mask)),
+           f"{prefix}baseline_top1": nanmean(top1(base, losses, mask))}
+    if scores is None:
+        out.update({f"{prefix}meta_spearman": math.nan, f"{prefix}meta_top1": math.nan})
+    else:
+        out.update({f"{prefix}meta_spearman": nanmean(spearman(scores, -losses, mask)),
+                    f"{prefix}meta_top1": nanmean(top1(scores, losses, mask))})
+    return out

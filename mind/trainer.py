@@ -38,6 +38,7 @@ from mind.errors import ConfigError, RunDirError
 from mind.perspectives import validate_ids
 from mind.run import RunWriter, TrackerSink
 from mind.telemetry import sample_records, step_record
+from mind.tracking import CurriculumTracker, agreement, perspective_mean_predictor, spearman
 
 
 def batch_indices(step: int, global_batch: int, n: int, seed: int) -> np.ndarray:
@@ -96,6 +97,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     tok = load_tokenizer(cfg.student)
     encoded = [encode_problem(tok, p, i, tuple(persp), cfg.max_length, cfg.chat_template) for i, p in enumerate(problems)]
     masks = torch.tensor([ep.mask for ep in encoded])
+    encoded_h = [encode_problem(tok, p, i, tuple(persp), cfg.max_length, cfg.chat_template) for i, p in enumerate(heldout)]
     golden = _golden_slots(cfg, persp, masks)
 
     hf = load_causal_lm(cfg.student, tok, seed=cfg.seed)
@@ -124,12 +126,16 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         from mind.encoder import encode_texts, feature_text
         from mind.metanet import MetaNet
 
-        features = _features(problems, persp, cfg.encoder, encode_texts, feature_text, show=acc.is_main_process and progress)
+        features = _features(problems + heldout, persp, cfg.encoder, encode_texts, feature_text,
+                             show=acc.is_main_process and progress)
+        features, features_h = features[: len(problems)], features[len(problems):]
         metanet = MetaNet(features.shape[-1], K, cfg.meta_hidden, cfg.meta_heads, cfg.effective_attention, cfg.meta_score)
         opt_m = torch.optim.AdamW(metanet.parameters(), lr=cfg.meta_warmup_lr)
         metanet, opt_m = acc.prepare(metanet, opt_m)
     student, opt_s = acc.prepare(student, opt_s)
     calibrator = InertiaCalibrator(len(problems), K, cfg.effective_g)
+    curriculum = CurriculumTracker(K)
+    meta_accum = cfg.meta_accum_steps(len(problems) / global_batch)
 
     writer = RunWriter(out) if acc.is_main_process else None
     sinks = [writer] if writer else []
@@ -146,6 +152,8 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         state = load_checkpoint(ckpt, student=acc.unwrap_model(student).lm, metanet=acc.unwrap_model(metanet) if metanet else None,
                                 opt_s=opt_s, opt_m=opt_m, sched_s=sched_s, calibrator=calibrator, lora=lora)
         start = int(state["step"])
+        if state.get("curriculum"):
+            curriculum.load_state_dict(state["curriculum"])
         if writer:
             writer.truncate_after(start)
     elif writer:
@@ -164,6 +172,11 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         beat = _Heartbeat(writer)
         if start == 0:
             _snapshot(writer, acc.unwrap_model(student), encoded, probes, 0, shared)
+    if start == 0 and metanet is not None and cfg.meta_calibrate_epochs:
+        report = calibrate_metanet(acc, metanet, opt_m, acc.unwrap_model(student), encoded, features, masks, calibrator, cfg,
+                                   tok.pad_token_id, shared, show=progress and acc.is_main_process)
+        if writer:
+            writer.write_json("calibration.json", report)
     bar = tqdm(total=cfg.steps, initial=start, desc=f"mind train [{cfg.method}]", disable=not (progress and acc.is_main_process),
                dynamic_ncols=True)
     try:
@@ -194,15 +207,16 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
                 meta_per = None
                 if metanet is not None:
                     ranked = mask & calibrator.seen[idx]  # == mask unless rescore_every > 1 left some L~ unmeasured
-                    meta_per = losses.meta_loss(scores, filtered, ranked.to(acc.device), cfg.tau, cfg.meta_kl_direction)
-                    accum = 1 if warm else cfg.effective_meta_grad_accum
+                    meta_per = losses.meta_loss(scores, _meta_target(cfg, filtered, ranked.to(acc.device)), ranked.to(acc.device),
+                                                cfg.tau, cfg.meta_kl_direction)
+                    accum = 1 if warm else meta_accum
                     acc.backward(meta_per.mean() / (cfg.grad_accum * accum))
                     sums["loss_meta"] += meta_per.mean().item() / cfg.grad_accum
                 sums["loss_total"] += total.item() / cfg.grad_accum
                 sums["loss_sft"] += sft.item() / cfg.grad_accum
                 sums["loss_cons"] += cons.item() / cfg.grad_accum
                 sums["tokens"] += n_tokens
-                logs.append(dict(idx=idx, mask=mask, alpha=alpha, scores=None if scores is None else scores.detach().cpu(),
+                logs.append(dict(idx=idx, mask=mask, ranked=mask & calibrator.seen[idx], alpha=alpha, scores=None if scores is None else scores.detach().cpu(),
                                  ce=ce.detach().cpu(), filtered=filtered.cpu(), attn=None if attn is None else attn.detach().cpu(),
                                  meta=None if meta_per is None else meta_per.detach().cpu()))
             if cfg.max_grad_norm > 0:
@@ -211,7 +225,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
             sched_s.step()
             opt_s.zero_grad(set_to_none=True)
             meta_lr = None
-            if metanet is not None and (warm or step % cfg.effective_meta_grad_accum == 0):
+            if metanet is not None and (warm or step % meta_accum == 0):
                 meta_lr = cfg.meta_warmup_lr if warm else cfg.effective_meta_lr
                 for group in opt_m.param_groups:
                     group["lr"] = meta_lr
@@ -223,10 +237,19 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
             reduced = {k: float(acc.reduce(torch.tensor(v, dtype=torch.float64, device=acc.device), "mean")) for k, v in sums.items()}
             reduced["tokens"] = int(round(reduced["tokens"] * world))
             if writer:
+                epoch_f = step * global_batch / len(problems)
+                tracking = agreement(gathered["scores"], gathered["filtered"], gathered["ranked"],
+                                     perspective_mean_predictor(calibrator.filtered, calibrator.seen))
+                tracking["curriculum_shift"] = curriculum.update(int((step - 1) * global_batch // len(problems)), gathered["alpha"])
+                snap_now = (cfg.snapshot_every and step % cfg.snapshot_every == 0) or step == cfg.steps
+                if snap_now and encoded_h:
+                    tracking.update(_heldout_tracking(acc.unwrap_model(student), acc.unwrap_model(metanet) if metanet else None,
+                                                      encoded_h, features_h if metanet is not None else None, calibrator,
+                                                      tok.pad_token_id, shared, acc.device))
                 elapsed = time.perf_counter() - t0
                 rec = step_record(step, persp, mask=gathered["mask"], alpha=gathered["alpha"], scores=gathered["scores"],
                                   ce=gathered["ce"], filtered=gathered["filtered"],
-                                  epoch=step * global_batch / len(problems), lr=sched_s.get_last_lr()[0],
+                                  epoch=epoch_f, lr=sched_s.get_last_lr()[0], **tracking,
                                   meta_lr=meta_lr if meta_lr is not None else math.nan,
                                   meta_phase="off" if metanet is None else ("warmup" if warm else "joint"),
                                   time_s=elapsed, tokens_per_s=reduced["tokens"] / elapsed, wall=time.time(),
@@ -239,10 +262,11 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
                                                       scores=gathered["scores"], ce=gathered["ce"], filtered=gathered["filtered"],
                                                       attention=gathered["attn"], meta_loss=gathered["meta"]))
                 beat.step = step
-                if (cfg.snapshot_every and step % cfg.snapshot_every == 0) or step == cfg.steps:
+                if snap_now:
                     _snapshot(writer, acc.unwrap_model(student), encoded, probes, step, shared)
             if (cfg.checkpoint_every and step % cfg.checkpoint_every == 0) or step == cfg.steps or stop.stop:
-                _checkpoint(acc, out, step, student, metanet, opt_s, opt_m, sched_s, calibrator, lora)
+                _checkpoint(acc, out, step, student, metanet, opt_s, opt_m, sched_s, calibrator, lora,
+                            extra={"curriculum": curriculum.state_dict()})
             bar.set_postfix(loss=f"{reduced['loss_total']:.3f}", sel=f"{float(gathered['alpha'].gt(0).sum(-1).float().mean()):.1f}")
             bar.update(1)
             if stop.stop:
@@ -269,6 +293,59 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
 
 
 # ------------------------------------------------------------------------------------------------- pieces
+
+
+def _meta_target(cfg: TrainConfig, filtered: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """What MetaNet's scores are matched to, as a loss-like table: L~ itself, or its per-problem z-scores."""
+    return losses.standardize(filtered, mask) if cfg.meta_target == "zscore" else filtered
+
+
+def calibrate_metanet(acc, metanet, opt_m, student, encoded, features, masks, calibrator, cfg: TrainConfig, pad_id: int,
+                      shared: bool, show: bool, batch: int = 16) -> dict:
+    """The calibration pass (``meta_calibrate_epochs``): L_real of the initial student on every training rationale
+    (no grad) seeds the calibrator, then MetaNet is fitted to it for that many epochs of its own (seeded shuffles
+    of all training problems, ``batch`` at a time, ``meta_warmup_lr``). Returns what it measured, per epoch."""
+    t0 = time.perf_counter()
+    l0 = score_rationales(student, encoded, pad_id, shared, acc.device)
+    calibrator.update(torch.arange(len(encoded)), l0, masks)
+    target = _meta_target(cfg, calibrator.filtered, masks)
+    for group in opt_m.param_groups:
+        group["lr"] = cfg.meta_warmup_lr
+    epochs = []
+    for epoch in tqdm(range(cfg.meta_calibrate_epochs), desc="MetaNet calibration", disable=not show, leave=False):
+        order = torch.from_numpy(np.random.default_rng([cfg.seed, epoch, 0xCA1]).permutation(len(encoded)))
+        total = 0.0
+        for lo in range(0, len(order), batch):
+            idx = order[lo : lo + batch]
+            m = masks[idx].to(acc.device)
+            scores, _ = metanet(features[idx].to(acc.device), m)
+            loss = losses.meta_loss(scores, target[idx].to(acc.device), m, cfg.tau, cfg.meta_kl_direction).mean()
+            acc.backward(loss)
+            opt_m.step()
+            opt_m.zero_grad(set_to_none=True)
+            total += float(loss.detach()) * len(idx)
+        with torch.no_grad():
+            scores, _ = metanet(features.to(acc.device), masks.to(acc.device))
+        rho = spearman(scores.cpu(), -calibrator.filtered, masks)
+        epochs.append({"epoch": epoch + 1, "loss_meta": total / len(order),
+                       "meta_spearman": float(rho[torch.isfinite(rho)].mean())})
+    return {"epochs": epochs, "loss_real_mean": float(l0[torch.isfinite(l0)].mean()), "n_problems": len(encoded),
+            "time_s": round(time.perf_counter() - t0, 2)}
+
+
+@torch.no_grad()
+def _heldout_tracking(student, metanet, encoded_h, features_h, calibrator, pad_id: int, shared: bool, device) -> dict:
+    """Tracking on problems the student never trains on: MetaNet's scores (and the perspective-mean predictor built
+    from the training problems' L~) against the student's current L_real there."""
+    l_h = score_rationales(student, encoded_h, pad_id, shared, device)
+    mask_h = torch.isfinite(l_h)
+    scores = None
+    if metanet is not None:
+        scores, _ = metanet(features_h.to(device), mask_h.to(device))
+        scores = scores.cpu()
+    out = agreement(scores, l_h, mask_h, perspective_mean_predictor(calibrator.filtered, calibrator.seen), prefix="heldout_")
+    out["heldout_loss"] = float(l_h[mask_h].mean())
+    return out
 
 
 def _golden_slots(cfg: TrainConfig, persp: list[str], masks: torch.Tensor) -> torch.Tensor:
@@ -384,19 +461,19 @@ def _snapshot(writer: RunWriter, student, encoded, probes, step: int, shared: bo
     writer.write_snapshot(step, torch.cat(pooled).numpy(), np.asarray(correct))
 
 
-def _checkpoint(acc, out, step, student, metanet, opt_s, opt_m, sched_s, calibrator, lora):
+def _checkpoint(acc, out, step, student, metanet, opt_s, opt_m, sched_s, calibrator, lora, extra=None):
     acc.wait_for_everyone()
     if acc.is_main_process:
         save_checkpoint(out / "checkpoints", step=step, student=acc.unwrap_model(student).lm,
                         metanet=acc.unwrap_model(metanet) if metanet is not None else None, opt_s=opt_s, opt_m=opt_m,
-                        sched_s=sched_s, calibrator=calibrator, lora=lora, extra={"world_size": acc.num_processes})
+                        sched_s=sched_s, calibrator=calibrator, lora=lora, extra={"world_size": acc.num_processes, **(extra or {})})
     acc.wait_for_everyone()
 
 
 def _gather_logs(acc, logs: list[dict]) -> dict:
     """Concatenate micro-batches, then gather over processes, into global (B, K) tensors."""
     out = {}
-    for key in ("idx", "mask", "alpha", "scores", "ce", "filtered", "attn", "meta"):
+    for key in ("idx", "mask", "ranked", "alpha", "scores", "ce", "filtered", "attn", "meta"):
         if logs[0][key] is None:
             out[key] = None
             continue
