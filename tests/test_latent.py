@@ -113,7 +113,9 @@ def test_metrics_of_a_perfect_and_an_over_split_clustering():
         (dict(projector="tsne"), ConfigError),
         (dict(max_clusters=0), ConfigError),
         (dict(covariance_type="banana"), ConfigError),
-        (dict(n_components=1), ConfigError),
+        (dict(n_components=0), ConfigError),
+        (dict(n_components=2.5), ConfigError),
+        (dict(max_iter=0), ConfigError),
     ],
 )
 def test_bad_parameters_raise_config_error(kwargs, exc, planted):
@@ -122,14 +124,14 @@ def test_bad_parameters_raise_config_error(kwargs, exc, planted):
 
 
 def test_bad_input_raises_data_error():
-    with pytest.raises(DataError, match="2-D"):
+    with pytest.raises(DataError, match="Expected 2D array"):
         LatentMap().fit(np.zeros(10))
     X = np.ones((20, 4), dtype=np.float32)
     X[3, 1] = np.nan
     with pytest.raises(DataError, match="NaN"):
         LatentMap(projector="pca").fit(X)
     with pytest.raises(DataError, match="labels"):
-        LatentMap(projector="pca").fit(np.random.rand(20, 4), labels=[0, 1])
+        LatentMap(projector="pca").fit(np.random.rand(20, 4), y=[0, 1])
     lm = LatentMap(projector="pca").fit(np.random.rand(30, 4))
     with pytest.raises(DataError, match="features"):
         lm.transform(np.random.rand(3, 5))

@@ -1,4 +1,4 @@
-"""``LatentMap``: clusters and a 2-D map of hidden states, as a scikit-learn style estimator.
+"""``LatentMap``: clusters and a 2-D map of hidden states, as a scikit-learn estimator.
 
 Pipeline (each step a documented choice, see GUIDE.md section 3 for the measurements behind them):
 
@@ -9,30 +9,92 @@ Pipeline (each step a documented choice, see GUIDE.md section 3 for the measurem
    components and *diagonal* covariances: full covariances over-split and were ~100x slower here. scikit-learn
    stops when the *total* (not per-row) lower bound changes by less than ``tol``, so ``tol`` defaults to
    ``1e-3 * n_rows``. A component is *active* when its posterior weight is at least ``active_weight`` (default
-   0.01, i.e. it explains >= 1% of the rows); ``n_active_clusters_`` counts them.
+   0.01, i.e. it explains >= 1% of the rows); ``n_active_clusters_`` counts them. Cluster labels are the mixture
+   components that received rows, renumbered 0, 1, 2, ... in component order (``cluster_components_`` maps a
+   label back to its component).
 3. **Project** to 2-D for plotting (``projector="umap"``, default, see :mod:`mind.analysis.project`; or ``"pca"``,
    the first two principal components; or ``"none"``). Clusters never come from the 2-D map.
-4. **Score** (:func:`~mind.analysis.metrics.cluster_metrics`) against ``labels`` when ``fit`` receives them.
+4. **Score** (:func:`~mind.analysis.metrics.cluster_metrics`) against ``y`` (e.g. the perspective of each row)
+   when ``fit`` receives it; ``y`` never changes the clusters.
+
+scikit-learn contract: ``LatentMap`` is a ``TransformerMixin, ClusterMixin, BaseEstimator`` (transform = the
+2-D map, like ``KMeans.transform`` gives distances), so ``sklearn.base.clone``, ``get_params`` / ``set_params``,
+``Pipeline`` and parameter searches work. Input goes through ``sklearn.utils.validation.validate_data`` (which
+sets ``n_features_in_`` and, for DataFrames, ``feature_names_in_``) and ``check_is_fitted``; its errors are
+re-raised as one-line :class:`~mind.errors.DataError` / :class:`~mind.errors.ConfigError` that still subclass the
+``ValueError`` / ``TypeError`` / ``NotFittedError`` scikit-learn expects. ``tests/test_latent_sklearn.py`` runs
+scikit-learn's ``check_estimator`` suite; :func:`expected_failed_checks` lists the checks that cannot apply.
 """
 
 from __future__ import annotations
 
+import numbers
 import time
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
 
 from mind.errors import ConfigError, DataError
 
 PROJECTORS = ("umap", "pca", "none")
+MIN_ROWS = 4  # fewer rows give no meaningful mixture (and no silhouette)
+
+_UMAP_TRANSFORM = (
+    "UMAP cannot reproduce its own layout through transform: transform places a row at the membership-weighted "
+    "mean of its nearest fitted rows' positions (the UMAP transform rule), not where the layout optimisation put "
+    "that row, so fit_transform(X) and transform(X) differ by more than the check's atol=0.01")
 
 
-class LatentMap:
-    """Reduce -> DP mixture -> 2-D map. ``fit(X, labels=None)`` returns self.
+def expected_failed_checks(estimator: "LatentMap") -> dict[str, str]:
+    """scikit-learn estimator checks that cannot apply to ``estimator``'s configuration, with the reason (give it
+    to ``check_estimator`` / ``parametrize_with_checks`` as ``expected_failed_checks``; the README's latent
+    analysis section repeats them). ``projector="pca"`` and ``"none"`` pass every check."""
+    if getattr(estimator, "projector", None) == "umap":
+        return {"check_transformer_general": _UMAP_TRANSFORM, "check_transformer_data_not_an_array": _UMAP_TRANSFORM}
+    return {}
 
-    Learned state: ``labels_`` (cluster per row, int), ``embedding_`` ((n, 2) float32, or None for
-    ``projector="none"``), ``reduced_`` ((n, n_components_) float32), ``weights_`` (mixture weights),
-    ``n_active_clusters_``, ``n_clusters_`` (distinct labels actually used), ``metrics_`` (dict; empty without
-    labels), ``timings_`` (seconds per stage), ``reducer_``, ``mixture_``, ``projector_``.
+
+class LatentDataError(DataError):
+    """Bad input to LatentMap (a ``DataError``, hence a ``ValueError`` as scikit-learn expects)."""
+
+
+class LatentTypeError(DataError, TypeError):
+    """Input of the wrong type (sparse, non-numeric objects): a ``DataError`` that is also the ``TypeError``
+    scikit-learn's validation raises for it."""
+
+
+class LatentNotFittedError(ConfigError, NotFittedError):
+    """``transform`` / ``predict`` before ``fit``: a ``ConfigError`` that is also scikit-learn's ``NotFittedError``."""
+
+
+def _one_line(e: Exception) -> str:
+    """scikit-learn's validation message on one line: its first line, plus its reshape hint or a fix for NaN/inf
+    (the lines between, such as a dump of the array, are dropped)."""
+    lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+    if not lines:
+        return type(e).__name__
+    msg = lines[0]
+    hint = next((ln for ln in lines[1:] if ln.startswith("Reshape your data")), None)
+    if hint:
+        return f"{msg.rstrip(':')}. {hint}"
+    if "NaN" in msg or "infinity" in msg:
+        return f"{msg} Drop or repair those rows first."
+    return msg
+
+
+class LatentMap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
+    """Reduce -> DP mixture -> 2-D map. ``fit(X, y=None)`` returns self; ``y`` (optional, any labels, e.g.
+    perspective names) is only used to score the clusters (``metrics_``).
+
+    Learned state: ``labels_`` (cluster per row, int64, consecutive from 0), ``embedding_`` ((n, 2) float32, or
+    None for ``projector="none"``), ``reduced_`` ((n, n_components_) float32), ``weights_`` (mixture weight of
+    each component), ``cluster_components_`` (component of each cluster label), ``n_active_clusters_``,
+    ``n_clusters_`` (distinct labels actually used), ``n_iter_`` and ``converged_`` (of the mixture), ``metrics_``
+    (dict; empty without ``y``), ``timings_`` (seconds per stage), ``n_features_in_``, ``reducer_``,
+    ``mixture_``, ``projector_``.
     """
 
     def __init__(
@@ -69,41 +131,63 @@ class LatentMap:
         self.transform_epochs = transform_epochs
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.random_state is None  # umap and the mixture draw from the global RNG then
+        if self.projector == "none":  # no 2-D map: a pure clusterer (transform & co. are hidden, see below)
+            tags.transformer_tags = None
+        else:
+            tags.transformer_tags.preserves_dtype = ["float32"]  # computes in float32 (memory); the map is float32
+        return tags
+
     # ------------------------------------------------------------------ validation
     def _check_params(self) -> None:
         def need(ok: bool, msg: str) -> None:
             if not ok:
                 raise ConfigError(f"LatentMap: {msg}")
 
-        need(isinstance(self.n_components, int) and self.n_components >= 2, "n_components must be an int >= 2")
-        need(isinstance(self.max_clusters, int) and self.max_clusters >= 1, "max_clusters must be an int >= 1")
+        def is_int(v) -> bool:
+            return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+        def is_num(v) -> bool:
+            return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+        need(is_int(self.n_components) and self.n_components >= 1, "n_components must be an int >= 1")
+        need(is_int(self.max_clusters) and self.max_clusters >= 1, "max_clusters must be an int >= 1")
         need(self.covariance_type in ("diag", "full", "spherical", "tied"),
              "covariance_type must be diag, full, spherical or tied")
-        need(self.weight_concentration_prior is None or self.weight_concentration_prior > 0,
+        need(self.weight_concentration_prior is None
+             or (is_num(self.weight_concentration_prior) and self.weight_concentration_prior > 0),
              "weight_concentration_prior must be > 0 or None (1/max_clusters)")
-        need(0 <= self.active_weight < 1, "active_weight must be in [0, 1)")
+        need(is_num(self.active_weight) and 0 <= self.active_weight < 1, "active_weight must be in [0, 1)")
+        need(is_int(self.max_iter) and self.max_iter >= 1, "max_iter must be an int >= 1")
         need(self.projector in PROJECTORS, f"projector must be one of {', '.join(PROJECTORS)}")
-        need(isinstance(self.n_neighbors, int) and self.n_neighbors >= 2, "n_neighbors must be an int >= 2")
-        need(0 <= self.min_dist <= 1, "min_dist must be in [0, 1]")
-        need(isinstance(self.n_epochs, int) and self.n_epochs >= 1, "n_epochs must be an int >= 1")
-        need(isinstance(self.umap_max_points, int) and self.umap_max_points >= 10, "umap_max_points must be >= 10")
-        need(self.tol is None or self.tol > 0, "tol must be > 0 or None (1e-3 * n_rows)")
+        need(is_int(self.n_neighbors) and self.n_neighbors >= 2, "n_neighbors must be an int >= 2")
+        need(is_num(self.min_dist) and 0 <= self.min_dist <= 1, "min_dist must be in [0, 1]")
+        need(is_int(self.n_epochs) and self.n_epochs >= 1, "n_epochs must be an int >= 1")
+        need(is_int(self.umap_max_points) and self.umap_max_points >= 10, "umap_max_points must be >= 10")
+        need(is_int(self.transform_epochs) and self.transform_epochs >= 0, "transform_epochs must be an int >= 0")
+        need(self.tol is None or (is_num(self.tol) and self.tol > 0), "tol must be > 0 or None (1e-3 * n_rows)")
 
-    @staticmethod
-    def _check_X(X, what: str = "X") -> np.ndarray:
-        X = np.asarray(X)
-        if X.ndim != 2:
-            raise DataError(f"LatentMap: {what} must be a 2-D array (rows x features), got shape {X.shape}")
-        if not np.issubdtype(X.dtype, np.number):
-            raise DataError(f"LatentMap: {what} must be numeric, got dtype {X.dtype}")
-        X = X.astype(np.float32, copy=False)
-        if not np.isfinite(X).all():
-            raise DataError(f"LatentMap: {what} contains NaN or inf; drop or repair those rows first")
-        return X
+    def _validate(self, X, *, reset: bool) -> np.ndarray:
+        """scikit-learn's ``validate_data`` (2-D, numeric, finite, dense, feature count), errors as one line."""
+        try:
+            return validate_data(self, X, reset=reset, dtype=np.float32,
+                                 ensure_min_samples=MIN_ROWS if reset else 1)
+        except TypeError as e:
+            raise LatentTypeError(f"LatentMap: {_one_line(e)}") from e
+        except ValueError as e:
+            raise LatentDataError(f"LatentMap: {_one_line(e)}") from e
+
+    def _check_fitted(self) -> None:
+        try:
+            check_is_fitted(self, ("reducer_", "mixture_"))
+        except NotFittedError as e:
+            raise LatentNotFittedError("LatentMap: call fit(X) before transform/predict") from e
 
     # ------------------------------------------------------------------ estimator API
-    def fit(self, X, labels=None) -> "LatentMap":
-        """Reduce, cluster and project ``X`` (n, d); score against ``labels`` (length n) when given."""
+    def fit(self, X, y=None) -> "LatentMap":
+        """Reduce, cluster and project ``X`` (n, d); score the clusters against ``y`` (length n) when given."""
         from sklearn.mixture import BayesianGaussianMixture
 
         from mind.analysis.metrics import cluster_metrics
@@ -111,13 +195,15 @@ class LatentMap:
         from mind.analysis.reduce import Reducer
 
         self._check_params()
-        X = self._check_X(X)
+        X = self._validate(X, reset=True)
         n = X.shape[0]
-        if n < 4:
-            raise DataError(f"LatentMap: need at least 4 rows to fit, got {n}")
-        if labels is not None and len(labels) != n:
-            raise DataError(f"LatentMap: labels has {len(labels)} entries but X has {n} rows")
-        self.n_features_in_ = X.shape[1]
+        if y is not None:
+            y = np.asarray(y)
+            try:
+                check_consistent_length(X, y)
+            except ValueError:
+                raise LatentDataError(f"LatentMap: y (the labels) has {len(y)} entries but X has {n} rows; "
+                                      "pass one label per row") from None
         self.timings_ = {}
 
         t = time.perf_counter()
@@ -127,9 +213,8 @@ class LatentMap:
         self.timings_["reduce"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        k = min(self.max_clusters, n)
         self.mixture_ = BayesianGaussianMixture(
-            n_components=k,
+            n_components=min(self.max_clusters, n),
             covariance_type=self.covariance_type,
             weight_concentration_prior_type="dirichlet_process",
             weight_concentration_prior=self.weight_concentration_prior,
@@ -144,11 +229,18 @@ class LatentMap:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            self.labels_ = self.mixture_.fit_predict(self.reduced_).astype(np.int64)
+            components = self.mixture_.fit_predict(self.reduced_)
+        self.cluster_components_ = np.unique(components).astype(np.int64)
+        # component -> label: used components 0..k-1 in component order, unused ones after them (for predict)
+        unused = np.setdiff1d(np.arange(self.mixture_.n_components), self.cluster_components_)
+        self._component_label = np.empty(self.mixture_.n_components, dtype=np.int64)
+        self._component_label[np.concatenate([self.cluster_components_, unused])] = np.arange(self.mixture_.n_components)
+        self.labels_ = self._component_label[components]
         self.weights_ = self.mixture_.weights_.astype(np.float64)
         self.n_active_clusters_ = int(np.sum(self.weights_ >= self.active_weight))
-        self.n_clusters_ = int(len(np.unique(self.labels_)))
+        self.n_clusters_ = int(len(self.cluster_components_))
         self.converged_ = bool(self.mixture_.converged_)
+        self.n_iter_ = int(self.mixture_.n_iter_)
         self.timings_["cluster"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -166,43 +258,53 @@ class LatentMap:
                 ),
             )
             self.embedding_ = self.projector_.fit_transform(self.reduced_)
+            self._n_features_out = 2  # names for get_feature_names_out: latentmap0, latentmap1
         self.timings_["project"] = time.perf_counter() - t
 
         t = time.perf_counter()
         self.metrics_ = {}
-        if labels is not None:
-            self.metrics_ = cluster_metrics(labels, self.labels_, self.reduced_, self.random_state)
+        if y is not None:
+            self.metrics_ = cluster_metrics(y, self.labels_, self.reduced_, self.random_state)
             self.metrics_["n_active_clusters"] = self.n_active_clusters_
             self.metrics_["n_clusters"] = self.n_clusters_
         self.timings_["metrics"] = time.perf_counter() - t
         return self
 
-    def _fitted(self) -> None:
-        if not hasattr(self, "reducer_"):
-            raise ConfigError("LatentMap: call fit(X) before transform/predict")
-
     def _reduce_new(self, X) -> np.ndarray:
-        self._fitted()
-        X = self._check_X(X, "X_new")
-        if X.shape[1] != self.n_features_in_:
-            raise DataError(f"LatentMap: X_new has {X.shape[1]} features, the map was fitted on {self.n_features_in_}")
-        return self.reducer_.transform(X)
+        self._check_fitted()
+        return self.reducer_.transform(self._validate(X, reset=False))
 
     def reduce(self, X) -> np.ndarray:
         """Rows of ``X`` in the fitted reduced (standardised PCA) space."""
         return self._reduce_new(X)
 
     def transform(self, X) -> np.ndarray:
-        """Project new rows into the fitted 2-D map: (n, 2) float32."""
-        Z = self._reduce_new(X)
-        if self.projector_ is None:
-            raise ConfigError("LatentMap: projector='none' has no 2-D map; use projector='umap' or 'pca'")
+        """Project new rows into the fitted 2-D map: (n, 2) float32. Absent with ``projector="none"``."""
+        Z = self._reduce_new(X)  # checks that the map is fitted first
         return self.projector_.transform(Z)
 
-    def predict(self, X) -> np.ndarray:
-        """Cluster of each new row under the fitted mixture."""
-        Z = self._reduce_new(X)
-        return self.mixture_.predict(Z).astype(np.int64)
+    def fit_transform(self, X, y=None) -> np.ndarray:
+        """``fit(X, y)`` and return ``embedding_``, the 2-D map of the fitted rows. Absent with ``projector="none"``."""
+        return self.fit(X, y).embedding_
 
-    def fit_predict(self, X, labels=None) -> np.ndarray:
-        return self.fit(X, labels).labels_
+    def predict(self, X) -> np.ndarray:
+        """Cluster label of each new row under the fitted mixture (labels as in ``labels_``; a row whose most
+        likely component received no fitted row gets a label >= ``n_clusters_``)."""
+        Z = self._reduce_new(X)
+        return self._component_label[self.mixture_.predict(Z)]
+
+    def fit_predict(self, X, y=None) -> np.ndarray:
+        """``fit(X, y)`` and return ``labels_``."""
+        return self.fit(X, y).labels_
+
+
+def _has_map(estimator: LatentMap) -> bool:
+    return estimator.projector != "none"
+
+
+# projector="none" has no 2-D map, so its map methods are hidden (hasattr is False, a call raises AttributeError):
+# scikit-learn then treats that configuration as a pure clusterer. Applied after the class body so that it wraps
+# the set_output wrappers TransformerMixin adds to transform / fit_transform.
+for _name in ("transform", "fit_transform", "get_feature_names_out"):
+    setattr(LatentMap, _name, available_if(_has_map)(getattr(LatentMap, _name)))
+del _name

@@ -70,7 +70,7 @@ class UmapProjector:
             n_neighbors=k,
             min_dist=self.min_dist,
             n_epochs=self.n_epochs,
-            init=self.init if len(L) > 3 else "random",
+            init=self.init if len(L) > 3 and L.shape[1] >= 2 else "random",  # pca init needs >= 2 dims
             random_state=self.random_state,
             n_jobs=1 if self.random_state is not None else -1,
             precomputed_knn=(idx, dist, None),

@@ -43,5 +43,7 @@ class Reducer:
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:
-        Z = (np.asarray(X, dtype=np.float32) - self.mean_) / self.scale_
+        """Standardise and project new rows. Computed in float64, returned as float32: a row's result then does
+        not depend on which other rows share the batch (float32 BLAS blocking differs by batch size)."""
+        Z = (np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_
         return self.pca_.transform(Z).astype(np.float32)
