@@ -1,18 +1,30 @@
-"""``evaluate``: accuracy of a trained run (or any student) on the paper's benchmarks, with forgetting.
+"""``evaluate``: a trained run (or any student) on the paper's benchmarks and the run's held-out problems, with
+intervals, teacher-forced likelihood metrics and forgetting.
 
 For a run directory the student is rebuilt exactly as training built it (``config.json``: student, seed, finetune,
 chat_template), its latest checkpoint is applied (LoRA adapter merged, or full weights), and every item is asked
 with the same prompt as training (:func:`mind.prompting.prompt_ids` on the question and its lettered options).
-Decoding is batched and greedy (:mod:`mind.evaluation.generate`); answers are extracted and checked with
-:mod:`mind.answers`. Results go to ``<run>/eval/``:
+Each model (the base student, then the trained one) goes through two passes:
 
-    predictions.jsonl       one line per item: benchmark, id, prediction, extracted, gold, correct (append-only)
-    base_predictions.jsonl  the same for the base student (before training), cached across evaluations
-    summary.json            accuracy per benchmark, ID / OOD averages, the base student's, and forgetting
+1. teacher-forced, no generation (:mod:`mind.evaluation.likelihood`, fp32): the log-likelihood of the gold answer
+   line, the option ranking of choice benchmarks, and on ``heldout`` the per-perspective rationale loss;
+2. greedy batched generation (:mod:`mind.evaluation.generate`; bf16 on a bf16 copy with ``precision="bf16"``),
+   stopping after the first complete answer line (``stop_at_answer``); answers are extracted and checked with
+   :mod:`mind.answers`.
 
-Forgetting is the OOD average after distillation minus the base student's on the same items (negative = forgot).
-An interrupted evaluation resumes: items already in a predictions file (for the same checkpoint and settings) are
-not generated again. ``evaluate(student=...)`` evaluates a bare student into ``out_dir`` (no base, no forgetting).
+Results go to ``<run>/eval/`` (or ``out_dir`` for a bare student)::
+
+    predictions.jsonl, base_predictions.jsonl   one line per generated item (append-only; resumable)
+    likelihoods.jsonl, base_likelihoods.jsonl   one line per teacher-forced item (append-only; resumable)
+    items.jsonl                                 every metric of every item of this evaluation (mind.evaluation.items)
+    summary.json                                per benchmark and averaged, with 95% intervals; base; forgetting
+
+Intervals (:mod:`mind.evaluation.stats`, all 95%): Wilson for an accuracy and MOVER over Wilson for an average of
+accuracies; percentile bootstrap over items for mean log-likelihoods and rationale losses (resampling within each
+benchmark for averages). Forgetting is the OOD average after distillation minus the base student's on the same
+items, on accuracy (per benchmark: Newcombe interval, McNemar's exact test; averaged: MOVER, p by inversion) and on
+answer log-likelihood (paired bootstrap). An interrupted evaluation resumes:
+items already in a file (for the same checkpoint and settings) are not computed again.
 """
 
 from __future__ import annotations
@@ -24,10 +36,14 @@ from pathlib import Path
 
 from mind.errors import ConfigError, RunDirError
 from mind.evaluation.store import PredictionStore, dumps_key
-from mind.evaluation.table import ID_BENCHMARKS, OOD_BENCHMARKS, averages
+from mind.evaluation.table import ID_BENCHMARKS, OOD_BENCHMARKS
 
 ALL_BENCHMARKS = ("gsm8k", "svamp", "math500", "csqa", "strategyqa", "gpqa")
-_ALIASES = {"commonsenseqa": "csqa", "gpqadiamond": "gpqa", "math": "math500"}
+HELDOUT = "heldout"
+KNOWN_BENCHMARKS = (*ALL_BENCHMARKS, HELDOUT)
+_ALIASES = {"commonsenseqa": "csqa", "gpqadiamond": "gpqa", "math": "math500", "holdout": HELDOUT}
+# Default generation budget by answer type: worked math needs room, a choice or yes/no answer much less.
+BUDGETS = {"number": 256, "math": 256, "choice": 128, "yesno": 128}
 
 
 def resolve_benchmarks(names) -> tuple[str, ...]:
@@ -38,8 +54,8 @@ def resolve_benchmarks(names) -> tuple[str, ...]:
     for name in names or ():
         key = str(name).strip().lower().replace("-", "").replace("_", "")
         key = _ALIASES.get(key, key)
-        if key not in ALL_BENCHMARKS:
-            raise ConfigError(f"benchmark {str(name).strip()!r} is unknown; use a comma list of {','.join(ALL_BENCHMARKS)}")
+        if key not in KNOWN_BENCHMARKS:
+            raise ConfigError(f"benchmark {str(name).strip()!r} is unknown; use a comma list of {','.join(KNOWN_BENCHMARKS)}")
         if key not in out:
             out.append(key)
     if not out:
@@ -49,12 +65,14 @@ def resolve_benchmarks(names) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class EvalSettings:
-    benchmarks: tuple[str, ...] = ALL_BENCHMARKS  # which benchmarks, canonical names
+    benchmarks: tuple[str, ...] = ALL_BENCHMARKS  # which benchmarks, canonical names (heldout: the run's held-out problems)
     limit: int | None = None  # first N items of each benchmark (None: all)
-    max_new_tokens: int = 256  # generation budget per item
-    batch_size: int = 16  # prompts decoded together
+    max_new_tokens: int | None = None  # generation budget per item (None: BUDGETS by answer type, 256 for math)
+    batch_size: int = 16  # prompts decoded (and items scored) together
     data: str | None = None  # benchmark file/folder (default: $MIND_DATA_DIR or ../shared/data, then the hub)
     precision: str = "fp32"  # or "bf16": generate with bf16 weights (predictions are cached apart from fp32 ones)
+    stop_at_answer: bool = True  # end a generation after its first complete "The answer is ..." line
+    likelihood: bool = True  # the teacher-forced pass (answer log-likelihood, option ranking, rationale loss)
 
     def __post_init__(self):
         object.__setattr__(self, "benchmarks", resolve_benchmarks(self.benchmarks))
@@ -62,10 +80,14 @@ class EvalSettings:
             raise ConfigError(f"precision must be fp32 or bf16, got {self.precision!r}; pass --precision bf16")
         for name, value, lo in (("limit", self.limit, 1), ("max_new_tokens", self.max_new_tokens, 1),
                                 ("batch_size", self.batch_size, 1)):
-            if value is None and name == "limit":
+            if value is None and name in ("limit", "max_new_tokens"):
                 continue
             if not isinstance(value, int) or isinstance(value, bool) or value < lo:
                 raise ConfigError(f"{name} must be an integer >= {lo}, got {value!r}; pass --{name.replace('_', '-')} N")
+
+    def budget(self, answer_type: str) -> int:
+        """max_new_tokens for an item with this answer type."""
+        return self.max_new_tokens or BUDGETS.get(answer_type, 256)
 
 
 # ------------------------------------------------------------------------------------------------ models
@@ -111,91 +133,50 @@ def apply_checkpoint(model, ckpt: Path, finetune: str):
         raise RunDirError(f"{f}: cannot read the student weights ({type(exc).__name__}); delete the checkpoint "
                           "or re-run the training") from None
     missing, unexpected = model.load_state_dict(state, strict=False)
-    tied = {"lm_head.weight"} if getattr(model.config, "tie_word_embeddings", False) else set()
+    # safetensors' save_model keeps one name of a tied tensor (embeddings = lm_head), either one: the other is missing
+    emb = model.get_input_embeddings().weight
+    shared = {n for n, p in model.named_parameters(remove_duplicate=False) if p is emb}
+    tied = shared if getattr(model.config, "tie_word_embeddings", False) and shared & set(state) else set()
     if unexpected or set(missing) - tied:
         raise RunDirError(f"{f}: weights do not fit the student ({len(missing)} missing, {len(unexpected)} unexpected "
                           "tensors); was the run trained with another student?")
     return model
 
 
-# ------------------------------------------------------------------------------------------------ scoring
-
-
-def _generate_pending(model, tok, store: PredictionStore, items: dict, prompts: dict, settings: EvalSettings,
-                      progress: bool, desc: str) -> int:
-    """Generate the items missing from ``store``; append each finished batch. Returns how many were generated."""
-    from tqdm.auto import tqdm
-
-    from mind.answers import check_answer, extract_answer
-    from mind.evaluation.generate import iter_greedy
-
-    todo = [(b, it) for b, its in items.items() for it in its if not store.has(b, it.id)]
-    if not todo:
-        return 0
-    bar = tqdm(total=len(todo), desc=desc, unit="item", disable=not progress, dynamic_ncols=True)
-    done = 0
-    dtype = next(model.parameters()).dtype
-    if settings.precision == "bf16":
-        import torch
-
-        model.to(torch.bfloat16)  # in place; back to the original dtype below (for merging a checkpoint)
-    try:
-        for batch in iter_greedy(model, tok, [prompts[(b, it.id)] for b, it in todo], settings.max_new_tokens,
-                                 settings.batch_size):
-            records = []
-            for g in batch:
-                b, it = todo[g.index]
-                choices = list(it.choices) or None
-                records.append({"benchmark": b, "id": it.id, "prediction": g.text,
-                                "extracted": extract_answer(g.text, it.answer_type, choices), "gold": it.answer,
-                                "correct": bool(check_answer(g.text, it.answer, it.answer_type, choices)),
-                                "n_tokens": g.n_tokens})
-            store.add(records)
-            done += len(records)
-            bar.update(len(records))
-    finally:
-        model.to(dtype)
-        bar.close()
-    return done
-
-
-def score(store: PredictionStore, items: dict) -> dict | None:
-    """{"benchmarks": {name: {accuracy, n, correct, kind}}, "id_avg", "ood_avg"}; None if any item is missing."""
-    from mind.benchmarks import BENCHMARKS
-
-    out = {}
-    for b, its in items.items():
-        recs = [store.get(b, it.id) for it in its]
-        if any(r is None for r in recs):
-            return None
-        correct = sum(bool(r["correct"]) for r in recs)
-        out[b] = {"accuracy": correct / len(recs), "n": len(recs), "correct": correct, "kind": BENCHMARKS[b].kind}
-    id_avg, ood_avg = averages({b: v["accuracy"] for b, v in out.items()})
-    return {"benchmarks": out, "id_avg": id_avg, "ood_avg": ood_avg}
-
-
 # ------------------------------------------------------------------------------------------------ entry point
 
 
+def load_items(settings: EvalSettings, heldout) -> dict:
+    """{benchmark: items} for the settings (heldout from ``heldout``, a HeldoutSource)."""
+    from mind.benchmarks import load_benchmark
+
+    return {b: heldout.items(settings.limit) if b == HELDOUT else load_benchmark(b, path=settings.data, limit=settings.limit)
+            for b in settings.benchmarks}
+
+
 def evaluate(student: str | None = None, run_dir: str | Path | None = None, benchmarks=ALL_BENCHMARKS,
-             limit: int | None = None, max_new_tokens: int = 256, batch_size: int = 16,
+             limit: int | None = None, max_new_tokens: int | None = None, batch_size: int = 16,
              out_dir: str | Path | None = None, base: bool = True, data: str | None = None, progress: bool = True,
-             device: str | None = None, chat_template: bool = True, seed: int = 0, precision: str = "fp32") -> dict:
+             device: str | None = None, chat_template: bool = True, seed: int = 0, precision: str = "fp32",
+             stop_at_answer: bool = True, likelihood: bool = True, heldout_from: str | Path | None = None) -> dict:
     """Evaluate a run's latest checkpoint (``run_dir``) or a bare ``student`` and return the summary dict.
 
     ``base`` (runs only) also evaluates the base student for forgetting; with ``base=False`` a base evaluation
     already cached for the same items and settings is still reported. ``chat_template``/``seed`` apply to a bare
-    student; a run uses its own config. ``precision="bf16"`` generates with bf16 weights (the base weights are
-    rounded to bf16 once; a checkpoint is merged onto them in fp32): about 2x the tokens/s on CPUs with AMX and on
-    GPUs, with answers that can differ from fp32 ones.
+    student; a run uses its own config. The ``heldout`` benchmark takes a run's held-out problems: the run's own, or
+    for a bare student those of ``heldout_from``. ``precision="bf16"`` generates with a bf16 copy of the weights
+    (about 2x the tokens/s on CPUs with AMX and on GPUs, with answers that can differ from fp32 ones); the
+    teacher-forced metrics are always computed in fp32. ``likelihood=False`` skips the teacher-forced pass.
     """
-    settings = EvalSettings(benchmarks, limit, max_new_tokens, batch_size, data, precision)
+    settings = EvalSettings(benchmarks, limit, max_new_tokens, batch_size, data, precision, stop_at_answer, likelihood)
     if (student is None) == (run_dir is None):
         raise ConfigError("pass exactly one of --run RUN_DIR or --student ID")
+    from mind.run import load_run
+
     run = step = ckpt = None
     if run_dir is not None:
-        from mind.run import load_run
-
+        if heldout_from is not None:
+            raise ConfigError("--heldout-from applies to --student only; a run is scored on its own held-out problems")
         run = load_run(run_dir)
         cfg = run.config
         if not cfg.get("student"):
@@ -208,49 +189,100 @@ def evaluate(student: str | None = None, run_dir: str | Path | None = None, benc
         if out_dir is None:
             raise ConfigError("--out is required with --student: the folder to write predictions and summary.json to")
         out, base = Path(out_dir), False
+    heldout = None
+    if HELDOUT in settings.benchmarks:
+        from mind.evaluation.heldout import load_heldout
 
-    from mind.benchmarks import load_benchmark
+        source = run if run is not None else (load_run(heldout_from) if heldout_from is not None else None)
+        if source is None:
+            raise ConfigError("benchmark heldout with --student needs --heldout-from RUN_DIR: the run whose held-out "
+                              "problems to score")
+        heldout = load_heldout(source)
+
+    from mind.evaluation import items as items_mod
+    from mind.evaluation.passes import generate_pending, score_pending, store_keys
+    from mind.evaluation.compare import forgetting as forgetting_of
+    from mind.evaluation.compare import model_block
     from mind.prompting import prompt_ids
     from mind.run import write_json_atomic
     from mind.student import load_causal_lm, load_tokenizer
 
-    items = {b: load_benchmark(b, path=settings.data, limit=settings.limit) for b in settings.benchmarks}
+    items = load_items(settings, heldout)
     tok = load_tokenizer(student)
     prompts = {(b, it.id): prompt_ids(tok, it.prompt_text(), chat_template) for b, its in items.items() for it in its}
-    common = dict(student=student, seed=seed if student == "tiny" else None, chat_template=chat_template,
-                  max_new_tokens=settings.max_new_tokens, **({"precision": "bf16"} if settings.precision == "bf16" else {}))
+    common = dict(student=student, seed=seed if student == "tiny" else None, chat_template=chat_template)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    model = load_causal_lm(student, tok, seed=seed).to(_device(device))
+    dev = _device(device)
+    model = load_causal_lm(student, tok, seed=seed).to(dev)
     generated = {"student": 0, "base": 0}
+    scored = {"student": 0, "base": 0}
+    who = f"step_{step}" if run else "student"
+    name = run.name if run else student
+    models = (["base"] if run is not None else []) + ["student"]
+    phases = (2 if settings.likelihood else 1) * (len(models) if base else 1)
+    phase = 0
+    stores = {}
+    for m in models:
+        gkey, lkey = store_keys("base" if m == "base" else who, common, items, settings, heldout)
+        stem = "base_" if m == "base" else ""
+        gen_store = PredictionStore(out / f"{stem}predictions.jsonl", gkey)
+        lik_store = PredictionStore(out / f"{stem}likelihoods.jsonl", lkey)
+        stores[m] = (gen_store, lik_store)
+        label = f"base {student}" if m == "base" else name
+        if m == "student" and run is not None:
+            model = apply_checkpoint(model, ckpt, finetune)
+        if m == "base" and not base:
+            continue
+        if settings.likelihood:
+            phase += 1
+            scored[m] = score_pending(model, tok, lik_store, items, prompts, settings, heldout, chat_template, dev,
+                                      progress, f"[{phase}/{phases}] likelihood {label}")
+        phase += 1
+        generated[m] = generate_pending(model, tok, gen_store, items, prompts, settings, progress,
+                                         f"[{phase}/{phases}] generate {label}")
 
-    base_summary = None
-    if run is not None:
-        base_store = PredictionStore(out / "base_predictions.jsonl", dumps_key(model="base", **common))
-        if base:
-            generated["base"] = _generate_pending(model, tok, base_store, items, prompts, settings, progress,
-                                                  f"base {student}")
-        base_summary = score(base_store, items)
-        model = apply_checkpoint(model, ckpt, finetune)
-    store = PredictionStore(out / "predictions.jsonl", dumps_key(model=f"step_{step}" if run else "student", **common))
-    generated["student"] = _generate_pending(model, tok, store, items, prompts, settings, progress,
-                                             f"{run.name if run else student}")
-    summary = score(store, items)
-    assert summary is not None  # every item was just generated or already present
-    forgetting = per_bench = None
-    if base_summary and summary["ood_avg"] is not None:
-        forgetting = summary["ood_avg"] - base_summary["ood_avg"]
-        per_bench = {b: summary["benchmarks"][b]["accuracy"] - base_summary["benchmarks"][b]["accuracy"]
-                     for b in OOD_BENCHMARKS if b in summary["benchmarks"]}
+    rows = []
+    for b, its in items.items():
+        for it in its:
+            row = {"benchmark": b, "id": it.id}
+            for m, prefix in (("student", ""), ("base", "base_")):
+                if m in stores:
+                    g, lk = stores[m]
+                    row.update(items_mod.item_row(b, it.id, g.get(b, it.id), lk.get(b, it.id), prefix))
+            rows.append(row)
+    items_mod.write_items(out / items_mod.FILE, rows)
+    import pandas as pd
+
+    df = pd.DataFrame.from_records(rows)
+    summary = model_block(df, "")
+    base_summary = model_block(df, "base_") if "base" in stores else None
+    base_acc = {b: v["accuracy"] for b, v in (base_summary or {}).get("benchmarks", {}).items() if "accuracy" in v}
+    fg = forgetting_of(df) if base_summary is not None else None
+    fg_acc = (fg or {}).get("accuracy")
     result = {
         "student": student, "run": str(run.path) if run else None, "checkpoint_step": step,
         **summary,
         "accuracy": {b: v["accuracy"] for b, v in summary["benchmarks"].items()},
+        "accuracy_ci": {b: v["ci"] for b, v in summary["benchmarks"].items()},
         "base": base_summary,
-        "base_accuracy": {b: v["accuracy"] for b, v in base_summary["benchmarks"].items()} if base_summary else None,
-        "forgetting": forgetting, "forgetting_per_benchmark": per_bench,
-        "limit": settings.limit, "max_new_tokens": settings.max_new_tokens, "batch_size": settings.batch_size,
-        "chat_template": chat_template, "generated": generated, "wall_s": round(time.time() - t0, 2),
+        "base_accuracy": base_acc or None,
+        "forgetting": fg_acc["diff"] if fg_acc else None,
+        "forgetting_ci": fg_acc["ci"] if fg_acc else None,
+        "forgetting_per_benchmark": ({b: e["accuracy"]["diff"] for b, e in fg["benchmarks"].items() if "accuracy" in e}
+                                     if fg_acc else None),
+        "forgetting_detail": fg,
+        "heldout": {"run": heldout.run, "n": len(heldout.problems), "perspectives": list(heldout.perspectives)}
+        if heldout else None,
+        "items": {b: [it.id for it in its] for b, its in items.items()},
+        "intervals": "95%. Accuracy: Wilson; averages of accuracies: MOVER over Wilson; forgetting (accuracy): "
+                     "Newcombe per benchmark (McNemar exact p), MOVER over Newcombe for the average. Log-likelihoods "
+                     "and rationale losses: percentile bootstrap over items (5000 resamples, seed 0; within each "
+                     "benchmark for averages).",
+        "limit": settings.limit, "max_new_tokens": {b: settings.budget(its[0].answer_type if its else "number")
+                                                    for b, its in items.items()},
+        "batch_size": settings.batch_size, "precision": settings.precision, "stop_at_answer": settings.stop_at_answer,
+        "chat_template": chat_template, "generated": generated, "scored": scored, "wall_s": round(time.time() - t0, 2),
         "id_benchmarks": [b for b in ID_BENCHMARKS if b in items], "ood_benchmarks": [b for b in OOD_BENCHMARKS if b in items],
     }
     write_json_atomic(out / "summary.json", result)

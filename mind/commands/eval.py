@@ -1,21 +1,27 @@
-"""``mind eval``: benchmark accuracy of runs (or a bare student), forgetting, and the paper-style table."""
+"""``mind eval``: benchmark accuracy and teacher-forced likelihoods of runs (or a bare student), with 95% intervals,
+forgetting, and paired comparisons of several runs on the same items."""
 
 from __future__ import annotations
 
 import argparse
 
 EXAMPLES = """examples:
-  mind eval --run runs/demo --benchmarks gsm8k,svamp,csqa --limit 50
-  mind eval --run runs/mind --run runs/single --limit 100          # side by side, one table
-  mind eval --student smollm2-135m --benchmarks gsm8k --limit 20 --out eval/smollm2
-Results go to <run>/eval/ (predictions.jsonl, base_predictions.jsonl, summary.json); rerunning resumes."""
+  mind eval --run runs/demo --benchmarks gsm8k,svamp,csqa,strategyqa,heldout --limit 100
+  mind eval --run runs/mind --run runs/single --limit 100     # side by side; each run vs the first, item by item
+  mind eval --student smollm2-135m --benchmarks gsm8k,heldout --heldout-from runs/mind --limit 20 --out eval/smollm2
+Results go to <run>/eval/ (predictions, likelihoods, items.jsonl, summary.json; with several runs also
+<first run>/eval/compare.json); rerunning resumes. 95% intervals: Wilson (accuracy), MOVER over Wilson (average
+accuracy), bootstrap over items (log-likelihoods); paired differences and forgetting: Newcombe interval + McNemar
+exact test (accuracy; MOVER for averages), paired bootstrap (log-likelihood). * marks p < 0.05."""
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("eval", help="evaluate runs or a student on the ID/OOD benchmarks (accuracy, forgetting)",
-                       description="Greedy, batched evaluation on GSM8K, SVAMP, MATH500 (in-distribution) and "
-                                   "CommonsenseQA, StrategyQA, GPQA-Diamond (out-of-distribution), with forgetting "
-                                   "against the base student. Prints a table laid out like the paper's main table.",
+    p = sub.add_parser("eval", help="evaluate runs or a student on the ID/OOD benchmarks (accuracy, likelihoods, forgetting)",
+                       description="Batched evaluation on GSM8K, SVAMP, MATH500 and a run's held-out training problems "
+                                   "(in-distribution) and CommonsenseQA, StrategyQA, GPQA-Diamond (out-of-distribution): "
+                                   "greedy generation and answer checking, and teacher-forced log-likelihood of the gold "
+                                   "answer line (no generation), with 95% intervals, forgetting against the base student "
+                                   "and paired tests between runs. Prints a table laid out like the paper's main table.",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     who = p.add_argument_group("what to evaluate (one of)")
     who.add_argument("--run", action="append", default=[], metavar="RUN_DIR",
@@ -23,12 +29,20 @@ def add_parser(sub) -> None:
     who.add_argument("--student", help="a student without a run: tiny, smollm2-135m, a model folder or HF id")
     p.add_argument("--out", help="output folder (required with --student; a run writes to <run>/eval)")
     p.add_argument("--benchmarks", default="gsm8k,svamp,math500,csqa,strategyqa,gpqa",
-                   help="comma list (default: all six)")
+                   help="comma list of gsm8k,svamp,math500,csqa,strategyqa,gpqa,heldout (default: the six public ones; "
+                        "heldout = the run's held-out training problems)")
+    p.add_argument("--heldout-from", metavar="RUN_DIR",
+                   help="--student only: score the held-out problems of this run as the heldout benchmark")
     p.add_argument("--limit", type=int, default=None, help="first N items of each benchmark (default: all)")
-    p.add_argument("--max-new-tokens", type=int, default=256, help="generation budget per item (default: 256)")
+    p.add_argument("--max-new-tokens", type=int, default=None,
+                   help="generation budget per item (default: 256 for math answers, 128 for choice and yes/no)")
     p.add_argument("--batch-size", type=int, default=16, help="prompts decoded together (default: 16)")
     p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
-                   help="generate with fp32 or bf16 weights (bf16: ~2x faster on AMX CPUs and GPUs; cached apart)")
+                   help="generate with fp32 or bf16 weights (bf16: ~2x faster on AMX CPUs and GPUs; cached apart); "
+                        "likelihoods are always fp32")
+    p.add_argument("--no-stop-at-answer", action="store_true",
+                   help="keep generating after the first complete 'The answer is ...' line (until EOS or the budget)")
+    p.add_argument("--no-likelihood", action="store_true", help="skip the teacher-forced metrics (generation only)")
     p.add_argument("--data", help="benchmark folder or file (default: $MIND_DATA_DIR or ../shared/data)")
     p.add_argument("--no-base", action="store_true", help="skip the base student (no forgetting unless cached)")
     p.add_argument("--no-chat-template", action="store_true", help="--student only: plain 'Question:/Answer:' prompt")
@@ -42,8 +56,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from mind.errors import ConfigError
-    from mind.evaluate import EvalSettings, evaluate
-    from mind.evaluation.table import format_table, summary_rows
+    from mind.evaluate import HELDOUT, EvalSettings, evaluate
 
     if bool(args.run) == bool(args.student):
         raise ConfigError("pass --run RUN_DIR (one or more) or --student ID, not both and not neither")
@@ -51,31 +64,116 @@ def run(args) -> int:
         raise ConfigError("--out is required with --student: the folder for predictions.jsonl and summary.json")
     if args.run and args.out:
         raise ConfigError("--out applies to --student only; a run's evaluation is written to <run>/eval")
+    if args.run and args.heldout_from:
+        raise ConfigError("--heldout-from applies to --student only; a run is scored on its own held-out problems")
+    settings = EvalSettings(args.benchmarks, args.limit, args.max_new_tokens, args.batch_size, args.data, args.precision,
+                            not args.no_stop_at_answer, not args.no_likelihood)
     if args.run:
+        from mind.evaluation.heldout import check_same_heldout, load_heldout
         from mind.run import load_run
 
-        for r in args.run:  # fail on a bad run before spending time on the first one
-            load_run(r)
-    settings = EvalSettings(args.benchmarks, args.limit, args.max_new_tokens, args.batch_size, args.data, args.precision)
+        runs = [load_run(r) for r in args.run]  # fail on a bad run before spending time on the first one
+        if len({str(r.path.resolve()) for r in runs}) != len(runs):
+            raise ConfigError("the same run is given twice; pass each --run once")
+        if HELDOUT in settings.benchmarks:
+            load_heldout(runs[0])
+            check_same_heldout(runs)
     common = dict(benchmarks=settings.benchmarks, limit=settings.limit, max_new_tokens=settings.max_new_tokens,
                   batch_size=settings.batch_size, data=settings.data, progress=not args.quiet, device=args.device,
-                  precision=settings.precision)
-    rows: dict[str, dict[str, float]] = {}
-    written = []
+                  precision=settings.precision, stop_at_answer=settings.stop_at_answer, likelihood=settings.likelihood)
+    summaries: dict[str, dict] = {}
     if args.student:
-        s = evaluate(student=args.student, out_dir=args.out, chat_template=not args.no_chat_template, **common)
-        rows.update(summary_rows(s, args.student))
-        written.append(Path(args.out) / "summary.json")
-    for r in args.run:
-        s = evaluate(run_dir=r, base=not args.no_base, **common)
-        for label, row in summary_rows(s, Path(r).name).items():
-            rows.setdefault(label, row)
-        written.append(Path(r) / "eval" / "summary.json")
-        if s.get("forgetting") is not None:
-            print(f"{Path(r).name}: forgetting (OOD avg after - before) = {100 * s['forgetting']:+.2f} points")
-    n = {b: v["n"] for b, v in s["benchmarks"].items()}
-    print(format_table(rows, reference=not args.no_reference))
-    print("items per benchmark: " + ", ".join(f"{b}={k}" for b, k in n.items()))
+        summaries[args.student] = evaluate(student=args.student, out_dir=args.out, chat_template=not args.no_chat_template,
+                                           heldout_from=args.heldout_from, **common)
+        written = [Path(args.out)]
+    else:
+        from mind.evaluation.store import share_records
+
+        written = []
+        for r in args.run:
+            eval_dir = Path(r) / "eval"
+            for prev in written:  # runs of one student share its base results (keys keep other students apart)
+                for name in ("base_predictions.jsonl", "base_likelihoods.jsonl"):
+                    eval_dir.mkdir(parents=True, exist_ok=True)
+                    share_records(prev / name, eval_dir / name)
+            summaries[_label(r, summaries)] = evaluate(run_dir=r, base=not args.no_base, **common)
+            written.append(eval_dir)
+    print(report(summaries, reference=not args.no_reference))
+    if len(args.run) > 1:
+        comparison = compare_written(list(summaries), written)
+        from mind.evaluation.table import format_paired, format_paired_rationale
+
+        ref = list(summaries)[0]
+        print("\nPaired, each run minus " + ref + " on the same items (95% interval; * p < 0.05):")
+        print(format_paired(ref, comparison["runs"]))
+        rat = format_paired_rationale(ref, comparison["runs"])
+        if rat:
+            print("\nRationale loss on heldout, each run minus " + ref + " (nats/token; negative = lower loss):")
+            print(rat)
+        print(f"comparison written to {written[0] / 'compare.json'}")
     for w in written:
-        print(f"summary written to {w}")
+        print(f"summary written to {w / 'summary.json'}")
     return 0
+
+
+def _label(run_dir, taken: dict) -> str:
+    from pathlib import Path
+
+    name = Path(run_dir).resolve().name
+    return name if name not in taken else str(run_dir)
+
+
+def report(summaries: dict[str, dict], reference: bool = True) -> str:
+    """The printed report of one or several evaluations: accuracy table, teacher-forced metrics, forgetting."""
+    from mind.evaluation.table import (format_forgetting, format_likelihood, format_rationale, format_table,
+                                       summary_intervals, summary_rows)
+
+    rows, ivals, blocks, n = {}, {}, {}, {}
+    for label, s in summaries.items():
+        for k, row in summary_rows(s, label).items():
+            if k not in rows:
+                rows[k] = row
+                ivals[k] = summary_intervals(s, label)[k]
+        blocks[label] = s
+        if isinstance(s.get("base"), dict):
+            blocks.setdefault(f"base {s.get('student', 'student')}", s["base"])
+        n.update({b: v["n"] for b, v in s["benchmarks"].items()})
+    out = ["Accuracy (%), 95% interval: Wilson per benchmark, MOVER over the Wilson intervals for the averages",
+           format_table(rows, reference=reference, intervals=ivals, n=n),
+           "items per benchmark: " + ", ".join(f"{b}={k}" for b, k in n.items())]
+    lik = format_likelihood(blocks)
+    if lik:
+        out += ["", "Teacher-forced, no generation: mean log p(' <gold>.' | question, 'The answer is') in nats "
+                    "(95% bootstrap interval); opt % = accuracy of the length-normalised option ranking (Wilson)", lik]
+    rat = format_rationale(blocks)
+    if rat:
+        out += ["", "Rationale loss on heldout per perspective (cross-entropy, nats/token, 95% bootstrap interval)", rat]
+    fg = [format_forgetting(label, s.get("forgetting_detail")) for label, s in summaries.items()]
+    fg = [f for f in fg if f]
+    if fg:
+        out += ["", *fg]
+    return "\n".join(out)
+
+
+def compare_written(labels: list[str], eval_dirs: list) -> dict:
+    """Each evaluation against the first, item by item; written to ``<first>/compare.json`` and returned."""
+    import time
+
+    from mind.evaluation.compare import paired
+    from mind.evaluation.items import read_items
+    from mind.evaluation.stats import N_BOOT, SEED
+    from mind.run import write_json_atomic
+
+    ref = read_items(eval_dirs[0])
+    runs = {}
+    for label, d in zip(labels[1:], eval_dirs[1:]):
+        runs[label] = {"eval_dir": str(d), **paired(ref, read_items(d))}
+    out = {"reference": labels[0], "reference_eval_dir": str(eval_dirs[0]), "created": time.time(),
+           "difference": "run minus reference, on the items both evaluated",
+           "methods": {"accuracy": "Newcombe hybrid score interval, McNemar exact test",
+                       "answer_logp": f"paired percentile bootstrap over items ({N_BOOT} resamples, seed {SEED})",
+                       "averages": "accuracy: MOVER over the Newcombe intervals, p by inverting it; answer_logp: "
+                                   "paired bootstrap resampling within each benchmark"},
+           "runs": runs}
+    write_json_atomic(eval_dirs[0] / "compare.json", out)
+    return out

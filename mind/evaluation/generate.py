@@ -5,10 +5,16 @@ left-padded with the tokenizer's pad token (its eos when it has none) under an a
 with Hugging Face ``generate`` until every sequence has emitted an end-of-sequence token or ``max_new_tokens``.
 Results come back batch by batch (:func:`iter_greedy`), in the caller's indexing, so a caller can save each batch
 as soon as it is done.
+
+With ``stop_at_answer`` a sequence also stops once it has written a complete answer line: "The answer is ..." (or
+"The final answer is ...") up to a period followed by whitespace, or a newline (:data:`ANSWER_DONE`). The prompt
+asks for exactly that line at the end, so this only cuts what a model writes after its answer (often the same
+line repeated until the token budget runs out), and a batch is done as soon as its last member has answered.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -22,6 +28,37 @@ class Generation:
     index: int  # position of the prompt in the caller's list
     text: str  # decoded continuation, special tokens dropped
     n_tokens: int  # generated tokens up to and including the first end-of-sequence token
+
+
+ANSWER_DONE = re.compile(r"answer\s+is\b[^\n]*?(?:\.\s|\n)", re.I)
+_TAIL = 64  # tokens decoded per check: enough for an answer line
+
+
+def answer_line_done(text: str) -> bool:
+    """Whether ``text`` holds a complete answer line (see the module docstring)."""
+    return ANSWER_DONE.search(text) is not None
+
+
+class AnswerLineStop:
+    """A ``generate`` stopping criterion, per row: True once the row's new tokens hold a complete answer line.
+
+    ``stopped_at[row]`` records how many new tokens the row had when it stopped (the rest of its output is padding).
+    """
+
+    def __init__(self, tokenizer, prompt_width: int, batch: int):
+        self.tokenizer, self.width = tokenizer, prompt_width
+        self.stopped_at: list[int | None] = [None] * batch
+
+    def __call__(self, input_ids: torch.Tensor, scores=None, **kwargs) -> torch.Tensor:
+        new = input_ids[:, self.width:]
+        done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        for r in range(new.shape[0]):
+            if self.stopped_at[r] is None:
+                text = self.tokenizer.decode(new[r, -_TAIL:].tolist(), skip_special_tokens=True)
+                if answer_line_done(text):
+                    self.stopped_at[r] = new.shape[1]
+            done[r] = self.stopped_at[r] is not None
+        return done
 
 
 def stop_ids(tokenizer, model) -> list[int]:
@@ -63,8 +100,9 @@ def length_order(prompts: Sequence[Sequence[int]]) -> list[int]:
 
 @torch.no_grad()
 def iter_greedy(model, tokenizer, prompts: Sequence[Sequence[int]], max_new_tokens: int = 256,
-                batch_size: int = 8) -> Iterator[list[Generation]]:
-    """Greedy continuations of ``prompts``, yielded one batch at a time (batches in length order)."""
+                batch_size: int = 8, stop_at_answer: bool = False) -> Iterator[list[Generation]]:
+    """Greedy continuations of ``prompts``, yielded one batch at a time (batches in length order); with
+    ``stop_at_answer`` each one ends after its first complete answer line."""
     if max_new_tokens < 1:
         raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}; pass e.g. --max-new-tokens 256")
     if batch_size < 1:
@@ -80,12 +118,16 @@ def iter_greedy(model, tokenizer, prompts: Sequence[Sequence[int]], max_new_toke
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
             ids, mask = left_pad([prompts[i] for i in idx], pad, device)
+            crit = AnswerLineStop(tokenizer, ids.shape[1], len(idx)) if stop_at_answer else None
+            extra = {"stopping_criteria": [crit]} if crit else {}
             out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
                                  num_beams=1, temperature=None, top_p=None, top_k=None, pad_token_id=pad,
-                                 eos_token_id=stops)
+                                 eos_token_id=stops, **extra)
             new = out[:, ids.shape[1]:].tolist()
             batch = []
-            for i, row in zip(idx, new):
+            for r, (i, row) in enumerate(zip(idx, new)):
+                if crit is not None and crit.stopped_at[r] is not None:
+                    row = row[: crit.stopped_at[r]]
                 end = next((j + 1 for j, t in enumerate(row) if t in stops), len(row))
                 text = tokenizer.decode(row[:end], skip_special_tokens=True)
                 batch.append(Generation(i, text.strip(), end))
@@ -95,10 +137,10 @@ def iter_greedy(model, tokenizer, prompts: Sequence[Sequence[int]], max_new_toke
 
 
 def greedy(model, tokenizer, prompts: Sequence[Sequence[int]], max_new_tokens: int = 256,
-           batch_size: int = 8) -> list[Generation]:
+           batch_size: int = 8, stop_at_answer: bool = False) -> list[Generation]:
     """All of :func:`iter_greedy`, in the order of ``prompts``."""
     out: list[Generation | None] = [None] * len(prompts)
-    for batch in iter_greedy(model, tokenizer, prompts, max_new_tokens, batch_size):
+    for batch in iter_greedy(model, tokenizer, prompts, max_new_tokens, batch_size, stop_at_answer):
         for g in batch:
             out[g.index] = g
     return out  # type: ignore[return-value]
