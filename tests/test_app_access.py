@@ -229,7 +229,7 @@ def test_without_the_token_only_the_login_prompt_renders(roots, monkeypatch):
         at = _main(**query)
         assert not at.exception
         assert [t.value for t in at.title] == ["MIND dashboard"]
-        assert [w.label for w in at.text_input] == ["Access token"] and at.text_input[0].type == "password"
+        assert [w.label for w in at.text_input] == ["Access token"] and at.text_input[0].proto.type == at.text_input[0].proto.PASSWORD
         assert len(at.dataframe) == 0 and len(at.get("plotly_chart")) == 0 and len(at.selectbox) == 0
         sent = dump(at)
         assert b"secret-run" not in sent and str(roots).encode() not in sent
