@@ -266,11 +266,16 @@ def _evaluation(summary: dict | None, step: int, run_path: str) -> str:
     avg_ivs = {k: find_interval(summary, k) for k in ("id_avg", "ood_avg")}
     has_iv = any(ivs.values()) or any(avg_ivs.values())
     ck = summary.get("checkpoint_step")
+    budget = summary.get("max_new_tokens")
+    if isinstance(budget, dict) and budget:  # a budget per benchmark
+        budget = ", ".join(f"{b} {n}" for b, n in budget.items())
     head = (f"`mind eval` at step {ck}" if ck is not None else "`mind eval`") + (
         f", first {summary['limit']} items per benchmark" if summary.get("limit") else "") + (
-        f", greedy, at most {summary['max_new_tokens']} new tokens" if summary.get("max_new_tokens") else "") + \
+        f", greedy, at most {budget} new tokens" if isinstance(budget, (int, str)) and budget else "") + \
         ". Accuracy in %" + ("; 95% intervals as the summary gives them" if has_iv else "") + "."
     out = [head]
+    if has_iv and isinstance(summary.get("intervals"), str):  # how `mind eval` computed them
+        out[0] += f" Intervals: {summary['intervals']}."
     if ck is not None and ck != step:
         out.append(f"Note: the evaluation is of step {ck}, this export of step {step}.")
     cols = ["benchmark", "kind", "items", "accuracy"] + (["95% interval"] if has_iv else []) + (["base"] if base else [])
