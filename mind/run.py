@@ -9,15 +9,23 @@ Layout (every file is JSON, JSONL or safetensors; nothing is pickled)::
       heldout.jsonl            the problems kept out of training (``holdout``), same schema; `mind eval`'s 'heldout'
       probes.jsonl             the fixed probe set of (problem, perspective) pairs, in snapshot row order
       steps.jsonl              one record per optimiser step (append-only)
-      samples.jsonl            per-problem MetaNet details every ``log_samples_every`` steps (append-only)
+      samples/step_000001-000100.parquet   per-problem MetaNet details (every ``log_samples_every`` steps), in
+                               immutable Parquet chunks of 100 steps (or 4 MiB) ...
+      samples.jsonl            ... and the newest ones not yet in a chunk (append-only between compactions)
       snapshots/step_000010.safetensors   hidden states (float16, n x d) and answer correctness of the probes
       checkpoints/step_000020/ student adapter or weights, MetaNet, optimisers, calibrator, RNG (for --resume)
       log.txt                  stdout/stderr of a run launched from the dashboard
       analysis/, eval/         written by ``mind analyze`` and ``mind eval``
 
 Append-only files are written a whole line at a time and flushed, so a reader that meets a torn last line
-(the record in flight) skips it; a crash loses at most that record. Snapshots and JSON files are written to a
-temporary name and renamed, so a reader sees them complete or not at all.
+(the record in flight) skips it; a crash loses at most that record. Snapshots, chunks and JSON files are written
+to a temporary name and renamed, so a reader sees them complete or not at all (mind/samples_store.py says how a
+crash during a compaction is read).
+
+Reading scales with what changed, not with the run: ``steps`` and the samples tail are read incrementally (a
+per-process cache keyed by the run folder remembers the byte offset, the file's identity and the frame so far;
+mind/steps_frame.py, mind/jsonl_tail.py), and samples are read by step range from the chunks that hold them.
+Every property gives exactly what a full read gives (:func:`read_full`, the reference kept for tests and the bench).
 
 Public API::
 
@@ -26,6 +34,8 @@ Public API::
     run.config, run.status          # dicts
     run.steps                       # DataFrame, one row per optimiser step
     run.samples                     # DataFrame: step, problem_id, perspectives, scores, alphas, selected, ...
+    run.samples_between(lo, hi)     # the same columns, only lo <= step <= hi (reads only the chunks needed)
+    run.sample_steps                # list[int]: steps that have samples
     run.snapshot_steps              # list[int]
     X, meta = run.hidden_states(step)   # ndarray (n, d), DataFrame(problem_id, perspective, correct)
 """
@@ -47,6 +57,9 @@ import numpy as np
 import pandas as pd
 
 from mind.errors import RunDirError
+from mind.jsonl_tail import bad_line_error, read_error
+from mind.samples_store import SamplesReader, SamplesWriter, read_samples_full, samples_frame
+from mind.steps_frame import StepsFrame, read_steps_full, step_of
 
 STALE_AFTER_S = 90.0  # a "running" run whose heartbeat is older than this is reported as "stale"
 _SNAP_RE = re.compile(r"^step_(\d{6,})\.safetensors$")
@@ -85,6 +98,18 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
+def write_jsonl_atomic(path: Path, records: list[dict]) -> None:
+    """Replace ``path`` by ``records`` (temporary file, fsync, rename): readers see the old or the new file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.unlink(missing_ok=True)
+    append_jsonl(tmp, records)
+    tmp.touch()
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
 def append_jsonl(path: Path, records: Iterable[dict]) -> None:
     """Append records, one whole line per write, then flush to the OS."""
     lines = "".join(json.dumps(_clean(r), ensure_ascii=False, allow_nan=False) + "\n" for r in records)
@@ -106,12 +131,18 @@ class MetricSink(Protocol):
 
 
 class RunWriter:
-    """Writes a run directory. Only the main process of a (distributed) run creates one."""
+    """Writes a run directory. Only the main process of a (distributed) run creates one.
 
-    def __init__(self, path: str | Path):
+    ``samples_chunk_steps`` / ``samples_chunk_bytes``: when the samples tail holds that many distinct steps (or
+    bytes), it becomes a Parquet chunk (mind/samples_store.py); ``samples_chunk_steps=0`` keeps every sample in
+    samples.jsonl, the layout of runs made before chunks.
+    """
+
+    def __init__(self, path: str | Path, samples_chunk_steps: int = 100, samples_chunk_bytes: int = 4 << 20):
         self.path = Path(path)
         (self.path / "snapshots").mkdir(parents=True, exist_ok=True)
         (self.path / "checkpoints").mkdir(exist_ok=True)
+        self._samples = SamplesWriter(self.path, samples_chunk_steps, samples_chunk_bytes)
         self._status: dict = {}
         self._last_beat = 0.0
         self._lock = threading.Lock()  # the heartbeat thread and the loop both write status.json
@@ -121,10 +152,7 @@ class RunWriter:
         write_json_atomic(self.path / name, obj)
 
     def write_jsonl(self, name: str, records: list[dict]) -> None:
-        tmp = self.path / f".{name}.tmp"
-        tmp.unlink(missing_ok=True)
-        append_jsonl(tmp, records)
-        os.replace(tmp, self.path / name)
+        write_jsonl_atomic(self.path / name, records)
 
     # -- status and heartbeat
     def set_status(self, state: str | None, **fields: Any) -> None:
@@ -146,7 +174,7 @@ class RunWriter:
         append_jsonl(self.path / "steps.jsonl", [record])
 
     def log_samples(self, records: list[dict]) -> None:
-        append_jsonl(self.path / "samples.jsonl", records)
+        self._samples.append(records)
 
     def close(self) -> None:
         pass
@@ -167,11 +195,10 @@ class RunWriter:
 
     def truncate_after(self, step: int) -> None:
         """Drop step/sample records and snapshots newer than ``step`` (used by ``--resume``)."""
-        for name in ("steps.jsonl", "samples.jsonl"):
-            p = self.path / name
-            if p.exists():
-                keep = [r for i, r in enumerate(read_jsonl(p)) if _step_of(r, p, i) <= step]
-                self.write_jsonl(name, keep)
+        p = self.path / "steps.jsonl"
+        if p.exists():
+            self.write_jsonl(p.name, [r for i, r in enumerate(read_jsonl(p)) if step_of(r, p, i) <= step])
+        self._samples.truncate_after(step)
         for snap in (self.path / "snapshots").glob("step_*.safetensors"):
             m = _SNAP_RE.match(snap.name)
             if m and int(m.group(1)) > step:
@@ -206,7 +233,7 @@ def read_jsonl(path: Path) -> list[dict]:
     except FileNotFoundError:
         return []
     except OSError as exc:  # a folder in its place, no permission
-        raise RunDirError(f"{path}: cannot read it ({exc.strerror}); fix its permissions or re-run the training") from None
+        raise read_error(path, exc) from None
     lines = data.split(b"\n")
     torn_tail = not data.endswith(b"\n")
     out = []
@@ -220,21 +247,12 @@ def read_jsonl(path: Path) -> list[dict]:
         if not isinstance(obj, dict):
             if torn_tail and i == len(lines) - 1:
                 break  # the record in flight
-            raise RunDirError(
-                f"{path}: line {i + 1} is not a valid JSON record (corrupt run file); delete that line or re-run the training"
-            )
+            raise bad_line_error(path, i + 1)
         out.append(obj)
     return out
 
 
-def _step_of(record: dict, path: Path, i: int) -> int:
-    """The integer ``step`` of a record, or a :class:`RunDirError` naming the file and record."""
-    step = record.get("step")
-    if isinstance(step, float) and step.is_integer():
-        step = int(step)
-    if not isinstance(step, int) or isinstance(step, bool):
-        raise RunDirError(f"{path}: record {i + 1} has no integer 'step' (corrupt run file); delete that line or re-run the training")
-    return step
+_step_of = step_of  # the old private name
 
 
 def _read_json(path: Path, required: bool = True) -> dict:
@@ -312,27 +330,36 @@ class Run:
                 return "stale"
         return st
 
+    def step_columns(self) -> list[str]:
+        """Columns ``steps`` always has: STEP_COLUMNS and the per-perspective ones (others flow through)."""
+        return list(STEP_COLUMNS) + [f"{k}/{p}" for k in PER_PERSPECTIVE for p in self.perspectives]
+
     @cached_property
     def steps(self) -> pd.DataFrame:
-        rows = read_jsonl(self.path / "steps.jsonl")
-        for i, r in enumerate(rows):
-            r["step"] = _step_of(r, self.path / "steps.jsonl", i)
-        cols = list(STEP_COLUMNS) + [f"{k}/{p}" for k in PER_PERSPECTIVE for p in self.perspectives]
-        df = pd.DataFrame.from_records(rows) if rows else pd.DataFrame(columns=cols)
-        for c in cols:
-            if c not in df.columns:
-                df[c] = np.nan
-        if len(df):
-            df = df.drop_duplicates("step", keep="last").sort_values("step").reset_index(drop=True)
-            df["step"] = df["step"].astype(int)
-        return df
+        """One row per optimiser step, read incrementally (the same frame as a full read of steps.jsonl)."""
+        cols = self.step_columns()
+        r = _readers(self.path)
+        with r.lock:
+            return r.steps.read(cols)
 
     @cached_property
     def samples(self) -> pd.DataFrame:
-        rows = read_jsonl(self.path / "samples.jsonl")
-        cols = ["step", "problem_id", "perspectives", "scores", "alphas", "selected", "loss_raw", "loss_filtered",
-                "attention", "loss_meta"]
-        return pd.DataFrame.from_records(rows) if rows else pd.DataFrame(columns=cols)
+        """Every per-problem record (all chunks and the tail); pages that need one step use :meth:`samples_between`."""
+        return self.samples_between()
+
+    def samples_between(self, lo: int | None = None, hi: int | None = None) -> pd.DataFrame:
+        """Per-problem records with ``lo <= step <= hi`` (None: unbounded), reading only the chunks that hold them.
+        The rows are those of :attr:`samples` in that range; column dtypes are inferred from these rows alone."""
+        r = _readers(self.path)
+        with r.lock:
+            return samples_frame(r.samples.between(lo, hi))
+
+    @cached_property
+    def sample_steps(self) -> list[int]:
+        """The steps that have per-problem records, ascending (chunk step columns are cached per process)."""
+        r = _readers(self.path)
+        with r.lock:
+            return r.samples.steps()
 
     @cached_property
     def problems(self) -> pd.DataFrame:
@@ -394,6 +421,47 @@ class Run:
             if m and (c / "trainer_state.json").exists():
                 out.append(int(m.group(1)))
         return sorted(out)
+
+
+class _Readers:
+    """The incremental readers of one run folder, shared by every :class:`Run` of it in this process."""
+
+    def __init__(self, path: Path):
+        self.lock = threading.Lock()
+        self.steps = StepsFrame(path / "steps.jsonl")
+        self.samples = SamplesReader(path)
+
+
+_READERS: dict[str, _Readers] = {}
+_READERS_LOCK = threading.Lock()
+_READERS_MAX = 64  # run folders remembered per process (least recently used ones are forgotten)
+
+
+def _readers(path: Path) -> _Readers:
+    key = os.path.abspath(path)
+    with _READERS_LOCK:
+        r = _READERS.pop(key, None) or _Readers(Path(key))
+        _READERS[key] = r  # most recently used last
+        while len(_READERS) > _READERS_MAX:
+            _READERS.pop(next(iter(_READERS)))
+        return r
+
+
+def forget_readers(path: str | Path | None = None) -> None:
+    """Drop the cached incremental readers of ``path`` (of every run when None): the next read is a full one."""
+    with _READERS_LOCK:
+        if path is None:
+            _READERS.clear()
+        else:
+            _READERS.pop(os.path.abspath(path), None)
+
+
+def read_full(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(steps, samples) of a run read from scratch with no cache: the reference the incremental readers must match
+    (tests) and the baseline they are measured against (bench/bench_runs.py)."""
+    run = load_run(path)
+    steps = read_steps_full(run.path / "steps.jsonl", run.step_columns())
+    return steps, samples_frame(read_samples_full(run.path))
 
 
 def load_run(path: str | Path) -> Run:

@@ -1,0 +1,388 @@
+"""Per-problem MetaNet records (``samples``): Parquet chunks written as the run goes, plus a JSONL tail.
+
+Layout in a run directory::
+
+    samples/step_000001-000100.parquet   complete chunks, immutable once renamed into place (steps lo-hi)
+    samples/step_000101-000200.parquet
+    samples.jsonl                        the tail: records newer than the last chunk, appended a line at a time
+
+:class:`SamplesWriter` appends to the tail; when the tail holds ``chunk_steps`` distinct steps (or ``chunk_bytes``
+bytes) and a record of a newer step arrives, it writes the tail's records as one chunk (to a temporary name, fsync,
+rename) and then replaces the tail by a file holding only the new records (same way). A crash between the two
+leaves the chunk *and* the old tail: readers ignore tail records whose step is covered by a chunk, so nothing is
+lost or read twice. ``chunk_steps=0`` keeps everything in samples.jsonl (the layout of runs made before chunks).
+
+Chunks hold the records column by column (pyarrow types for numbers, strings, booleans and lists of them); a
+column that Parquet would not give back exactly (mixed types, nested objects, ints beyond 64 bits, ints and floats
+mixed) is stored as JSON text, and keys a record lacks are listed in the file's metadata, so a chunk reads back as
+exactly the records ``json.loads`` gave for the tail lines it replaced. Pages carry checksums. Nothing is pickled.
+
+:class:`SamplesReader` reads a run's samples by step range: the chunks that overlap the range (their file names
+say which) and the tail lines of those steps (the tail is parsed incrementally with :class:`JsonlTail`, keeping only
+each record's step and byte range). :func:`read_samples_full` reads everything from scratch (the reference).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mind.errors import RunDirError
+from mind.jsonl_tail import JsonlTail, bad_line_error, parse_line
+from mind.steps_frame import step_of
+
+CHUNK_DIR = "samples"
+TAIL = "samples.jsonl"
+CHUNK_RE = re.compile(r"^step_(\d{6,})-(\d{6,})\.parquet$")
+SAMPLE_COLUMNS = ("step", "problem_id", "perspectives", "scores", "alphas", "selected", "loss_raw", "loss_filtered",
+                  "attention", "loss_meta")
+_META_JSON, _META_MISSING = b"mind.json_columns", b"mind.missing_keys"
+
+
+def samples_frame(records: list[dict]) -> pd.DataFrame:
+    """The samples DataFrame of ``records`` (one row per record, columns in order of first appearance)."""
+    return pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=list(SAMPLE_COLUMNS))
+
+
+# --------------------------------------------------------------------------------------------- chunk files
+
+
+@dataclass(frozen=True, order=True)
+class Chunk:
+    lo: int
+    hi: int
+    path: Path
+
+
+def chunk_name(lo: int, hi: int) -> str:
+    return f"step_{lo:06d}-{hi:06d}.parquet"
+
+
+def _same(a, b) -> bool:
+    """Equal and of the same JSON type all the way down (1 and 1.0 differ, True and 1 differ)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def _plain(t) -> bool:
+    import pyarrow as pa
+
+    if pa.types.is_list(t):
+        return _plain(t.value_type)
+    return (pa.types.is_null(t) or pa.types.is_boolean(t) or pa.types.is_int64(t) or pa.types.is_float64(t)
+            or pa.types.is_string(t))
+
+
+def _column(values: list):
+    """A pyarrow array giving back exactly ``values``, or None (the caller stores JSON text instead)."""
+    import pyarrow as pa
+
+    try:
+        arr = pa.array(values)
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        return None
+    if not _plain(arr.type) or not all(_same(a, b) for a, b in zip(arr.to_pylist(), values)):
+        return None
+    return arr
+
+
+def encode(records: list[dict]):
+    """A pyarrow Table holding ``records`` exactly (see the module docstring)."""
+    import pyarrow as pa
+
+    keys = list(dict.fromkeys(k for r in records for k in r))
+    missing = {k: [i for i, r in enumerate(records) if k not in r] for k in keys}
+    missing = {k: v for k, v in missing.items() if v}
+    arrays, as_json = [], []
+    for k in keys:
+        values = [r.get(k) for r in records]
+        arr = _column(values)
+        if arr is None:
+            arr = pa.array([json.dumps(v, ensure_ascii=False, allow_nan=False) for v in values], type=pa.string())
+            as_json.append(k)
+        arrays.append(arr)
+    meta = {_META_JSON: json.dumps(as_json).encode(), _META_MISSING: json.dumps(missing).encode()}
+    return pa.Table.from_arrays(arrays, names=keys).replace_schema_metadata(meta)
+
+
+def decode(table) -> list[dict]:
+    """The records of a Table made by :func:`encode` (a ValueError when its metadata is not ours)."""
+    meta = table.schema.metadata or {}
+    as_json = json.loads(meta.get(_META_JSON, b"[]"))
+    missing = json.loads(meta.get(_META_MISSING, b"{}"))
+    if not isinstance(as_json, list) or not isinstance(missing, dict):
+        raise ValueError("bad metadata")
+    cols = {}
+    for k in table.column_names:
+        values = table.column(k).to_pylist()
+        cols[k] = [json.loads(v) for v in values] if k in as_json else values
+    n = table.num_rows
+    rows = [{k: cols[k][i] for k in table.column_names} for i in range(n)]
+    for k, idx in missing.items():
+        for i in idx:
+            rows[i].pop(k, None)
+    return rows
+
+
+def write_chunk(run_dir: Path, records: list[dict]) -> Path:
+    """Write ``records`` (JSON-parsed, steps ascending) as one chunk, atomically; returns its path."""
+    import pyarrow.parquet as pq
+
+    steps = [int(r["step"]) for r in records]
+    d = Path(run_dir) / CHUNK_DIR
+    d.mkdir(exist_ok=True)
+    final = d / chunk_name(min(steps), max(steps))
+    tmp = d / f".{final.name}.{os.getpid()}.tmp"
+    pq.write_table(encode(records), tmp, write_page_checksum=True)
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, final)
+    return final
+
+
+def _chunk_error(path: Path, why: str) -> RunDirError:
+    return RunDirError(f"{path}: unreadable samples chunk ({why}); delete it or re-run the training")
+
+
+def read_chunk(chunk: Chunk, lo: int | None = None, hi: int | None = None) -> list[dict]:
+    """The records of one chunk with ``lo <= step <= hi`` (all by default)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(chunk.path, page_checksum_verification=True)
+        step = table.column("step")
+        if not (step.type.equals("int64") and step.null_count == 0 and len(step)):
+            raise ValueError("no integer 'step' column")
+        if pc.min(step).as_py() < chunk.lo or pc.max(step).as_py() > chunk.hi:
+            raise ValueError(f"steps outside {chunk.lo}-{chunk.hi}")
+        if lo is not None or hi is not None:
+            keep = pc.and_(pc.greater_equal(step, lo if lo is not None else chunk.lo),
+                           pc.less_equal(step, hi if hi is not None else chunk.hi))
+            table = table.filter(keep)
+        return decode(table)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises many types on garbage
+        raise _chunk_error(chunk.path, type(exc).__name__) from None
+
+
+def chunk_steps(chunk: Chunk) -> np.ndarray:
+    """The step of every record of a chunk (reads that one column)."""
+    import pyarrow.parquet as pq
+
+    try:
+        step = pq.read_table(chunk.path, columns=["step"], page_checksum_verification=True).column("step")
+        if not step.type.equals("int64") or step.null_count:
+            raise ValueError("no integer 'step' column")
+        out = step.to_numpy()
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise _chunk_error(chunk.path, type(exc).__name__) from None
+    if not len(out) or out.min() < chunk.lo or out.max() > chunk.hi:
+        raise _chunk_error(chunk.path, f"steps outside {chunk.lo}-{chunk.hi}")
+    return out
+
+
+def list_chunks(run_dir: Path) -> list[Chunk]:
+    """The run's chunks in step order; overlapping chunks are a :class:`RunDirError`."""
+    d = Path(run_dir) / CHUNK_DIR
+    try:
+        names = os.listdir(d)
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise RunDirError(f"{d}: cannot list it ({exc.strerror}); it should be the folder of samples chunks") from None
+    chunks = sorted(Chunk(int(m.group(1)), int(m.group(2)), d / n) for n in names if (m := CHUNK_RE.match(n)))
+    for a, b in zip(chunks, chunks[1:]):
+        if a.hi >= b.lo or a.lo > a.hi:
+            raise RunDirError(f"{d}: chunks {a.path.name} and {b.path.name} overlap (corrupt run directory); "
+                              "delete the one you trust less")
+    if chunks and chunks[-1].lo > chunks[-1].hi:
+        raise RunDirError(f"{chunks[-1].path}: steps {chunks[-1].lo}-{chunks[-1].hi} run backwards; delete it")
+    return chunks
+
+
+# --------------------------------------------------------------------------------------------- reading
+
+
+def read_samples_full(run_dir: Path) -> list[dict]:
+    """Every sample record from scratch: the whole tail, then every chunk (the reference for tests and the bench)."""
+    from mind.run import read_jsonl
+
+    tail_path = Path(run_dir) / TAIL
+    tail = read_jsonl(tail_path)
+    steps = [step_of(r, tail_path, i) for i, r in enumerate(tail)]
+    chunks = list_chunks(run_dir)
+    cut = chunks[-1].hi if chunks else -1
+    out = [r for c in chunks for r in read_chunk(c)]
+    return out + [r for r, s in zip(tail, steps) if s > cut]
+
+
+class SamplesReader:
+    """Incremental, range-addressable reader of one run's samples (not thread-safe; the caller locks)."""
+
+    def __init__(self, run_dir: str | Path):
+        self.run_dir = Path(run_dir)
+        self.tail = JsonlTail(self.run_dir / TAIL)
+        self._index: list[tuple[int, int, int]] = []  # (step, start, end) of each complete tail record
+        self._prov: tuple[int, int, int] | None = None
+        self._chunk_steps: dict[str, tuple[tuple, np.ndarray]] = {}
+
+    def _refresh_tail(self) -> None:
+        try:
+            delta = self.tail.refresh()
+            new = [(step_of(r, self.tail.path, delta.first_index + j), a, b)
+                   for j, (r, (a, b)) in enumerate(zip(delta.records, delta.spans))]
+            prov = None
+            if delta.provisional is not None:
+                prov = (step_of(delta.provisional, self.tail.path, delta.first_index + len(new)), *delta.provisional_span)
+        except RunDirError:  # start over next time, so that the error repeats like a full read's would
+            self.tail, self._index, self._prov = JsonlTail(self.tail.path), [], None
+            raise
+        if delta.reset:
+            self._index = []
+        self._index += new
+        self._prov = prov
+
+    def _view(self, lo: int | None, hi: int | None):
+        """(chunks overlapping the range, tail entries in it): the tail is read *before* the chunks are listed."""
+        for _ in range(5):  # a compaction or rewrite between the two reads: try again
+            self._refresh_tail()
+            chunks = list_chunks(self.run_dir)
+            cut = chunks[-1].hi if chunks else -1
+            entries = self._index + ([self._prov] if self._prov else [])
+            tail = [e for e in entries if e[0] > cut and (lo is None or e[0] >= lo) and (hi is None or e[0] <= hi)]
+            chunks = [c for c in chunks if (lo is None or c.hi >= lo) and (hi is None or c.lo <= hi)]
+            yield chunks, tail
+
+    def _records(self, lo: int | None, hi: int | None) -> list[dict]:
+        for chunks, tail in self._view(lo, hi):
+            raw = self.tail.read_ranges([(a, b) for _, a, b in tail])
+            if raw is None:
+                continue
+            try:
+                out = [r for c in chunks for r in read_chunk(c, lo, hi)]
+            except FileNotFoundError:
+                continue
+            for (_, a, _), line in zip(tail, raw):
+                rec = parse_line(line)
+                if rec is None:  # the bytes changed under the same file: read it again from the top
+                    self.tail = JsonlTail(self.tail.path)
+                    break
+                out.append(rec)
+            else:
+                return out
+        raise RunDirError(f"{self.run_dir / TAIL}: keeps changing while it is read (is a second writer rewriting "
+                          "it?); stop the other process or try again")
+
+    def between(self, lo: int | None = None, hi: int | None = None) -> list[dict]:
+        """The records with ``lo <= step <= hi`` (either bound may be None), in step order."""
+        return self._records(lo, hi)
+
+    def steps(self) -> list[int]:
+        """The sorted distinct steps that have records."""
+        for chunks, tail in self._view(None, None):
+            try:
+                got = [self._steps_of(c) for c in chunks]
+            except FileNotFoundError:
+                continue
+            all_steps = np.concatenate(got + [np.array([e[0] for e in tail], dtype=np.int64)])
+            return [int(s) for s in np.unique(all_steps)]
+        raise RunDirError(f"{self.run_dir}: samples keep changing while they are read; try again")
+
+    def _steps_of(self, c: Chunk) -> np.ndarray:
+        st = os.stat(c.path)
+        key = (st.st_ino, st.st_size, st.st_mtime_ns)
+        hit = self._chunk_steps.get(c.path.name)
+        if hit is None or hit[0] != key:
+            hit = (key, chunk_steps(c))
+            self._chunk_steps[c.path.name] = hit
+        return hit[1]
+
+
+# --------------------------------------------------------------------------------------------- writing
+
+
+class SamplesWriter:
+    """Appends sample records to the tail and moves full tails into chunks (see the module docstring)."""
+
+    def __init__(self, run_dir: str | Path, chunk_steps: int = 100, chunk_bytes: int = 4 << 20):
+        if chunk_steps < 0 or chunk_bytes <= 0:
+            raise ValueError("chunk_steps must be >= 0 and chunk_bytes > 0")
+        self.run_dir = Path(run_dir)
+        self.chunk_steps, self.chunk_bytes = chunk_steps, chunk_bytes
+        self._state: tuple[set, int, int] | None = None  # (distinct steps in the tail, its bytes, its last step)
+
+    @property
+    def tail_path(self) -> Path:
+        return self.run_dir / TAIL
+
+    def _tail_state(self) -> tuple[set, int, int]:
+        if self._state is None:
+            from mind.run import read_jsonl
+
+            rows = read_jsonl(self.tail_path)
+            steps = {step_of(r, self.tail_path, i) for i, r in enumerate(rows)}
+            size = self.tail_path.stat().st_size if self.tail_path.exists() else 0
+            self._state = (steps, size, max(steps, default=-1))
+        return self._state
+
+    def append(self, records: list[dict]) -> None:
+        from mind.run import _clean, append_jsonl
+
+        if not records:
+            return
+        records = [_clean(r) for r in records]
+        new_steps = [step_of(r, self.tail_path, i) for i, r in enumerate(records)]
+        steps, size, last = self._tail_state()
+        full = steps and (len(steps) >= self.chunk_steps or size >= self.chunk_bytes)
+        if self.chunk_steps and full and min(new_steps) > last:
+            self._compact(records)
+            return
+        before = size
+        append_jsonl(self.tail_path, records)
+        steps.update(new_steps)
+        size = self.tail_path.stat().st_size if self.tail_path.exists() else before
+        self._state = (steps, size, max(last, *new_steps))
+
+    def _compact(self, new_records: list[dict]) -> None:
+        """Tail -> one chunk (renamed into place first), then the tail becomes ``new_records`` only."""
+        from mind.run import read_jsonl, write_jsonl_atomic
+
+        rows = read_jsonl(self.tail_path)
+        if rows:
+            write_chunk(self.run_dir, rows)
+        write_jsonl_atomic(self.tail_path, new_records)
+        steps = {int(r["step"]) for r in new_records}
+        self._state = (steps, self.tail_path.stat().st_size, max(steps))
+
+    def truncate_after(self, step: int) -> None:
+        """Drop records newer than ``step`` (``--resume``): chunks beyond it are deleted, a chunk that straddles it
+        moves its kept records back into the tail (written before that chunk is deleted)."""
+        from mind.run import read_jsonl, write_jsonl_atomic
+
+        self._state = None
+        chunks = list_chunks(self.run_dir)
+        cut = chunks[-1].hi if chunks else -1  # tail records up to here are covered by a chunk (a compaction's crash)
+        for c in chunks:
+            if c.lo > step:
+                c.path.unlink(missing_ok=True)
+        rows = read_jsonl(self.tail_path)
+        tail = [r for i, r in enumerate(rows) if cut < step_of(r, self.tail_path, i) <= step]
+        straddle = [c for c in chunks if c.lo <= step < c.hi]
+        kept = [r for c in straddle for r in read_chunk(c, hi=step)]
+        if kept or self.tail_path.exists():
+            write_jsonl_atomic(self.tail_path, kept + tail)
+        for c in straddle:
+            c.path.unlink(missing_ok=True)
