@@ -1,9 +1,11 @@
 """Security defaults: run names cannot escape the runs folder, nothing is unpickled, the dashboard binds to
-localhost with XSRF protection, API keys never reach run files, and bad input through the CLI is a one-line
-``error:`` with exit code 2 (no traceback)."""
+localhost with XSRF protection, API keys never reach run files, logs or the dashboard's pages, and bad input
+through the CLI is a one-line ``error:`` with exit code 2 (no traceback). Sharing the dashboard (token,
+read-only, allowed folders) is tested in test_app_access.py and test_browser_access.py."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -133,17 +135,50 @@ def _mind(*args, env=None):
 
 
 @pytest.mark.slow
-def test_planted_api_key_never_reaches_the_run_directory(tmp_path):
+def test_planted_api_key_never_reaches_files_logs_or_the_dashboard(tmp_path, monkeypatch):
+    """The commands that read a key (`mind generate` with an OpenAI-protocol teacher and an LLM judge, against the
+    loopback server) and `mind train` on their output: the key reaches the server and nothing else, and the
+    dashboard's pages, rendered with the key in the server's environment, never send it to the browser."""
+    from openai_server import FakeTeacherServer, make_problems
+    from test_app_access import dump
+    from test_app_pages import PAGE, open_page
+
     key = "sk-planted-" + os.urandom(12).hex()
-    env = {**ENV, "OPENAI_API_KEY": key, "HF_TOKEN": key + "-hf", "ANTHROPIC_API_KEY": key + "-an"}
-    out = tmp_path / "keyrun"
-    proc = _mind("train", "--data", DATA, "--student", "tiny", "--steps", 2, "checkpoint_every=1", "--out", out, env=env)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    files = [f for f in out.rglob("*") if f.is_file()]
-    assert len(files) > 8
+    planted = {"OPENAI_API_KEY": key, "HF_TOKEN": key + "-hf", "ANTHROPIC_API_KEY": key + "-an"}
+    env = {**ENV, **planted}
+    probs = make_problems(3)
+    src, data, runs = tmp_path / "in.jsonl", tmp_path / "data" / "gen.jsonl", tmp_path / "runs"
+    src.write_text("".join(json.dumps(p) + "\n" for p in probs))
+    with FakeTeacherServer(probs) as srv:
+        gen = _mind("generate", "--dataset", src, "--out", data, "--teacher", "openai:teacher-model", "--base-url",
+                    srv.url, "--judge", "llm:openai:judge-model", "--easy-keep", "1.0", "--timeout", "10",
+                    "--no-progress", env=env)
+        assert gen.returncode == 0, gen.stderr[-2000:]
+        assert srv.auth == {f"Bearer {key}"}  # the key was really read, by the teacher and by the judge
+        assert srv.judge_requests == 3 * 8 and sum(srv.served.values()) == 3 * 8  # 8 perspectives x 3 problems
+    train = _mind("train", "--data", data, "--student", "tiny", "--steps", 2, "checkpoint_every=1",
+                  "--out", runs / "keyrun", env=env)
+    assert train.returncode == 0, train.stderr[-2000:]
+    files = [f for f in tmp_path.rglob("*") if f.is_file()]
+    assert {"gen.jsonl", "gen.cache.jsonl", "gen.card.json", "steps.jsonl", "config.json"} <= {f.name for f in files}
     leaks = [str(f) for f in files if b"sk-planted-" in f.read_bytes()]
-    assert leaks == [] and "sk-planted-" not in proc.stdout + proc.stderr
-    print(f"grepped {len(files)} files of the run directory for the planted key: none")
+    assert leaks == [] and all("sk-planted-" not in p.stdout + p.stderr for p in (gen, train))
+
+    # the dashboard, as a server started from this environment would render it
+    for name, value in planted.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MIND_RUNS_DIR", str(runs))
+    monkeypatch.setenv("MIND_CACHED_RUNS", str(tmp_path / "no-cached-runs"))
+    sent = 0
+    for slug in PAGE:
+        at = open_page(slug, mind_run=str(runs / "keyrun"))
+        assert not at.exception, (slug, [e.value for e in at.exception])
+        payload = dump(at)
+        assert b"sk-planted-" not in payload, slug
+        sent += len(payload)
+    assert sent > 50_000  # the pages did render the run (tables, charts)
+    print(f"grepped {len(files)} files, the commands' output and {sent} bytes of {len(PAGE)} rendered pages "
+          "for the planted key: none")
 
 
 CLI_CASES = [
