@@ -1,5 +1,5 @@
-"""`mind eval`: end to end on a 2-step tiny run, resume after a torn write, batched == unbatched decoding,
-the paper-style table, scoring, and one-line CLI errors."""
+"""`mind eval`: end to end on a 2-step tiny run, resume after a torn write, batched == unbatched decoding (with and
+without stopping at the answer line), the paper-style table, scoring, and one-line CLI errors."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from mind.cli import main as cli
-from mind.evaluate import ALL_BENCHMARKS, evaluate, resolve_benchmarks, score
-from mind.evaluation.store import PredictionStore, count_lines
+from mind.evaluate import ALL_BENCHMARKS, evaluate, resolve_benchmarks
+from mind.evaluation.store import PredictionStore, count_lines, share_records
 from mind.evaluation.table import PAPER_ROWS, format_table, summary_rows
 from mind.errors import ConfigError
 
@@ -47,13 +47,30 @@ def test_end_to_end_summary_and_files(run_dir, evaluated):
     assert s["id_avg"] == pytest.approx(sum(s["benchmarks"][b]["accuracy"] for b in ("gsm8k", "svamp", "math500")) / 3)
     assert s["forgetting"] == pytest.approx(s["ood_avg"] - s["base"]["ood_avg"])
     assert set(s["forgetting_per_benchmark"]) == {"csqa", "strategyqa", "gpqa"}
-    assert (s["limit"], s["max_new_tokens"], s["student"], s["checkpoint_step"]) == (5, 8, "tiny", 2)
-    assert s["generated"] == {"student": 30, "base": 30}
+    assert (s["limit"], s["student"], s["checkpoint_step"]) == (5, "tiny", 2)
+    assert s["max_new_tokens"] == {b: 8 for b in ALL_BENCHMARKS}
+    assert s["generated"] == {"student": 30, "base": 30} and s["scored"] == {"student": 30, "base": 30}
     for name in ("predictions.jsonl", "base_predictions.jsonl"):
         rows = [json.loads(line) for line in (run_dir / "eval" / name).read_text().splitlines()]
         assert len(rows) == 30 and len({(r["benchmark"], r["id"]) for r in rows}) == 30
         assert {"benchmark", "id", "prediction", "extracted", "gold", "correct"} <= set(rows[0])
         assert all(1 <= r["n_tokens"] <= 8 for r in rows)
+    for name in ("likelihoods.jsonl", "base_likelihoods.jsonl"):
+        rows = [json.loads(line) for line in (run_dir / "eval" / name).read_text().splitlines()]
+        assert len(rows) == 30 and all(r["answer_logp"] < 0 and r["answer_tokens"] >= 2 for r in rows)
+        assert {len(r["option_logp"]) for r in rows if r["benchmark"] in ("csqa", "gpqa")} == {4, 5}
+    # intervals: Wilson around every accuracy, MOVER around the averages, bootstrap around log-likelihoods
+    for b in s["benchmarks"].values():
+        assert b["ci"][0] <= b["accuracy"] <= b["ci"][1] and b["ci"][1] > 0
+        lp = b["answer_logp"]
+        assert lp["ci"][0] <= lp["mean"] <= lp["ci"][1] < 0
+    assert s["id_avg_ci"][0] <= s["id_avg"] <= s["id_avg_ci"][1] and s["ood_avg_ci"][1] > 0
+    assert s["accuracy_ci"] == {b: v["ci"] for b, v in s["benchmarks"].items()}
+    assert set(s["benchmarks"]["csqa"]["option_accuracy"]) == {"accuracy", "correct", "n", "ci"}
+    lo, hi = s["forgetting_ci"]
+    assert lo <= s["forgetting"] <= hi and s["forgetting_detail"]["answer_logp"]["n"] == 15
+    items = [json.loads(line) for line in (run_dir / "eval" / "items.jsonl").read_text().splitlines()]
+    assert len(items) == 30 and {"correct", "answer_logp", "base_correct", "base_answer_logp"} <= set(items[0])
 
 
 def test_rerun_generates_nothing_and_student_mode(run_dir, evaluated, shared_data, tmp_path):
@@ -63,7 +80,10 @@ def test_rerun_generates_nothing_and_student_mode(run_dir, evaluated, shared_dat
     # another max_new_tokens is another key: regenerated, not mixed with the cached lines
     s = evaluate(run_dir=run_dir, data=str(shared_data), benchmarks="gsm8k", limit=2, max_new_tokens=3,
                  batch_size=2, base=False, progress=False)
-    assert s["generated"] == {"student": 2, "base": 0} and s["base"] is None and s["forgetting"] is None
+    assert s["generated"] == {"student": 2, "base": 0} and s["base_accuracy"] is None and s["forgetting"] is None
+    # the base's cached likelihoods (they do not depend on max_new_tokens) are still reported, without accuracy
+    assert "accuracy" not in s["base"]["benchmarks"]["gsm8k"] and s["base"]["benchmarks"]["gsm8k"]["answer_logp"]
+    assert s["scored"] == {"student": 0, "base": 0}
     bare = evaluate(student="tiny", out_dir=tmp_path / "bare", data=str(shared_data), benchmarks="svamp,csqa",
                     limit=2, max_new_tokens=4, batch_size=3, progress=False)
     assert bare["base"] is None and bare["forgetting"] is None and count_lines(tmp_path / "bare" / "predictions.jsonl") == 4
@@ -108,6 +128,39 @@ def test_batched_and_unbatched_greedy_give_the_same_text(shared_data):
     assert [g.text for g in one] == [g.text for g in many]
     assert [g.n_tokens for g in one] == [g.n_tokens for g in many]
     assert len({g.text for g in one}) > 1 and all(g.text for g in one)
+    stop1 = greedy(model, tok, prompts, max_new_tokens=12, batch_size=1, stop_at_answer=True)
+    stop4 = greedy(model, tok, prompts, max_new_tokens=12, batch_size=4, stop_at_answer=True)
+    assert [(g.text, g.n_tokens) for g in stop1] == [(g.text, g.n_tokens) for g in stop4]
+
+
+def test_stop_at_answer_ends_a_generation_after_its_answer_line(shared_data):
+    """A model made to repeat 'The answer is 7.' stops after the first complete line instead of at the budget."""
+    from mind.evaluation.generate import answer_line_done, greedy
+    from mind.prompting import prompt_ids
+    from mind.student import load_causal_lm, load_tokenizer
+
+    assert answer_line_done("so The answer is 3.5.\n") and answer_line_done("The answer is 7. Then")
+    assert not answer_line_done("The answer is 3.") and not answer_line_done("The answer is 3.5")
+    tok = load_tokenizer("tiny")
+    model = load_causal_lm("tiny", tok, seed=0)
+    line = tok("The answer is 7.\n", add_special_tokens=False)["input_ids"]
+    with torch.no_grad():  # plant a cycle: each token of the line predicts the next one, the last the first
+        emb = model.get_input_embeddings().weight
+        for p in model.model.layers.parameters():
+            p.zero_()
+        model.model.norm.weight.fill_(1.0)
+        emb.normal_(0, 1, generator=torch.Generator().manual_seed(0))
+        out = torch.nn.Parameter(emb.detach().clone() * 0)
+        for a, b in zip(line, line[1:] + line[:1]):
+            out.data[b] += emb[a] * 5
+        model.lm_head.weight = out
+        model.config.tie_word_embeddings = False
+    prompt = prompt_ids(tok, "What is 3 + 4?")
+    prompt = prompt[:-1] + [line[-1]]  # end the prompt on the line's last token: the cycle starts with "The"
+    full = greedy(model, tok, [prompt], max_new_tokens=40, batch_size=1)[0]
+    cut = greedy(model, tok, [prompt], max_new_tokens=40, batch_size=1, stop_at_answer=True)[0]
+    assert full.text.count("The answer is 7.") >= 3 and full.n_tokens == 40
+    assert cut.text == "The answer is 7." and cut.n_tokens == len(line)
 
 
 def test_prediction_store_cuts_torn_tail_and_filters_by_key(tmp_path):
@@ -122,18 +175,36 @@ def test_prediction_store_cuts_torn_tail_and_filters_by_key(tmp_path):
     assert not PredictionStore(f, "k2").has("gsm8k", "a")
 
 
-def test_score_counts_and_missing_items(tmp_path):
-    from mind.benchmarks import BenchmarkItem
+def test_model_block_counts_and_intervals():
+    import pandas as pd
 
-    items = {"gsm8k": [BenchmarkItem(str(i), "q", "1", "number") for i in range(4)],
-             "csqa": [BenchmarkItem("c0", "q", "A", "choice", ("x", "y"))]}
-    s = PredictionStore(tmp_path / "p.jsonl", "k")
-    s.add([{"benchmark": "gsm8k", "id": str(i), "correct": i < 3} for i in range(4)])
-    assert score(s, items) is None  # csqa item missing
-    s.add([{"benchmark": "csqa", "id": "c0", "correct": False}])
-    out = score(s, items)
-    assert out["benchmarks"]["gsm8k"] == {"accuracy": 0.75, "n": 4, "correct": 3, "kind": "ID"}
-    assert out["id_avg"] == 0.75 and out["ood_avg"] == 0.0
+    from mind.evaluation.compare import forgetting, model_block
+    from mind.evaluation.stats import wilson
+
+    df = pd.DataFrame({"benchmark": ["gsm8k"] * 4 + ["csqa"] * 2, "id": list("abcdef"),
+                       "correct": [True, True, True, False, False, True],
+                       "answer_logp": [-1.0, -2.0, -3.0, -4.0, -0.5, -0.7],
+                       "base_correct": [True, False, False, False, True, True],
+                       "base_answer_logp": [-2.0, -2.0, -3.0, -5.0, -0.6, -0.9]})
+    out = model_block(df)
+    g = out["benchmarks"]["gsm8k"]
+    assert (g["accuracy"], g["n"], g["correct"], g["kind"]) == (0.75, 4, 3, "ID") and g["ci"] == list(wilson(3, 4))
+    assert g["answer_logp"]["mean"] == -2.5 and out["id_avg"] == 0.75 and out["ood_avg"] == 0.5
+    assert out["id_avg_ci"] == pytest.approx(g["ci"])  # one ID benchmark: its own Wilson interval
+    assert model_block(df, "base_")["benchmarks"]["gsm8k"]["accuracy"] == 0.25
+    fg = forgetting(df)
+    assert fg["accuracy"]["diff"] == pytest.approx(-0.5) and fg["answer_logp"]["diff"] == pytest.approx(0.15)
+    assert set(fg["benchmarks"]) == {"csqa"} and fg["benchmarks"]["csqa"]["accuracy"]["p"] == 1.0
+    assert model_block(df.drop(columns=["correct", "answer_logp"])) is None
+
+
+def test_share_records_copies_only_missing_lines(tmp_path):
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    PredictionStore(a, "k").add([{"benchmark": "gsm8k", "id": str(i), "correct": True} for i in range(3)])
+    PredictionStore(b, "k").add([{"benchmark": "gsm8k", "id": "0", "correct": True}])
+    assert share_records(a, b) == 2 and count_lines(b) == 3
+    assert share_records(a, b) == 0 and PredictionStore(b, "k").has("gsm8k", "2")
+    assert not PredictionStore(b, "other").has("gsm8k", "2")
 
 
 def test_paper_table_layout():
@@ -146,6 +217,7 @@ def test_paper_table_layout():
     assert row[2].split() == ["50.00", "-", "-"] and row[3].split() == ["20.00", "50.00"]
     paper = next(line for line in lines if line.startswith("paper: MIND"))
     assert paper.split("|")[1].split() == ["82.63", "94.92", "94.31"] and paper.split("|")[3].split()[1] == "65.27"
+    assert set(lines[3]) == {"-"}  # a rule above the paper's rows
     assert len({len(line) for line in lines}) == 1  # columns line up
     bare = format_table({"x": {}}, reference=False)
     assert "paper" not in bare and bare.splitlines()[2].split("|")[3].split() == ["-", "-"]
@@ -155,8 +227,20 @@ def test_paper_table_layout():
     assert rows == {"run1": {"gsm8k": 25.0}, "base tiny": {"gsm8k": 50.0}}
 
 
+def test_table_with_intervals_item_counts_and_heldout_column():
+    text = format_table({"r": {"gsm8k": 12.5, "heldout": 50.0, "csqa": 25.0}}, reference=False,
+                        intervals={"r": {"gsm8k": (2.2, 47.1), "heldout": (21.5, 78.5), "id_avg": (10.0, 52.0)}},
+                        n={"gsm8k": 8, "heldout": 16, "csqa": 8})
+    head, _, row = text.splitlines()
+    assert "GSM8K n=8" in head and "Heldout n=16" in head and "CSQA n=8" in head
+    cells = [c.strip() for c in row.split("|")]
+    assert cells[1].split("  ")[1].strip() == "12.5 [2.2,47.1]" and "50.0 [21.5,78.5]" in cells[1]
+    assert cells[2].split()[0] == "25.0" and cells[3].split("  ")[0].strip() == "31.2 [10.0,52.0]"  # ID avg incl. heldout
+
+
 def test_resolve_benchmarks():
     assert resolve_benchmarks("GSM8K, gpqa-diamond,commonsenseqa,gsm8k") == ("gsm8k", "gpqa", "csqa")
+    assert resolve_benchmarks("heldout,svamp") == ("heldout", "svamp")
     with pytest.raises(ConfigError, match="unknown"):
         resolve_benchmarks("gsm8k,mmlu")
 
@@ -180,12 +264,18 @@ def test_cli_table_hides_gpqa_text(run_dir, evaluated, shared_data, capsys):
     (["--student", "tiny", "--out", "X", "--limit", "0"], "limit must be"),
     (["--run", "/nonexistent/run"], "no such run directory"),
     ("NOCKPT", "no finished checkpoint"),
+    (["--student", "tiny", "--out", "X", "--benchmarks", "heldout"], "needs --heldout-from RUN_DIR"),
+    ("NOHELDOUT", "no held-out problems"),
 ])
 def test_cli_errors_exit_2(argv, match, tmp_path, capsys):
     if argv == "NOCKPT":
         (tmp_path / "r").mkdir()
         (tmp_path / "r" / "config.json").write_text(json.dumps({"student": "tiny", "seed": 0}))
         argv = ["--run", str(tmp_path / "r"), "--limit", "1"]
+    if argv == "NOHELDOUT":
+        (tmp_path / "r").mkdir()
+        (tmp_path / "r" / "config.json").write_text(json.dumps({"student": "tiny", "seed": 0}))
+        argv = ["--run", str(tmp_path / "r"), "--benchmarks", "gsm8k,heldout"]
     assert cli(["eval", *argv, "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: ") and match in err[-1]
