@@ -76,6 +76,7 @@ class _StopFlag:
 
 def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True) -> Path:
     """Train according to ``cfg``, writing the run directory ``out``; with ``resume`` continue its last checkpoint."""
+    from mind.trackers import check_trackers; check_trackers(cfg.trackers)  # missing tracker package: fail before any work
     from accelerate import Accelerator
     from accelerate.utils import set_seed
 

@@ -53,6 +53,7 @@ def parse_overrides(items: list[str]) -> dict:
 def run(args) -> int:
     from mind.config import FIELD_TYPES, build_config
     from mind.errors import ConfigError
+    from mind.trackers import check_trackers
     from mind.trainer import train
 
     flags = {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None}
@@ -66,11 +67,13 @@ def run(args) -> int:
         if changed:
             raise ConfigError(f"--resume keeps the run's config; only steps/checkpoint_every/snapshot_every can change, not {sorted(changed)}")
         cfg = build_config(None, {**saved, **overrides})
+        check_trackers(cfg.trackers)  # before anything in the run directory changes
         out = run_dir
     else:
         if not args.out:
             raise ConfigError("--out is required: the run directory to write (e.g. --out runs/demo)")
         cfg = build_config(args.config, overrides)
+        check_trackers(cfg.trackers)  # a missing tracker package: one line before any model loads
         out = Path(args.out)
         if (out / "config.json").exists():
             raise ConfigError(f"{out} already holds a run; choose another --out or continue it with --resume {out}")
