@@ -1,4 +1,4 @@
-"""Launching ``mind train`` / ``mind analyze`` from the dashboard, and stopping what it launched.
+"""Launching ``mind train`` / ``mind analyze`` / ``mind export`` from the dashboard, and stopping what it launched.
 
 A :class:`LaunchSpec` is the Launch page's form as validated values; :meth:`LaunchSpec.argv` turns it into an
 argument list (never a shell string, no free-form arguments: every value is checked, and none can start with
@@ -109,7 +109,7 @@ class LaunchSpec:
 
 @dataclass
 class Job:
-    kind: str  # "train" or "analyze"
+    kind: str  # "train", "analyze" or "export"
     run_path: Path
     proc: subprocess.Popen
     log_path: Path
@@ -187,6 +187,26 @@ class JobRegistry:
         job = Job("analyze", path, _spawn(argv, log), log, argv)
         with self._lock:
             self._jobs[("analyze", str(path))] = job
+        return job
+
+    def start_export(self, run_path: str | Path, out_dir: str | Path | None = None) -> Job:
+        """Run ``mind export --run <run> --out <out>`` (default ``<run>/export/``) once per run, log in
+        ``<run>/export.log.txt``. A previous export in ``out`` is replaced (``--force``; mind export refuses a
+        folder that holds anything else). A second call while one runs returns the job in flight."""
+        access.require_actions("Export")
+        path = Path(run_path)
+        if not (path / "config.json").is_file():
+            raise RunDirError(f"{path}: not a run directory; choose a run from the list")
+        existing = self.get("export", path)
+        if existing and existing.running:
+            return existing
+        out = Path(out_dir) if out_dir is not None else path / "export"
+        argv = [sys.executable, "-m", "mind", "export", "--run", str(path), "--out", str(out), "--force"]
+        log = path / "export.log.txt"
+        log.write_text("$ mind export " + " ".join(argv[4:]) + "\n", encoding="utf-8")
+        job = Job("export", path, _spawn(argv, log), log, argv)
+        with self._lock:
+            self._jobs[("export", str(path))] = job
         return job
 
     def stop(self, kind: str, run_path: str | Path, timeout: float = 0.0) -> bool:

@@ -1,11 +1,12 @@
 """Runs: every run with its status, method, student, key hyperparameters, final losses and accuracies;
-select rows to compare their curves and evaluation tables."""
+select rows to compare their curves and evaluation tables, and export the first selected run (`mind export`)."""
 
 from pathlib import Path
 
 import streamlit as st
 
-from app import charts, evaluation, loading, settings, ui
+from mind.errors import MindError
+from app import charts, evaluation, exporting, loading, settings, ui
 
 st.title("Runs")
 st.caption(f"Your runs: `{settings.runs_dir()}` · bundled examples: `{settings.cached_runs_dir()}`")
@@ -53,3 +54,41 @@ with ui.guard("the runs table"):
     cols = st.columns(4)
     for col, (f, title, icon, _) in zip(cols, ui.PAGES[2:6]):
         col.page_link(ui.page_path(f), label=title, icon=icon)
+
+    st.subheader("Export the first selected run")
+    export_run, export_out = chosen[0], exporting.default_out(chosen[0])
+    st.caption(f"`mind export` writes **{export_run.name}**'s student (its LoRA adapter merged into the base, or its "
+               f"full weights) as a Hugging Face model folder with tokenizer, generation config and model card to "
+               f"`{export_out}`.")
+    export_job = ui.registry().get("export", export_run)
+    if settings.read_only():
+        st.caption(f"Read-only dashboard: export from a terminal, `mind export --run {export_run} --out DIR`.")
+    elif st.button("Export again" if exporting.exported(export_out) else "Export", key="export_run",
+                   icon=":material/ios_share:", disabled=bool(export_job and export_job.running)):
+        try:
+            export_job = ui.registry().start_export(export_run, export_out)
+            st.session_state["export_running"] = str(export_run)
+            st.toast(f"Exporting {export_run.name}...")
+        except MindError as exc:
+            st.error(str(exc))
+
+    @st.fragment(run_every=1.0 if export_job and export_job.running else None)
+    def export_status(run_path: Path, out: Path):
+        job = ui.registry().get("export", run_path)
+        if job and job.running:
+            st.info("Exporting: rebuilding the student, applying the checkpoint, writing safetensors...")
+            st.code(exporting.log_text(run_path, 5) or "(starting)", language="text")
+            return
+        if job and st.session_state.get("export_running") == str(run_path):
+            st.session_state["export_running"] = None
+            st.rerun()  # once, so the page stops refreshing and the button comes back
+        if job and job.returncode != 0:
+            st.error(f"`mind export` failed: {exporting.last_error(exporting.log_text(run_path, 200))}")
+            return
+        rec = exporting.exported(out)
+        if rec:
+            st.success(f"Exported step {rec.get('step')} ({rec.get('kind')}) to `{out}`.")
+            with st.expander("Model card (README.md)", expanded=job is not None):
+                st.markdown(exporting.card_markdown(out) or "(no README.md)")
+
+    export_status(export_run, export_out)
