@@ -147,6 +147,8 @@ class JsonlTail:
 
     def read_ranges(self, spans: list[tuple[int, int]]) -> list[bytes] | None:
         """The bytes of ``spans`` from the file this tail has read, or None when that file was replaced meanwhile."""
+        if not spans:
+            return []
         try:
             with open(self.path, "rb") as f:
                 st = os.fstat(f.fileno())

@@ -221,9 +221,10 @@ def test_broken_config_files_give_one_line_error(tmp_path, suffix, text):
 
 @pytest.fixture(scope="module")
 def good_run(tmp_path_factory) -> Path:
-    """A small but complete run directory written through RunWriter (no training needed)."""
+    """A small but complete run directory written through RunWriter (no training needed): samples of steps 1-2 in a
+    Parquet chunk, step 3 in the samples.jsonl tail."""
     out = tmp_path_factory.mktemp("runs") / "good"
-    w = RunWriter(out)
+    w = RunWriter(out, samples_chunk_steps=2)
     persp = ["formal", "intuitive"]
     w.write_json("config.json", {"perspectives": persp, "steps": 3, "method": "mind"})
     w.write_jsonl("data.jsonl", [{**GOOD[0], "rationales": GOOD[0]["rationales"][:2]}])
@@ -233,58 +234,174 @@ def good_run(tmp_path_factory) -> Path:
         w.log_samples([{"step": s, "problem_id": "p1", "scores": [1.0, 2.0]}])
     w.write_snapshot(3, np.ones((2, 8)), np.array([1, 0]))
     w.set_status("finished", step=3)
+    assert (out / CHUNK).exists()
     return out
 
 
-def read_everything(path: Path) -> None:
-    """Everything the dashboard and `mind analyze` read from a run."""
+def read_everything(path: Path) -> dict:
+    """Everything the dashboard and `mind analyze` read from a run, as plain observations."""
     run = load_run(path)
-    run.state, run.perspectives, run.steps, run.samples, run.problems, run.probes, run.checkpoints  # noqa: B018
+    obs = {"config": run.config, "state": run.state, "perspectives": run.perspectives,
+           "steps": run.steps["step"].tolist(), "samples": run.samples["step"].tolist(),
+           "sample_steps": run.sample_steps, "problems": len(run.problems), "probes": len(run.probes),
+           "checkpoints": run.checkpoints, "snapshots": run.snapshot_steps}
     if run.snapshot_steps:
-        run.hidden_states()
+        obs["hidden"] = run.hidden_states()[0].shape
+    return obs
 
 
-FILES = ("config.json", "status.json", "steps.jsonl", "samples.jsonl", "data.jsonl", "probes.jsonl",
+CHUNK = "samples/step_000001-000002.parquet"
+FILES = ("config.json", "status.json", "steps.jsonl", "samples.jsonl", CHUNK, "data.jsonl", "probes.jsonl",
          "snapshots/step_000003.safetensors")
 GARBAGE = st.one_of(st.binary(max_size=64), st.sampled_from([b"[]", b"5", b'"x"', b"null", b"{}", b'{"step": "a"}',
                                                               b'{"state": 1}', b'{"heartbeat": "x"}', b'{"perspectives": 3}',
-                                                              b'{"rationales": [1]}', b"\xff\xfe\x00"]))
+                                                              b'{"rationales": [1]}', b"\xff\xfe\x00", b'{"step": 9}',
+                                                              b'{"step": 1.0}', b'{"step": true}', b" "]))
+FOLDER = object()  # a folder where the file should be
+
+
+class Bad(Exception):
+    """The oracle's verdict: reading the run must raise a RunDirError naming the damaged file."""
+
+
+def jsonl_records(data) -> list[dict]:
+    """The JSONL reading rule: a complete line that is not a JSON object is an error; the unterminated last line
+    is the record in flight, kept when it parses as an object and skipped when torn; a missing file is empty."""
+    if data is None:
+        return []
+    lines = data.split(b"\n")
+    out = []
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            obj = None
+        if not isinstance(obj, dict):
+            if i == len(lines) - 1:
+                break
+            raise Bad
+        out.append(obj)
+    return out
+
+
+def json_object(data) -> dict:
+    try:
+        obj = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise Bad from None
+    if not isinstance(obj, dict):
+        raise Bad
+    return obj
+
+
+def int_step(r: dict) -> int:
+    s = r.get("step")
+    if isinstance(s, float) and s.is_integer():
+        s = int(s)
+    if not isinstance(s, int) or isinstance(s, bool) or not 0 <= s < 2**53:
+        raise Bad
+    return s
+
+
+def expected_reading(file: str, data, base: dict) -> dict:
+    """What read_everything must observe after ``file`` now holds ``data`` (None: deleted; FOLDER), or Bad.
+
+    The documented tolerated readings: a missing status.json reads as state 'unknown'; a missing or shortened
+    JSONL file reads as the records it still holds whole; extra records are read (unknown keys flow through, a step
+    written twice keeps its last record); a deleted samples chunk or snapshot reads as a run without those steps;
+    any other change to a chunk or a snapshot (binary files with checksums and lengths) is an error."""
+    if data is FOLDER:
+        raise Bad
+    exp = dict(base)
+    if file == "config.json":
+        if data is None:
+            raise Bad
+        cfg = json_object(data)
+        ps = cfg.get("perspectives") or []
+        if not isinstance(ps, list) or not all(isinstance(p, str) for p in ps):
+            raise Bad
+        exp.update(config=cfg, perspectives=list(ps))
+    elif file == "status.json":
+        st_ = json_object(data) if data is not None else {}
+        beat = st_.get("heartbeat")
+        if not isinstance(st_.get("state", "unknown"), str) or not (beat is None or isinstance(beat, (int, float))):
+            raise Bad
+        exp["state"] = (st_ or {"state": "unknown"}).get("state", "unknown")
+        if exp["state"] == "running":
+            exp.pop("state")  # running or stale, depending on the heartbeat's age
+    elif file == "steps.jsonl":
+        exp["steps"] = sorted({int_step(r) for r in jsonl_records(data)})
+    elif file == "samples.jsonl":
+        tail = [int_step(r) for r in jsonl_records(data)]
+        exp["samples"] = [1, 2] + [s for s in tail if s > 2]  # the chunk covers steps 1-2
+        exp["sample_steps"] = sorted(set(exp["samples"]))
+    elif file == CHUNK:
+        if data is not None:
+            raise Bad
+        exp["samples"] = exp["sample_steps"] = [3]
+    elif file == "data.jsonl":
+        recs = jsonl_records(data)
+        for r in recs:
+            rats = r.get("rationales", [])
+            if not isinstance(rats, list) or not all(isinstance(x, dict) and "perspective" in x and "text" in x for x in rats):
+                raise Bad
+        exp["problems"] = len(recs)
+    elif file == "probes.jsonl":
+        if len(jsonl_records(data)) != 2:  # one probe per row of the snapshot
+            raise Bad
+    elif file.startswith("snapshots/"):
+        if data is not None:
+            raise Bad
+        exp["snapshots"] = []
+        exp.pop("hidden")
+    return exp
 
 
 @FAST
 @given(file=st.sampled_from(FILES), how=st.sampled_from(["truncate", "replace", "insert_middle", "delete", "folder"]),
        cut=st.floats(0, 1), junk=GARBAGE)
-def test_corrupt_run_directories_give_one_line_run_dir_error(tmp_path_factory, good_run, file, how, cut, junk):
+def test_corrupt_run_directories_read_as_documented_or_raise_run_dir_error(tmp_path_factory, good_run, file, how, cut, junk):
+    """For each kind of damage, an oracle says what must happen: the documented tolerated reading, or a one-line
+    RunDirError that names the damaged file. Nothing else (no traceback, no silently different reading)."""
     import shutil
 
     run = tmp_path_factory.mktemp("c") / "run"
     shutil.copytree(good_run, run)
+    base = read_everything(good_run)
     f = run / file
     data = f.read_bytes()
     if how == "truncate":
-        f.write_bytes(data[: int(len(data) * cut)])
+        data = data[: int(len(data) * cut)]
     elif how == "replace":
-        f.write_bytes(junk)
+        data = junk
     elif how == "insert_middle":
         lines = data.split(b"\n")
         lines.insert(max(1, len(lines) // 2), junk.replace(b"\n", b" ") or b"?")
-        f.write_bytes(b"\n".join(lines))
-    elif how == "delete":
+        data = b"\n".join(lines)
+    if how in ("delete", "folder"):
         f.unlink()
+        if how == "folder":
+            f.mkdir()
+        data = None if how == "delete" else FOLDER
     else:
-        f.unlink()
-        f.mkdir()
-    CASES[f"rundir:{how}"] += 1
+        f.write_bytes(data)
     try:
-        read_everything(run)
+        expected = expected_reading(file, data, base)
+    except Bad:
+        expected = None
+    CASES[f"rundir:{how}:{'error' if expected is None else 'tolerated'}"] += 1
+    try:
+        got = read_everything(run)
     except MindError as exc:
-        CASES["rundir:raised"] += 1
+        assert expected is None, f"{how} {file}: raised {exc} but the documented reading is {expected}"
         assert isinstance(exc, RunDirError)
-        assert_clear(exc, Path(file).name, str(run))
-    else:  # some damage is harmless (a torn last line, an empty append-only file, a missing optional file)
-        CASES["rundir:tolerated"] += 1
-        assert not (file in ("config.json", "snapshots/step_000003.safetensors") and how in ("delete", "folder")) or \
-            file.startswith("snapshots") and how == "delete", f"{how} {file} went unnoticed"
+        assert_clear(exc, Path(file).name)
+        assert str(run) in str(exc)
+    else:
+        assert expected is not None, f"{how} {file} went unnoticed: read as {got}"
+        assert {k: got[k] for k in expected} == expected, f"{how} {file}"
 
 
 def test_a_missing_or_garbage_config_is_always_an_error(tmp_path, good_run):
