@@ -126,3 +126,29 @@ def agreement(scores: torch.Tensor | None, losses: torch.Tensor, mask: torch.Ten
         out.update({f"{prefix}meta_spearman": nanmean(spearman(scores, -losses, mask)),
                     f"{prefix}meta_top1": nanmean(top1(scores, losses, mask))})
     return out
+
+
+TRACKING_COLUMNS = ("meta_spearman", "meta_top1", "baseline_spearman", "baseline_top1")
+HELDOUT_COLUMNS = tuple(f"heldout_{c}" for c in TRACKING_COLUMNS)
+
+
+def tracking_summary(steps, samples=None) -> dict:
+    """One run's tracking in numbers: the trained-problem metrics averaged over the last epoch, the held-out ones at
+    the last snapshot that has them, the mean curriculum shift of the last epoch, and (from ``samples``) how many
+    distinct selection sets the run trained on. ``steps``/``samples`` are :func:`mind.load_run` DataFrames."""
+    out: dict = {"epochs": float(steps["epoch"].max()) if len(steps) else 0.0}
+    if not len(steps):
+        return out
+    last = steps[steps["epoch"] > out["epochs"] - 1.0 + 1e-9]
+    for c in (*TRACKING_COLUMNS, "curriculum_shift"):
+        if c in last:
+            vals = last[c].astype(float)
+            out[c] = float(vals.mean()) if vals.notna().any() else math.nan
+    held = steps.dropna(subset=[c for c in HELDOUT_COLUMNS[2:3] if c in steps])
+    if len(held) and all(c in held for c in HELDOUT_COLUMNS):
+        row = held.iloc[-1]
+        out.update({c: float(row[c]) if row[c] == row[c] else math.nan for c in HELDOUT_COLUMNS})
+        out["heldout_step"] = int(row["step"])
+    if samples is not None and len(samples) and "selected" in samples:
+        out["selection_sets"] = int(samples["selected"].map(lambda s: tuple(bool(x) for x in s)).nunique())
+    return out

@@ -1,0 +1,108 @@
+"""Exact tests of MetaNet's tracking metrics (mind/tracking.py) on hand-made scores and losses, ties included."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import spearmanr
+
+from mind.losses import meta_loss, standardize
+from mind.tracking import (CurriculumTracker, agreement, average_ranks, curriculum_shift, nanmean,
+                           perspective_mean_predictor, spearman, top1)
+
+T = torch.tensor
+
+
+def test_average_ranks_with_ties_and_mask():
+    x = T([[3.0, 1.0, 3.0, 7.0, 0.0]])
+    mask = T([[True, True, True, True, False]])
+    assert average_ranks(x, mask).tolist() == [[2.5, 1.0, 2.5, 4.0, 0.0]]
+
+
+def test_spearman_perfect_reversed_and_tied():
+    m = T([[True] * 4])
+    assert spearman(T([[1.0, 2, 3, 4]]), T([[10.0, 20, 30, 40]]), m).item() == pytest.approx(1.0)
+    assert spearman(T([[1.0, 2, 3, 4]]), T([[4.0, 3, 2, 1]]), m).item() == pytest.approx(-1.0)
+    # ties: scipy's value for a = (1, 2, 2, 3), b = (1, 3, 2, 4) is 0.9486832980505138
+    assert spearman(T([[1.0, 2, 2, 3]]), T([[1.0, 3, 2, 4]]), m).item() == pytest.approx(0.9486832980505138)
+
+
+def test_spearman_undefined_cases_are_nan():
+    m2 = T([[True, True, False]])
+    assert math.isnan(spearman(T([[1.0, 1.0, 5.0]]), T([[1.0, 2.0, 3.0]]), m2).item())  # constant scores
+    assert math.isnan(spearman(T([[1.0, 2.0, 3.0]]), T([[1.0, 2.0, 3.0]]), T([[True, False, False]])).item())
+    assert math.isnan(spearman(T([[1.0, float("nan"), 3.0]]), T([[1.0, 2.0, 3.0]]), T([[True, True, False]])).item())
+
+
+def test_spearman_matches_scipy_on_random_tied_rows():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 4, (300, 8)).astype(float)
+    b = rng.integers(0, 5, (300, 8)).astype(float)
+    m = rng.random((300, 8)) > 0.25
+    got = spearman(T(a), T(b), T(m)).numpy()
+    for i in range(300):
+        x, y = a[i][m[i]], b[i][m[i]]
+        if len(x) >= 2 and np.ptp(x) > 0 and np.ptp(y) > 0:
+            assert got[i] == pytest.approx(spearmanr(x, y).statistic, abs=1e-12)
+        else:
+            assert np.isnan(got[i])
+
+
+def test_top1_ties_share_credit():
+    mask = T([[True, True, True, False]])
+    # top score is unique and on the lowest loss
+    assert top1(T([[0.1, 0.9, 0.5, 9.0]]), T([[3.0, 1.0, 2.0, 0.0]]), mask).item() == 1.0
+    # the masked perspective (highest score, lowest loss) does not count
+    assert top1(T([[0.1, 0.2, 0.9, 9.0]]), T([[3.0, 1.0, 2.0, 0.0]]), mask).item() == 0.0
+    # two tied top scores, one of them on the lowest loss: half the credit
+    assert top1(T([[0.9, 0.9, 0.1, 0.0]]), T([[3.0, 1.0, 2.0, 0.0]]), mask).item() == 0.5
+    # tied lowest losses: the top score on either counts
+    assert top1(T([[0.9, 0.1, 0.2, 0.0]]), T([[1.0, 1.0, 2.0, 0.0]]), mask).item() == 1.0
+    assert math.isnan(top1(T([[1.0]]), T([[1.0]]), T([[False]])).item())
+
+
+def test_perspective_mean_predictor_and_agreement():
+    filtered = T([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0], [1.0, 2.0, 9.0]])
+    seen = T([[True, True, True], [True, True, True], [True, True, False]])
+    pm = perspective_mean_predictor(filtered, seen)
+    assert pm.tolist() == pytest.approx([-5 / 3, -2.0, -2.0])
+    rec = agreement(scores=T([[3.0, 2.0, 1.0], [1.0, 2.0, 3.0]]), losses=filtered[:2], mask=seen[:2], baseline=pm)
+    assert rec["meta_spearman"] == pytest.approx(1.0) and rec["meta_top1"] == 1.0
+    # baseline ranks (0 > -5/3 ... ) against each row: row 0 rho = 0.866.., row 1 rho = -0.866..; mean 0
+    assert rec["baseline_spearman"] == pytest.approx(0.0, abs=1e-12)
+    assert math.isnan(agreement(None, filtered, seen, pm)["meta_spearman"])
+    assert math.isnan(nanmean(T([float("nan")])))
+
+
+def test_curriculum_shift_is_total_variation():
+    assert curriculum_shift(T([0.5, 0.5, 0.0]), T([0.5, 0.5, 0.0])) == 0.0
+    assert curriculum_shift(T([1.0, 0.0]), T([0.0, 1.0])) == 1.0
+    assert curriculum_shift(T([0.6, 0.4, 0.0]), T([0.2, 0.4, 0.4])) == pytest.approx(0.4)
+
+
+def test_curriculum_tracker_compares_with_previous_epoch_and_round_trips():
+    tr = CurriculumTracker(2)
+    assert math.isnan(tr.update(0, T([[1.0, 0.0], [1.0, 0.0]])))
+    # epoch 1 so far: mean (0.5, 0.5) vs epoch 0's (1, 0): TV 0.5
+    assert tr.update(1, T([[0.5, 0.5]])) == pytest.approx(0.5)
+    copy = CurriculumTracker(2)
+    copy.load_state_dict(tr.state_dict())
+    assert copy.update(1, T([[0.0, 1.0]])) == tr.update(1, T([[0.0, 1.0]])) == pytest.approx(0.75)
+
+
+def test_zscore_target_ranks_small_spreads():
+    filtered = T([[10.80, 10.82, 10.81, 0.0]])
+    mask = T([[True, True, True, False]])
+    z = standardize(filtered, mask)
+    assert z[0, :3].mean().item() == pytest.approx(0.0, abs=1e-4)  # float32 rounding of 10.8-sized values
+    assert z[0, 3].item() == 0.0
+    assert (z[0, :3] ** 2).mean().item() == pytest.approx(1.0, rel=1e-4)
+    # softmax(-L~) is flat for a 0.02-nat spread; the z-scored target still ranks clearly
+    flat = torch.softmax(-filtered[0, :3], -1)
+    ranked = torch.softmax(-z[0, :3], -1)
+    assert (flat.max() / flat.min()).item() < 1.03
+    assert (ranked.max() / ranked.min()).item() > 5.0
+    assert ranked.argmax().item() == 0 and ranked.argmin().item() == 1
