@@ -56,7 +56,8 @@ def server(tmp_path_factory):
     port = _free_port()
     env = dict(os.environ, MIND_CACHED_RUNS=str(cached))
     log = open(base / "server.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "mind", "app", "--port", str(port), "--runs-dir", str(runs)],
+    proc = subprocess.Popen([sys.executable, "-m", "mind", "app", "--port", str(port), "--runs-dir", str(runs),
+                             "--allow-dir", str(real_runs().parent)],  # where the launch test's dataset lies
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
