@@ -100,8 +100,25 @@ def compare(out_root: Path, *, data: str, student: str, methods: tuple[str, ...]
                 write_card(run_dir, eval_command="mind eval --run " + f"{run_dir} " + " ".join(eval_args), eval_wall_s=round(t, 1))
         rows.append(summarize(run_dir))
     table = pd.DataFrame(rows)
-    write_json_atomic(out_root / f"{prefix}compare.json", {"methods": list(methods), "rows": table.to_dict(orient="records")})
+    paired = paired_against_first([out_root / f"{prefix}{m}" for m in methods]) if "eval" in stages else {}
+    write_json_atomic(out_root / f"{prefix}compare.json", {"methods": list(methods), "rows": table.to_dict(orient="records"),
+                                                           "paired": paired})
+    table.attrs["paired"] = paired
     return table
+
+
+def paired_against_first(run_dirs: list[Path]) -> dict:
+    """Every evaluated run against the first one, item by item (:func:`mind.evaluation.compare.paired`):
+    ``{"reference": name, "runs": {name: comparison}}``; empty when fewer than two runs have an evaluation."""
+    from mind.evaluation.compare import paired
+    from mind.evaluation.items import read_items
+
+    have = [d for d in run_dirs if (d / "eval" / "items.jsonl").is_file()]
+    if len(have) < 2:
+        return {}
+    ref = read_items(have[0] / "eval")
+    return {"reference": have[0].name,
+            "runs": {d.name: paired(ref, read_items(d / "eval")) for d in have[1:]}}
 
 
 def _share_base_predictions(out_root: Path, run_dir: Path, prefix: str) -> None:
@@ -142,6 +159,10 @@ def summarize(run_dir: Path) -> dict:
         for name, b in (s.get("benchmarks") or {}).items():
             row[f"acc_{name}"] = b.get("accuracy")
         row.update(id_avg=s.get("id_avg"), ood_avg=s.get("ood_avg"), forgetting=s.get("forgetting"))
+        for k in ("id_avg", "ood_avg", "forgetting"):  # 95% intervals (mind eval's summary; absent in older ones)
+            ci = s.get(f"{k}_ci")
+            if isinstance(ci, list) and len(ci) == 2:
+                row[f"{k}_lo"], row[f"{k}_hi"] = ci
     return row
 
 

@@ -140,3 +140,17 @@ def test_bare_student_takes_the_heldout_split_from_a_run(runs, tmp_path):
     assert s["items"]["heldout"] == ids[:4] and s["heldout"]["run"] == str(runs["a"])
     assert s["benchmarks"]["heldout"]["kind"] == "ID" and s["id_avg"] == s["benchmarks"]["heldout"]["accuracy"]
     assert set(s["benchmarks"]["heldout"]["rationale_ce"]) == set(s["heldout"]["perspectives"])
+
+
+def test_experiment_compare_pairs_every_run_with_the_first(runs, capsys):
+    from mind.commands.experiment import _print_paired
+    from mind.experiment import paired_against_first
+
+    p = paired_against_first([runs["a"], runs["b"], runs["seed1"]])  # seed1 has no evaluation: left out
+    assert p["reference"] == "a" and set(p["runs"]) == {"b"}
+    sqa = p["runs"]["b"]["benchmarks"]["strategyqa"]["accuracy"]
+    assert sqa["diff"] > 0 and sqa["significant"]
+    _print_paired(p)
+    out = capsys.readouterr().out
+    assert "each run minus a" in out and "StrategyQA" in out and "*" in out
+    assert paired_against_first([runs["seed1"], runs["a"]]) == {}

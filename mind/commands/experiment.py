@@ -57,6 +57,7 @@ def run(args) -> int:
         table = experiment.compare(out, data=args.data, student=args.student, methods=methods, train_args=train_args,
                                    stages=tuple(args.stages.split(",")), eval_args=args.eval_args.split())
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        _print_paired(table.attrs.get("paired"))
     else:
         from mind.data import load_problems, perspectives_in
 
@@ -77,7 +78,19 @@ def run_cached(args) -> int:
         table = experiment.compare(out, data="demo", student="smollm2-135m", methods=CACHED_METHODS,
                                    train_args=CACHED_SMOLLM2, stages=stages, eval_args=CACHED_EVAL, prefix="smollm2-")
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        _print_paired(table.attrs.get("paired"))
     for run_dir in out.glob("*/"):
         if (run_dir / "config.json").exists():
             experiment.prune_for_shipping(run_dir)
     return 0
+
+
+def _print_paired(paired: dict | None) -> None:
+    """Each method minus the first, item by item (mind eval's paired table)."""
+    if not paired:
+        return
+    from mind.evaluation.table import format_paired
+
+    ref = paired["reference"]
+    print(f"\nPaired, each run minus {ref} on the same items (95% interval; * p < 0.05):")
+    print(format_paired(ref, paired["runs"]))
