@@ -211,6 +211,7 @@ class JobRegistry:
 
     def stop(self, kind: str, run_path: str | Path, timeout: float = 0.0) -> bool:
         """SIGTERM the job's process group (only jobs this registry started). True if a signal was sent."""
+        access.require_actions("Stop")
         job = self.get(kind, run_path)
         if job is None or not job.running:
             return False
@@ -224,4 +225,3 @@ class JobRegistry:
             except subprocess.TimeoutExpired:
                 pass
         return True
-        access.require_actions("Stop")
