@@ -14,7 +14,7 @@ exactly what :func:`mind.run.read_jsonl` gives on the whole file:
   from the top and says so (``Delta.reset``).
 
 Nothing here is thread-safe; the caller holds a lock. Offsets let a caller re-read one record later
-(:meth:`JsonlTail.read_ranges`) without keeping every record in memory.
+(:meth:`JsonlTail.refresh_and_read`, from the same open file as the refresh) without keeping every record in memory.
 """
 
 from __future__ import annotations
@@ -89,13 +89,19 @@ class JsonlTail:
 
     def refresh(self) -> Delta:
         """Read what was appended since the last refresh (everything, after a rewrite)."""
+        return self.refresh_and_read(None)[0]
+
+    def refresh_and_read(self, pick) -> tuple[Delta, list[bytes]]:
+        """Refresh, then read back the byte ranges ``pick(delta)`` chooses (records of earlier refreshes included)
+        from the same open file, so a rewrite between the two cannot mix two files. ``pick`` may be None."""
         try:
             f = open(self.path, "rb")
         except FileNotFoundError:
             was = self.identity is not None or self._unreported_reset
             self._reset_state()
             self._unreported_reset = False
-            return Delta(reset=was, first_index=0)
+            delta = Delta(reset=was, first_index=0)
+            return delta, self._read_spans(None, pick(delta) if pick else [])
         except OSError as exc:  # a folder in its place, no permission
             raise read_error(self.path, exc) from None
         with f:
@@ -114,7 +120,16 @@ class JsonlTail:
                 self._head = data[:_PROBE]
             delta = self._consume(data, self._unreported_reset)
             self._unreported_reset = False
-            return delta
+            return delta, self._read_spans(f, pick(delta) if pick else [])
+
+    def _read_spans(self, f, spans: list[tuple[int, int]]) -> list[bytes]:
+        if spans and f is None:
+            raise RuntimeError("read_spans on a missing file")  # pick chose records of a file that is gone
+        out = []
+        for a, b in spans:
+            f.seek(a)
+            out.append(f.read(b - a))
+        return out
 
     def _consume(self, data: bytes, reset: bool) -> Delta:
         delta = Delta(reset=reset, first_index=self.records)
@@ -144,22 +159,3 @@ class JsonlTail:
             self.lines = line_no
             self.records += len(delta.records)
         return delta
-
-    def read_ranges(self, spans: list[tuple[int, int]]) -> list[bytes] | None:
-        """The bytes of ``spans`` from the file this tail has read, or None when that file was replaced meanwhile."""
-        if not spans:
-            return []
-        try:
-            with open(self.path, "rb") as f:
-                st = os.fstat(f.fileno())
-                if not self._unchanged(f, st):
-                    return None
-                out = []
-                for a, b in spans:
-                    f.seek(a)
-                    out.append(f.read(b - a))
-                return out
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise read_error(self.path, exc) from None

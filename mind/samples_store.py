@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from mind.errors import RunDirError
-from mind.jsonl_tail import JsonlTail, bad_line_error, parse_line
+from mind.jsonl_tail import JsonlTail, parse_line
 from mind.steps_frame import step_of
 
 CHUNK_DIR = "samples"
@@ -239,67 +239,74 @@ class SamplesReader:
         self._prov: tuple[int, int, int] | None = None
         self._chunk_steps: dict[str, tuple[tuple, np.ndarray]] = {}
 
-    def _refresh_tail(self) -> None:
-        try:
-            delta = self.tail.refresh()
+    def _refresh_tail(self, lo: int | None = None, hi: int | None = None, read: bool = False) -> list[bytes]:
+        """Update the tail index; with ``read``, return the lines of the tail records in [lo, hi] (same open file)."""
+        def pick(delta):
             new = [(step_of(r, self.tail.path, delta.first_index + j), a, b)
                    for j, (r, (a, b)) in enumerate(zip(delta.records, delta.spans))]
             prov = None
             if delta.provisional is not None:
                 prov = (step_of(delta.provisional, self.tail.path, delta.first_index + len(new)), *delta.provisional_span)
+            if delta.reset:
+                self._index = []
+            self._index += new
+            self._prov = prov
+            return [(a, b) for _, a, b in self._in_range(lo, hi)] if read else []
+
+        try:
+            return self.tail.refresh_and_read(pick)[1]
         except RunDirError:  # start over next time, so that the error repeats like a full read's would
             self.tail, self._index, self._prov = JsonlTail(self.tail.path), [], None
             raise
-        if delta.reset:
-            self._index = []
-        self._index += new
-        self._prov = prov
 
-    def _view(self, lo: int | None, hi: int | None):
-        """(chunks overlapping the range, tail entries in it): the tail is read *before* the chunks are listed."""
-        for _ in range(5):  # a compaction or rewrite between the two reads: try again
-            self._refresh_tail()
-            chunks = list_chunks(self.run_dir)
-            cut = chunks[-1].hi if chunks else -1
-            entries = self._index + ([self._prov] if self._prov else [])
-            tail = [e for e in entries if e[0] > cut and (lo is None or e[0] >= lo) and (hi is None or e[0] <= hi)]
-            chunks = [c for c in chunks if (lo is None or c.hi >= lo) and (hi is None or c.lo <= hi)]
-            yield chunks, tail
-
-    def _records(self, lo: int | None, hi: int | None) -> list[dict]:
-        for chunks, tail in self._view(lo, hi):
-            raw = self.tail.read_ranges([(a, b) for _, a, b in tail])
-            if raw is None:
-                continue
-            try:
-                out = [r for c in chunks for r in read_chunk(c, lo, hi)]
-            except FileNotFoundError:
-                continue
-            for (_, a, _), line in zip(tail, raw):
-                rec = parse_line(line)
-                if rec is None:  # the bytes changed under the same file: read it again from the top
-                    self.tail = JsonlTail(self.tail.path)
-                    break
-                out.append(rec)
-            else:
-                return out
-        raise RunDirError(f"{self.run_dir / TAIL}: keeps changing while it is read (is a second writer rewriting "
-                          "it?); stop the other process or try again")
+    def _in_range(self, lo: int | None, hi: int | None) -> list[tuple[int, int, int]]:
+        entries = self._index + ([self._prov] if self._prov else [])
+        return [e for e in entries if (lo is None or e[0] >= lo) and (hi is None or e[0] <= hi)]
 
     def between(self, lo: int | None = None, hi: int | None = None) -> list[dict]:
-        """The records with ``lo <= step <= hi`` (either bound may be None), in step order."""
-        return self._records(lo, hi)
+        """The records with ``lo <= step <= hi`` (either bound may be None), in step order.
+
+        The tail is read first (its lines in range from one open file), the chunks are listed after: a compaction
+        renames its chunk before it replaces the tail, so every record is in the tail read or in a listed chunk,
+        and tail records a chunk covers are dropped."""
+        for _ in range(5):
+            lines = self._refresh_tail(lo, hi, read=True)
+            entries = self._in_range(lo, hi)
+            chunks = list_chunks(self.run_dir)
+            cut = chunks[-1].hi if chunks else -1
+            try:
+                out = [r for c in chunks if (lo is None or c.hi >= lo) and (hi is None or c.lo <= hi)
+                       for r in read_chunk(c, lo, hi)]
+            except FileNotFoundError:  # a chunk deleted by --resume's truncation meanwhile: read again
+                continue
+            for (step, _, _), line in zip(entries, lines):
+                if step > cut:
+                    rec = parse_line(line)
+                    if rec is None:  # the bytes of a parsed record changed in place: not an append-only file
+                        self.tail = JsonlTail(self.tail.path)
+                        raise RunDirError(f"{self.tail.path}: changed in place while it was read (is another "
+                                          "program editing it?); try again")
+                    out.append(rec)
+            return out
+        raise RunDirError(f"{self.run_dir}: samples chunks keep disappearing while they are read (is --resume "
+                          "truncating this run?); try again")
 
     def steps(self) -> list[int]:
         """The sorted distinct steps that have records."""
-        for chunks, tail in self._view(None, None):
+        for _ in range(5):
+            self._refresh_tail()
+            tail = [e[0] for e in self._in_range(None, None)]
+            chunks = list_chunks(self.run_dir)
+            cut = chunks[-1].hi if chunks else -1
             try:
                 got = [self._steps_of(c) for c in chunks]
             except FileNotFoundError:
                 continue
-            all_steps = np.concatenate(got + [np.array([e[0] for e in tail], dtype=np.int64)])
+            names = {c.path.name for c in chunks}
+            self._chunk_steps = {k: v for k, v in self._chunk_steps.items() if k in names}
+            all_steps = np.concatenate(got + [np.array([s for s in tail if s > cut], dtype=np.int64)])
             return [int(s) for s in np.unique(all_steps)]
-        raise RunDirError(f"{self.run_dir}: samples keep changing while they are read; try again")
+        raise RunDirError(f"{self.run_dir}: samples chunks keep disappearing while they are read; try again")
 
     def _steps_of(self, c: Chunk) -> np.ndarray:
         st = os.stat(c.path)

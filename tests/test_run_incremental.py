@@ -346,3 +346,59 @@ def test_extend_steps_refuses_what_it_cannot_prove(old, new):
     old_rows = [{"step": 1, "v": old[0]}]
     got = extend_steps(build_steps(old_rows, ["step"]), {"step": 1, "v": 1}, [{"step": 2, "v": new[0]}], ["step"])
     assert got is None
+
+
+WRITER = """
+import sys, time
+from pathlib import Path
+from mind.run import RunWriter
+out, stop = Path(sys.argv[1]), Path(sys.argv[2])
+w = RunWriter(out, samples_chunk_steps=2)
+w.write_json("config.json", {"perspectives": ["a", "b"]})
+step = 0
+while not stop.exists() and step < 1500:
+    step += 1
+    w.log_step({"step": step, "loss_total": step * 0.5})
+    w.log_samples([{"step": step, "problem_id": f"p{j}", "scores": [step, j]} for j in range(2)])
+    time.sleep(0.004)
+print(step)
+"""
+
+
+@pytest.mark.slow
+def test_samples_polled_while_the_writer_compacts_every_two_steps(tmp_path):
+    """A writer compacts its samples tail every 2 steps while this process reads: every read is a consistent
+    prefix (each step once, both problems, values a function of the step), whatever the interleaving."""
+    import subprocess
+    import sys
+
+    run_dir, stop = tmp_path / "live", tmp_path / "STOP"
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(run_dir), str(stop)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    seen = set()
+    try:
+        while not (run_dir / "config.json").exists():
+            assert proc.poll() is None, proc.stderr.read()
+        for i in range(300):
+            run = load_run(run_dir)
+            if i % 3 == 0:
+                smp = run.samples
+                n = len(smp) // 2
+                assert smp["step"].tolist() == [s for s in range(1, n + 1) for _ in range(2)]
+                assert all(sc == [st, j] for st, sc, j in zip(smp["step"], smp["scores"], [0, 1] * n))
+            else:
+                steps = run.sample_steps
+                n = len(steps)
+                assert steps == list(range(1, n + 1))
+                if n:
+                    one = run.samples_between(n, n)
+                    assert one["step"].tolist() == [n, n] and one["problem_id"].tolist() == ["p0", "p1"]
+            seen.add(n)
+    finally:
+        stop.touch()
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert len(seen) >= 30, "the reader did not overlap the writer"
+    final = load_run(run_dir)
+    assert final.sample_steps == list(range(1, int(out) + 1))
+    pd.testing.assert_frame_equal(final.samples, read_full(run_dir)[1], check_exact=True)
