@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from app import charts, loading, ui
+from mind.perspectives import display_name
+from app import charts, loading, tracking_view, ui
 
 st.title("Curriculum")
 st.caption("Which perspectives MIND keeps (selection) and how much each one counts (α) as the student learns. "
@@ -59,6 +60,16 @@ with ui.guard(path.name):
             c3.plotly_chart(charts.step_heatmap(df, ps, "selected", "Selection frequency (share of the batch)", cursor),
                             key="cur_heat")
             c4.plotly_chart(charts.score_lines(df, ps, cursor), key="cur_scores")
+            st.subheader("Is MetaNet following the student?")
+            said = tracking_view.sentences(df, cursor, n_heldout=len(r.config.get("heldout_ids") or []) or None)
+            for line in said:
+                st.markdown(f"- {line}")
+            if not said:
+                st.caption("No tracking numbers in this run (methods without MetaNet, or a run older than them).")
+            else:
+                st.plotly_chart(tracking_view.tracking_chart(df, cursor), key="cur_tracking")
+            st.plotly_chart(tracking_view.inertia_chart(df, ps, charts.colors(ps), {p: display_name(p) for p in ps}, cursor),
+                            key="cur_inertia")
             st.plotly_chart(charts.raw_vs_filtered(df, ps, cursor), key="cur_losses")
             st.caption("Raw loss L_real is the student's cross-entropy on that perspective's rationale at this step; "
                        "the filtered loss L̃ is its exponential moving average (inertia g). MetaNet is trained to rank "

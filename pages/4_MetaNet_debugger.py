@@ -3,9 +3,11 @@
 import numpy as np
 import pandas as pd
 import streamlit as st
+import torch
 
 from mind.perspectives import display_name
-from app import charts, loading, ui, whatif
+from mind.tracking import spearman
+from app import charts, loading, tracking_view, ui, whatif
 
 st.title("MetaNet debugger")
 st.caption("MetaNet (the teaching assistant) scores the K rationales of each problem; MIND keeps the perspectives "
@@ -30,6 +32,10 @@ def show(path, run, rec):
     rats = prob.iloc[0]["rationales"] if len(prob) else {}
     if len(prob):
         st.markdown(f"**Question** ({rec['problem_id']}): {prob.iloc[0]['question']}  \n**Gold answer:** {prob.iloc[0]['answer']}")
+    rho = float(spearman(torch.tensor(scores)[None], -torch.tensor(filt)[None], torch.tensor(np.isfinite(scores) & np.isfinite(filt))[None])[0])
+    if rho == rho:
+        st.markdown(f"MetaNet ranks this problem's rationales the way the student's filtered losses do: "
+                    f"**Spearman ρ = {rho:.2f}** (1 = the same order, 0 = unrelated, −1 = reversed).")
     lm = rec.get("loss_meta")
     st.metric("L_meta for this problem", f"{lm:.4f}" if isinstance(lm, (int, float)) and lm == lm else "n/a",
               help="KL(softmax(s/τ) ‖ softmax(−L̃/τ)): how far MetaNet's ranking is from the student's filtered losses")
@@ -106,6 +112,8 @@ with ui.guard(path.name):
                 c2.metric("step", step)
             else:
                 step = c2.select_slider("step", options=steps, value=steps[-1], key="dbg_step")
+            for line in tracking_view.sentences(loading.steps(path), step):
+                st.markdown(f"- {line}")
             at = smp[smp["step"] == step]
             pids = [str(p) for p in at["problem_id"]]
             pid = c3.selectbox("problem", pids, key="dbg_problem")

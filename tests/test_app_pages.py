@@ -80,8 +80,14 @@ def test_curriculum_page_charts_follow_one_step_cursor(roots):
     assert_clean(at)
     assert not at.error, texts(at.error)
     figs = figures(at)
-    assert len(figs) == 5
+    assert len(figs) == 7  # alpha bars, area, heatmap, scores, tracking, inertia (all perspectives), small multiples
     assert at.slider(key="cur_step").value == 6
+    said = texts(at.markdown)
+    assert "MetaNet ranks the rationales the way the student's losses do: Spearman ρ =" in said
+    tracking = next(f for f in figs if "follow the student" in f["layout"]["title"]["text"])
+    assert {t["name"] for t in tracking["data"]} >= {"MetaNet ρ (trained problems)", "average-loss ranking ρ"}
+    inertia = next(f for f in figs if f["layout"]["title"]["text"].startswith("Inertia"))
+    assert len(inertia["data"]) == 16  # L_real and L~ of 8 perspectives on one chart
     at.slider(key="cur_step").set_value(2).run()
     assert_clean(at)
     figs = figures(at)
@@ -99,6 +105,7 @@ def test_metanet_debugger_what_if_recomputes_selection(roots):
     assert not at.error, texts(at.error)
     assert len(figures(at)) == 3  # recorded bars, attention heatmap, what-if bars
     assert "Question" in texts(at.markdown)
+    assert "Spearman ρ =" in texts(at.markdown)  # this problem's rank agreement, and the run's sentences
     at.slider(key="wi_beta").set_value(1.0).run()
     assert "Keeps **1** of 8" in texts(at.markdown)
     at.slider(key="wi_beta").set_value(0.01).run()
