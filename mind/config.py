@@ -53,7 +53,7 @@ class TrainConfig:
     lora_targets: tuple[str, ...] = _f(("q_proj", "k_proj", "v_proj", "o_proj"), "module names LoRA adapts")
     gradient_checkpointing: bool = _f(True, "recompute decoder activations in backward: SmolLM2 batch 2x8x256 peaks at 3.8 instead of 6.2 GiB (bench_memory.py) for more time")
     checkpoint_layers: int = _f(1, "with gradient_checkpointing: recompute every Nth decoder layer only (1 = all; larger N = faster, more memory)")
-    precision: str = _f("fp32", "'fp32', or 'bf16' mixed precision (autocast; weights and optimiser stay fp32): 1.4-1.7x faster on this AMX CPU (bench_train.py), slower on CPUs without bf16 units; losses agree to ~1e-3")
+    precision: str = _f("auto", "'auto' (bf16 where the device computes it fast: a CUDA GPU with bf16, or a CPU whose measured bf16 matmul is >= 1.5x fp32's, as on AMX Xeons; else fp32; recorded in config.json as precision_resolved), 'fp32', or 'bf16' mixed precision (autocast; weights and optimiser stay fp32; losses agree with fp32 to ~1e-3)")
     shared_prefix: bool = _f(True, "run each question's prompt once for its K rationales (Llama/Mistral/Qwen2/Qwen3 students with sdpa or eager attention; others run full sequences); same losses")
     chat_template: bool = _f(True, "wrap the question in the tokenizer's chat template when it has one")
     # ---- MIND method
@@ -81,6 +81,7 @@ class TrainConfig:
     snapshot_every: int = _f(10, "hidden-state snapshot of the probe set every N steps (and at the end); 0 = only at the end")
     probe_problems: int = _f(16, "problems in the fixed probe set (all their perspectives are probed)")
     checkpoint_every: int = _f(50, "checkpoint every N steps (and at the end); 0 = only at the end")
+    checkpoint_minutes: float = _f(10.0, "also checkpoint when this many minutes have passed since the last checkpoint, so a crash loses at most that much work; 0 = off")
     report_to: str = _f("none", "also send step records to Accelerate trackers: none, tensorboard, wandb, mlflow (comma-separated)")
 
     def __post_init__(self):
@@ -113,15 +114,15 @@ class TrainConfig:
                 bad(name, getattr(self, name), "it must be an integer >= 1")
         if self.holdout < -1:
             bad("holdout", self.holdout, "use -1 (auto), 0 (none) or the number of problems to hold out")
-        for name in ("warmup_steps", "meta_warmup_steps", "snapshot_every", "checkpoint_every", "max_problems"):
+        for name in ("warmup_steps", "meta_warmup_steps", "snapshot_every", "checkpoint_every", "checkpoint_minutes", "max_problems"):
             if getattr(self, name) < 0:
                 bad(name, getattr(self, name), "it must be >= 0")
         if self.meta_hidden % self.meta_heads:
             bad("meta_heads", self.meta_heads, f"meta_hidden ({self.meta_hidden}) must be divisible by it")
         if self.max_length < 32:
             bad("max_length", self.max_length, "use at least 32 tokens")
-        if self.precision not in ("fp32", "bf16"):
-            bad("precision", self.precision, "use 'fp32' or 'bf16'")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            bad("precision", self.precision, "use 'auto', 'fp32' or 'bf16'")
         if self.finetune not in ("lora", "full"):
             bad("finetune", self.finetune, "use 'lora' or 'full'")
         if self.meta_kl_direction not in KL_DIRECTIONS:
@@ -228,9 +229,27 @@ def read_yaml_or_json(path: Path, what: str, fix: str) -> Any:
         raise ConfigError(f"{what} {path}: cannot parse it ({detail[:200]}); fix the syntax") from None
 
 
-def build_config(file: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Config from an optional YAML/JSON file plus overrides (later wins). Unknown keys are errors."""
-    values: dict[str, Any] = {}
+PRESETS_DIR = Path(__file__).parent / "presets"
+
+
+def presets() -> list[str]:
+    """Names of the bundled presets (``mind/presets/<name>.yaml``), for ``mind train --preset NAME``."""
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+
+
+def preset_values(name: str) -> dict[str, Any]:
+    """The options of a bundled preset; an unknown name is a one-line ConfigError listing the known ones."""
+    if name not in presets():
+        raise ConfigError(f"preset {name!r} is unknown; use one of {', '.join(presets())}")
+    loaded = read_yaml_or_json(PRESETS_DIR / f"{name}.yaml", "preset", "reinstall mind")
+    return dict(loaded or {})
+
+
+def build_config(file: str | Path | None = None, overrides: dict[str, Any] | None = None,
+                 preset: str | None = None) -> TrainConfig:
+    """Config from an optional bundled preset, then a YAML/JSON file, then overrides (later wins). Unknown keys are
+    errors."""
+    values: dict[str, Any] = preset_values(preset) if preset else {}
     if file:
         path = Path(file)
         loaded = read_yaml_or_json(path, "config file", "check --config")

@@ -12,7 +12,9 @@ from mind.config import METHODS, TrainConfig
 EXAMPLES = """examples:
   mind train --data demo --student tiny --method mind --steps 20 --out runs/demo
   mind train --student smollm2-135m --config cfg.yaml beta=0.5 lam=0.2 --out runs/smol
+  mind train --preset demo --out runs/demo-curriculum   # tiny student, several epochs: a visible curriculum
   mind train --resume runs/demo steps=40          # continue from the last checkpoint (and extend)
+  mind train --resume runs/demo --restart         # no checkpoint yet: train it again from step 1, same config
   accelerate launch --cpu --num_processes 2 -m mind train --data demo --student tiny --batch-size 1 --out runs/ddp
 """
 
@@ -25,7 +27,12 @@ def add_parser(sub) -> None:
     p.add_argument("overrides", nargs="*", metavar="key=value", help="override any option below (e.g. beta=0.5)")
     p.add_argument("--out", help="run directory to write (required unless --resume)")
     p.add_argument("--config", help="YAML or JSON file of options")
+    p.add_argument("--preset", help="a bundled set of options applied first (mind/presets/NAME.yaml): 'demo' shows "
+                                    "MetaNet's curriculum moving within about two minutes on a laptop CPU")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue RUN_DIR from its last checkpoint (its saved config; key=value may extend steps)")
+    p.add_argument("--restart", action="store_true",
+                   help="with --resume, for a run stopped before its first checkpoint: clear its records and train it "
+                        "again from step 1 with its saved config")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     hp = p.add_argument_group("hyperparameters (every option of mind.config.TrainConfig)")
     for f in fields(TrainConfig):
@@ -58,26 +65,36 @@ def run(args) -> int:
 
     flags = {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None}
     overrides = {**flags, **parse_overrides(args.overrides)}
+    if args.restart and not args.resume:
+        raise ConfigError("--restart goes with --resume RUN_DIR: it restarts that run in place from step 1")
     if args.resume:
         run_dir = Path(args.resume)
         from mind.run import load_run
 
         saved = {k: v for k, v in load_run(run_dir).config.items() if k in FIELD_TYPES}
-        changed = set(overrides) - {"steps", "checkpoint_every", "snapshot_every", "report_to"}
+        changed = set(overrides) - {"steps", "checkpoint_every", "checkpoint_minutes", "snapshot_every", "report_to"}
         if changed:
-            raise ConfigError(f"--resume keeps the run's config; only steps/checkpoint_every/snapshot_every can change, not {sorted(changed)}")
+            raise ConfigError(f"--resume keeps the run's config; only steps/checkpoint_every/checkpoint_minutes/snapshot_every can change, not {sorted(changed)}")
         cfg = build_config(None, {**saved, **overrides})
         check_trackers(cfg.trackers)  # before anything in the run directory changes
         out = run_dir
+        from mind.checkpoint import clear_for_restart, latest_checkpoint, no_checkpoint_message
+        from mind.errors import RunDirError
+
+        if args.restart:
+            if int(os.environ.get("RANK", "0")) == 0:  # one process clears; the others meet it in Accelerate's setup
+                clear_for_restart(run_dir)
+        elif latest_checkpoint(run_dir / "checkpoints") is None:
+            raise RunDirError(no_checkpoint_message(run_dir))
     else:
         if not args.out:
             raise ConfigError("--out is required: the run directory to write (e.g. --out runs/demo)")
-        cfg = build_config(args.config, overrides)
+        cfg = build_config(args.config, overrides, preset=args.preset)
         check_trackers(cfg.trackers)  # a missing tracker package: one line before any model loads
         out = Path(args.out)
         if (out / "config.json").exists():
             raise ConfigError(f"{out} already holds a run; choose another --out or continue it with --resume {out}")
-    train(cfg, out, resume=bool(args.resume), progress=not args.quiet)
+    train(cfg, out, resume=bool(args.resume) and not args.restart, progress=not args.quiet)
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"run written to {out}")
     return 0
