@@ -7,7 +7,9 @@ Three rules, set by ``mind app`` (see :mod:`app.settings` for how they reach the
   no page script runs, so nothing lists runs, renders run data or accepts an action. The session remembers a
   SHA-256 digest of the token (``st.session_state``), compared with :func:`hmac.compare_digest` on every run,
   and the token is removed from the address bar. A server bound to a non-loopback address without a token
-  (``streamlit run`` with ``--server.address 0.0.0.0``) shows a refusal instead of the dashboard.
+  (``streamlit run`` with ``--server.address 0.0.0.0``, or with no address set, which Streamlit binds to every
+  interface; app/.streamlit/config.toml sets 127.0.0.1 for ``streamlit run app/main.py`` from any folder) shows a
+  refusal instead of the dashboard.
 * **Read-only.** :func:`require_actions` raises :class:`ReadOnlyError` when ``mind app --read-only`` is on; the
   job functions in :mod:`app.jobs` call it before Launch, Stop, Evaluate or Export do anything.
 * **Folders.** :func:`launch_dataset` and :func:`launch_student` accept a dataset file or model folder only when its
@@ -80,9 +82,12 @@ def gate(url_paths: Sequence[str]) -> bool:
     import streamlit as st
 
     token = settings.access_token()
-    if exposed_without_token(st.get_option("server.address"), token):
-        st.error("This dashboard listens on other machines' network without an access token, so it shows nothing. "
-                 "Start it with `mind app --host ADDRESS` (which makes a token) or set MIND_APP_TOKEN.")
+    address = st.get_option("server.address")
+    if exposed_without_token(address, token):
+        where = address or "unset, so every interface"
+        st.error(f"This dashboard is reachable from other machines (server.address: {where}) and has no access "
+                 "token, so it shows nothing. Start it with `mind app --host ADDRESS`, which makes a token, or set "
+                 "MIND_APP_TOKEN.")
         st.stop()
     if token is None:
         return True

@@ -270,6 +270,30 @@ def test_a_stale_session_value_without_the_token_does_not_open_the_dashboard(roo
     assert [w.label for w in at.text_input] == ["Access token"]
 
 
+@pytest.mark.parametrize("address", ["0.0.0.0", "10.1.2.3", None])
+def test_a_network_address_without_a_token_shows_nothing(roots, address):
+    """`streamlit run app/main.py --server.address 0.0.0.0` (bypassing mind app): a refusal, no page."""
+    from streamlit import config
+
+    old = config.get_option("server.address")
+    config.set_option("server.address", address)
+    try:
+        at = _main()
+    finally:
+        config.set_option("server.address", old)
+    assert not at.exception and len(at.title) == 0 and len(at.text_input) == 0 and len(at.dataframe) == 0
+    assert "has no access token" in at.error[0].value and str(roots).encode() not in dump(at)
+
+
+def test_bare_streamlit_run_from_any_folder_binds_loopback():
+    """Streamlit reads the config beside the main script: app/.streamlit/config.toml keeps 127.0.0.1."""
+    import tomllib
+
+    for cfg in (ROOT / "app" / ".streamlit" / "config.toml", ROOT / ".streamlit" / "config.toml"):
+        server = tomllib.loads(cfg.read_text())["server"]
+        assert server["address"] == "127.0.0.1" and server["enableXsrfProtection"] is True, cfg
+
+
 def test_loopback_without_a_token_stays_open(roots):
     at = _main()
     assert not at.exception and at.title[0].value == "Runs" and "Access token" not in [w.label for w in at.text_input]
