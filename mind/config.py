@@ -28,7 +28,7 @@ def _f(default, help: str, **kw):
 @dataclass(frozen=True)
 class TrainConfig:
     # ---- what to train
-    data: str = _f("demo", "multi-perspective JSONL dataset (see mind/data.py), or 'demo' for the bundled set")
+    data: str = _f("demo", "multi-perspective JSONL dataset (see mind/data.py), 'demo' for the bundled set, or 'svamp-multi-teacher' for the real GPT-4o/Gemini/Llama/human SVAMP rationales in the benchmark data folder")
     student: str = _f("tiny", "'tiny' (random 2-layer Llama), 'smollm2-135m' (embedded), or a HF model id / local folder")
     method: str = _f("mind", f"one of {', '.join(METHODS)}")
     perspectives: tuple[str, ...] = _f((), "perspective ids to use (comma-separated); empty = all found in the data")
