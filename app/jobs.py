@@ -52,7 +52,7 @@ class LaunchSpec:
     g: float = 0.9
     lr: float = 2e-4
     meta_lr: float = 5e-5
-    precision: str = "fp32"  # or "bf16" (mixed precision)
+    precision: str = "auto"  # bf16 where the device computes it fast, else fp32 (mind/precision.py); or fp32 / bf16
     rescore_every: int = 1  # measure unselected rationales' L_real every Nth step
 
     def __post_init__(self):
@@ -79,8 +79,8 @@ class LaunchSpec:
             raise ConfigError(f"lambda={self.lam}: must be a finite number >= 0")
         if not (0.0 <= self.g < 1.0):
             raise ConfigError(f"g={self.g}: the EMA factor must be in [0, 1)")
-        if self.precision not in ("fp32", "bf16"):
-            raise ConfigError(f"precision={self.precision!r}: use fp32 or bf16")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ConfigError(f"precision={self.precision!r}: use auto, fp32 or bf16")
         if not (isinstance(self.rescore_every, int) and 1 <= self.rescore_every <= 1000):
             raise ConfigError(f"rescore_every={self.rescore_every!r}: use an integer from 1 to 1000")
         for n in ("tau", "tau_student", "lr", "meta_lr"):

@@ -46,7 +46,10 @@ def main(argv=None) -> int:
         if n:
             hf.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False}, every_n_layers=n)
         students[n] = StudentLM(add_lora(hf, 8, 16, 0.0, ("q_proj", "k_proj", "v_proj", "o_proj"), seed=0)).train()
-    print(f"student {args.student}; {args.problems} problems x {len(persp)} perspectives per step; torch "
+    from mind.precision import machine_line
+
+    print(f"machine: {machine_line()}")
+    print(f"student {args.student}; {args.problems} problems x {len(persp)} perspectives per step (fp32); torch "
           f"{torch.__version__}, {torch.get_num_threads()} threads, load avg {os.getloadavg()[0]:.1f}", flush=True)
     times: dict[int, list[float]] = {n: [] for n in settings}
     for r in range(args.repeats + 1):

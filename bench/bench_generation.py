@@ -6,6 +6,10 @@ median wall time and tokens/s. Tokens are the generated tokens up to and includi
 token (padding after a sequence ended is not counted), so both modes are credited with the same work. The
 generated texts of the batched run are checked against the one-at-a-time run.
 
+The first lines name the machine (CPU model, ISA flags, torch). bf16 runs only where this CPU's bf16 matmul is fast
+(mind/precision.py's probe, the one behind ``precision=auto``): ``--precision both`` or ``auto`` then skips bf16,
+saying so; an explicit ``--precision bf16`` runs it anyway, with the measured ratio.
+
     .venv/bin/python bench/bench_generation.py --prompts 16 --max-new-tokens 64 --repeats 3 --batch-sizes 1,16 --precision both
 """
 
@@ -27,8 +31,9 @@ def main(argv=None) -> int:
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--batch-sizes", default="1,16", help="comma list; the first is the baseline (16: mind eval's default)")
-    ap.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "both"),
-                    help="weights for generation (mind eval --precision); both: every batch size in each, one baseline")
+    ap.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "both", "auto"),
+                    help="weights for generation (mind eval --precision); both: every batch size in each, one baseline "
+                         "(bf16 left out where it is slow); auto: what mind eval --precision auto picks")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = ap.parse_args(argv)
 
@@ -36,13 +41,29 @@ def main(argv=None) -> int:
 
     from mind.benchmarks import load_benchmark
     from mind.evaluation.generate import greedy
+    from mind.precision import cached_probe, is_fast, machine_line
     from mind.prompting import prompt_ids
     from mind.student import load_causal_lm, load_tokenizer
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    print(f"machine: {machine_line()}", flush=True)
     sizes = [int(b) for b in args.batch_sizes.split(",")]
     precisions = ["fp32", "bf16"] if args.precision == "both" else [args.precision]
+    if args.precision != "fp32":
+        probe = cached_probe()
+        fast = is_fast(probe.speedup)
+        note = f"bf16 matmul {probe.speedup:.2f}x the fp32 speed on this CPU (probe, cached)"
+        if args.precision == "auto":
+            precisions = ["bf16" if fast else "fp32"]
+            print(f"precision auto -> {precisions[0]}: {note}")
+        elif not fast and args.precision == "both":
+            precisions = ["fp32"]
+            print(f"bf16 SKIPPED: {note}; --precision bf16 runs it anyway")
+        elif not fast:
+            print(f"warning: {note}; bf16 generation will be slow")
+        else:
+            print(note)
     t0 = time.perf_counter()
     tok = load_tokenizer(args.student)
     dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -88,8 +109,10 @@ def main(argv=None) -> int:
     if len(precisions) > 1:
         top = max(modes, key=lambda m: rate[m])
         parts.append(f"best ({top[0]} batch {top[1]}) vs {base[0]} one-at-a-time {rate[top] / rate[base]:.2f}x")
-    print(f"\nratio (aim >= 4x; median of {args.repeats}, {len(prompts)} prompts x {args.max_new_tokens} new tokens): "
-          + "; ".join(parts))
+    from mind.precision import cpu_model
+
+    print(f"\nratio (aim >= 4x; median of {args.repeats}, {len(prompts)} prompts x {args.max_new_tokens} new tokens, "
+          f"{cpu_model()}): " + "; ".join(parts))
     return 0
 
 

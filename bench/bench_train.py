@@ -16,9 +16,17 @@ Variants:
   uniform      plain SFT over all K rationales (the `uniform` method's step; the honest comparison for `mind`)
   uniform-full the same step with every sequence carrying its own copy of the prompt (the layout before the
                shared-prompt fast path; what TRL computes)
-  uniform-bf16 the `uniform` step under bf16 autocast (``precision=bf16``; TRL's SFTConfig defaults to bf16 too)
-  trl          (--trl) TRL SFTTrainer, same student/sequences/max length, completion-only loss, LoRA r=8 q/k/v/o,
-               no packing, timed with a TrainerCallback; our variants run inside its on_step_end, so rounds interleave
+  uniform-bf16 the `uniform` step under bf16 autocast (``precision=bf16``); only where this CPU's bf16 matmul is fast
+               (mind/precision.py's probe, the one behind ``precision=auto``; ``--bf16 on`` forces it), else skipped
+  trl          (--trl) TRL SFTTrainer in fp32 (as `uniform`), same student/sequences/max length, completion-only
+               loss, LoRA r=8 q/k/v/o, no packing, timed with a TrainerCallback; our variants run inside its
+               on_step_end, so rounds interleave
+  trl-bf16     (--trl, where bf16 is fast) a second TRL run at its default bf16, against `uniform-bf16*`: our bf16
+               step timed inside that run's on_step_end. Where bf16 is slow TRL's default would compare against a
+               crippled bf16, so it is skipped (saying so)
+
+The first lines printed name the machine (CPU model, ISA flags such as avx2 / avx512_bf16 / amx_bf16, torch):
+figures from one machine do not carry over to another.
 
 Tokens per second count every sequence's real tokens, its prompt included (TRL's ``num_input_tokens_seen``
 "non_padding"), so layouts that compute the prompt once are credited with the same tokens as those that repeat it.
@@ -30,7 +38,7 @@ the positions it actually computes (padding included; activation-checkpointing r
 the M target positions; attention scores+values; LoRA's own r=8 matmuls are < 1% and left out). "useful" counts
 real positions only (prompt once per question) with causal attention.
 
-    .venv/bin/python bench/bench_train.py --student tiny --repeats 5 --trl
+    .venv/bin/python bench/bench_train.py --student tiny --repeats 5 --trl [--bf16 auto|on|off]
 """
 
 from __future__ import annotations
@@ -69,6 +77,7 @@ class Bench:
         from mind.trainer import _features, _golden_slots
 
         self.args, self.torch = args, torch
+        self.bf16 = True  # run the bf16 variants (main() decides from the probe)
         self.cfg = cfg = TrainConfig(student=args.student, method="mind", batch_size=args.problems_per_step,
                                      max_length=args.max_length, seed=0)
         self.problems = load_problems("demo")
@@ -217,7 +226,8 @@ class Bench:
     def matmul(self, n: int = 2048, reps: int = 3):
         """Peak probes: fp32 and bf16 torch.mm of n x n matrices (bf16 runs on AMX/AVX512-BF16 where the CPU has it)."""
         a, b = self.torch.randn(n, n), self.torch.randn(n, n)
-        for key, (x, y) in (("matmul_flops", (a, b)), ("matmul_bf16_flops", (a.bfloat16(), b.bfloat16()))):
+        kinds = (("matmul_flops", (a, b)),) + ((("matmul_bf16_flops", (a.bfloat16(), b.bfloat16())),) if self.bf16 else ())
+        for key, (x, y) in kinds:
             self.torch.mm(x, y)
             for _ in range(reps):
                 t = _now()
@@ -228,7 +238,9 @@ class Bench:
         """One timed call of every variant on batch r (plus the matmul peak probe)."""
         plan = [("mind", lambda: self.v_mind(r, warm)), ("mind-skip", lambda: self.v_mind(r, warm, rescore=False)),
                 ("sft-sel", lambda: self.v_sft_sel(r)), ("uniform", lambda: self.v_uniform(r)),
-                ("uniform-full", lambda: self.v_uniform(r, shared=False)), ("uniform-bf16", lambda: self.v_uniform(r, bf16=True))]
+                ("uniform-full", lambda: self.v_uniform(r, shared=False))]
+        if self.bf16:
+            plan.append(("uniform-bf16", lambda: self.v_uniform(r, bf16=True)))
         for name, fn in plan:
             t = _now()
             n = fn()
@@ -239,8 +251,9 @@ class Bench:
         print(f"round {r + 1}{' (warm-up)' if warm else ''}: {done}", file=sys.stderr, flush=True)
 
 
-def trl_run(bench: Bench, rounds: int, warm_rounds: int):
-    """Drive TRL's SFTTrainer for ``rounds`` steps; after each of its steps (callback) run one round of ours."""
+def trl_run(bench: Bench, rounds: int, warm_rounds: int, precision: str = "fp32"):
+    """Drive TRL's SFTTrainer for ``rounds`` steps in ``precision``; after each of its steps (callback) run ours at
+    the same precision: in fp32 one round of every variant, in bf16 our bf16 `uniform` step (as `uniform-bf16*`)."""
     import logging
 
     import datasets
@@ -270,7 +283,9 @@ def trl_run(bench: Bench, rounds: int, warm_rounds: int):
                     gradient_accumulation_steps=1, learning_rate=cfg.lr, lr_scheduler_type="constant", max_length=cfg.max_length,
                     packing=False, completion_only_loss=True, max_grad_norm=cfg.max_grad_norm, save_strategy="no",
                     logging_steps=10**6, report_to="none", use_cpu=True, dataloader_num_workers=0, seed=0,
-                    train_sampling_strategy="sequential", include_num_input_tokens_seen="non_padding", disable_tqdm=True)
+                    train_sampling_strategy="sequential", include_num_input_tokens_seen="non_padding", disable_tqdm=True,
+                    bf16=precision == "bf16", fp16=False)
+    key = "trl" if precision == "fp32" else "trl-bf16"
     lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                       target_modules=list(cfg.lora_targets), task_type="CAUSAL_LM")
 
@@ -279,13 +294,20 @@ def trl_run(bench: Bench, rounds: int, warm_rounds: int):
             self.t, self.seen = _now(), state.num_input_tokens_seen
 
         def on_step_end(self, args, state, control, **kw):
-            bench.times.setdefault("trl", []).append(_now() - self.t)
-            bench.tokens.setdefault("trl", []).append(state.num_input_tokens_seen - self.seen)
+            bench.times.setdefault(key, []).append(_now() - self.t)
+            bench.tokens.setdefault(key, []).append(state.num_input_tokens_seen - self.seen)
             r = state.global_step - 1
-            bench.run_round(r, warm=r < warm_rounds)
+            if precision == "fp32":
+                bench.run_round(r, warm=r < warm_rounds)
+            else:
+                t = _now()
+                n = bench.v_uniform(r, bf16=True)
+                bench.times.setdefault("uniform-bf16*", []).append(_now() - t)
+                bench.tokens.setdefault("uniform-bf16*", []).append(n)
 
     model = load_causal_lm(bench.args.student, bench.tok, seed=0)
-    print(f"TRL SFTConfig: bf16={sft.bf16}, gradient_checkpointing={sft.gradient_checkpointing}, packing={sft.packing}")
+    print(f"TRL SFTConfig: bf16={sft.bf16}, gradient_checkpointing={sft.gradient_checkpointing}, packing={sft.packing}",
+          flush=True)
     trainer = SFTTrainer(model=model, args=sft, train_dataset=datasets.Dataset.from_list(rows), processing_class=bench.tok,
                          peft_config=lora, callbacks=[Clock()])
     trainer.train()
@@ -301,19 +323,37 @@ def main(argv=None) -> int:
     ap.add_argument("--checkpointing", action=argparse.BooleanOptionalAction, default=True,
                     help="activation checkpointing in the student, as the trainer's default (TRL's own setting is left at its default)")
     ap.add_argument("--trl", action="store_true", help="also time TRL's SFTTrainer (pip install -r bench/requirements.txt)")
+    ap.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
+                    help="bf16 variants: auto = only where this CPU's bf16 matmul is fast (precision=auto's probe)")
     args = ap.parse_args(argv)
 
     import torch
 
+    from mind.precision import cached_probe, is_fast, machine_line
+
+    print(f"machine: {machine_line()}", flush=True)
+    probe = cached_probe()
+    fast = is_fast(probe.speedup)
+    bf16 = args.bf16 == "on" or (args.bf16 == "auto" and fast)
+    print(f"bf16 probe ({probe.n}x{probe.n} torch.mm, cached): bf16 {probe.gflops('bf16'):.0f} vs fp32 "
+          f"{probe.gflops('fp32'):.0f} GFLOP/s = {probe.speedup:.2f}x -> precision=auto is {'bf16' if fast else 'fp32'} here; "
+          + ("bf16 variants run" if bf16 else "bf16 variants SKIPPED: " + ("--bf16 off" if args.bf16 == "off" else
+             "bf16 is slow on this CPU (--bf16 on runs them anyway)")), flush=True)
     t0 = _now()
     bench = Bench(args)
+    bench.bf16 = bf16
     print(f"student {args.student}: setup {_now() - t0:.1f} s; torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{os.cpu_count()} cpus, load avg {os.getloadavg()[0]:.1f}; {args.problems_per_step} problems x {bench.K} "
           f"perspectives per step, max_length {args.max_length}, warm-up {args.warmup}, repeats {args.repeats}")
     sys.stdout.flush()
     rounds = args.warmup + args.repeats
     if args.trl:
-        trl_run(bench, rounds, args.warmup)
+        trl_run(bench, rounds, args.warmup, "fp32")
+        if bf16:  # TRL's default precision, against ours in the same precision
+            trl_run(bench, rounds, args.warmup, "bf16")
+        else:
+            print("TRL at its default bf16: skipped (bf16 is slow here, so that comparison would be against a crippled "
+                  "TRL); TRL ran in fp32, as `uniform`", flush=True)
     else:
         for r in range(rounds):
             bench.run_round(r, warm=r < args.warmup)
@@ -338,9 +378,10 @@ def report(bench: Bench, args) -> None:
     print(f"\nselected per problem (mind): {med(bench.extra['n_selected']):.2f} of {bench.K}; padding in the uniform batch: "
           f"{100 * med(bench.extra['pad_frac']):.0f}% of computed positions")
     print(f"telemetry (step_record + sample_records + RunWriter writes): {1e3 * med(bench.extra['telemetry']):.1f} ms = {tele:.2f}% of the mind step")
-    peak16 = statistics.median(bench.extra["matmul_bf16_flops"][w * 3:])
-    print(f"bf16 torch.mm 2048^2: median {peak16 / 1e9:.1f} GFLOP/s; uniform-bf16 step: {fl / t['uniform-bf16'] / 1e9:.1f} GFLOP/s "
-          f"= {fl / t['uniform-bf16'] / peak16:.2f} of bf16 peak, {fl / t['uniform-bf16'] / peak:.2f} of fp32 peak")
+    if "uniform-bf16" in t:
+        peak16 = statistics.median(bench.extra["matmul_bf16_flops"][w * 3:])
+        print(f"bf16 torch.mm 2048^2: median {peak16 / 1e9:.1f} GFLOP/s; uniform-bf16 step: {fl / t['uniform-bf16'] / 1e9:.1f} GFLOP/s "
+              f"= {fl / t['uniform-bf16'] / peak16:.2f} of bf16 peak, {fl / t['uniform-bf16'] / peak:.2f} of fp32 peak")
     print(f"fp32 torch.mm 2048^2: median {peak / 1e9:.1f} GFLOP/s; uniform step: {fl / 1e9:.1f} GFLOP computed "
           f"({ufl / 1e9:.1f} useful) -> {fl / t['uniform'] / 1e9:.1f} GFLOP/s = {eff:.2f} of peak ({ueff:.2f} useful); "
           f"P_dec={bench.P_dec / 1e6:.1f}M V={bench.V} d={bench.d} L={bench.L}")
@@ -348,13 +389,18 @@ def report(bench: Bench, args) -> None:
     print("mind step averaged over a run with rescore_every=N: " + ", ".join(
         f"N={n}: {a:.3f} s = {a / t['sft-sel']:.2f}x sft-sel" for n, a in amort.items()))
     parts = [f"mind/sft-sel {t['mind'] / t['sft-sel']:.2f}x (target <=1.10; rescore_every=8: {amort[8] / t['sft-sel']:.2f}x)",
-             f"mind/uniform {t['mind'] / t['uniform']:.2f}x", f"bf16 autocast: uniform/uniform-bf16 {t['uniform'] / t['uniform-bf16']:.2f}x faster",
+             f"mind/uniform {t['mind'] / t['uniform']:.2f}x",
+             f"bf16 autocast: uniform/uniform-bf16 {t['uniform'] / t['uniform-bf16']:.2f}x faster" if "uniform-bf16" in t
+             else "bf16: skipped (slow on this CPU)",
              f"shared prompt: uniform-full/uniform {t['uniform-full'] / t['uniform']:.2f}x faster", f"telemetry {tele:.1f}% (<=2)"]
     if "trl" in rate:
-        parts.append(f"uniform/trl tok/s {rate['uniform'] / rate['trl']:.2f}x (>=1.0; TRL in its default bf16; "
-                     f"uniform-bf16/trl {rate['uniform-bf16'] / rate['trl']:.2f}x)")
+        parts.append(f"uniform/trl tok/s {rate['uniform'] / rate['trl']:.2f}x (>=1.0; both fp32)")
+    if "trl-bf16" in rate:
+        parts.append(f"uniform-bf16/trl-bf16 tok/s {rate['uniform-bf16*'] / rate['trl-bf16']:.2f}x (both bf16, TRL's default)")
     parts.append(f"hw eff {eff:.2f} (>=0.6)")
-    print(f"\nsummary [{args.student}, median of {args.repeats}]: " + ", ".join(parts))
+    from mind.precision import cpu_model
+
+    print(f"\nsummary [{args.student}, median of {args.repeats}, {cpu_model()}]: " + ", ".join(parts))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 Order: bench_train.py, bench_memory.py, bench_latent.py, bench_generation.py, then any other bench_*.py (e.g.
 bench_dashboard.py) alphabetically. Each runs as its own process with its default settings plus the extra
 arguments given after ``--`` for that script (``--train "--student smollm2-135m --trl"``). A failing script is
-reported and the others still run; the exit code is 1 if any failed.
+reported and the others still run; the exit code is 1 if any failed. The machine (CPU model, ISA flags, torch) is
+printed first and again above the summaries: the figures hold for that machine only.
 
     .venv/bin/python bench/run_all.py                 # everything, default settings
     .venv/bin/python bench/run_all.py --only train,memory --train "--repeats 3 --trl"
@@ -42,6 +43,11 @@ def main(argv=None) -> int:
     unknown = only - {short(p) for p in all_scripts}
     if unknown:
         ap.error(f"--only: unknown benchmark(s) {sorted(unknown)}; pick from {[short(p) for p in all_scripts]}")
+    sys.path.insert(0, str(HERE.parent))  # this checkout's mind
+    from mind.precision import machine_line
+
+    machine = machine_line()
+    print(f"machine: {machine}", flush=True)
     results = []
     for p in all_scripts:
         if only and short(p) not in only:
@@ -57,7 +63,7 @@ def main(argv=None) -> int:
                 last = line.strip()
         rc = proc.wait()
         results.append((p.name, rc, time.perf_counter() - t, last))
-    print("\n===== summaries")
+    print(f"\n===== summaries (machine: {machine})")
     for name, rc, wall, last in results:
         print(f"{name:<22} {'ok' if rc == 0 else f'FAILED (exit {rc})':<16} {wall:>7.0f} s  {last}")
     return 0 if all(rc == 0 for _, rc, _, _ in results) else 1

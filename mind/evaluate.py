@@ -168,6 +168,9 @@ def evaluate(student: str | None = None, run_dir: str | Path | None = None, benc
     (about 2x the tokens/s on CPUs with AMX and on GPUs, with answers that can differ from fp32 ones); the
     teacher-forced metrics are always computed in fp32. ``likelihood=False`` skips the teacher-forced pass.
     """
+    from mind.precision import resolve_name  # precision="auto": bf16 where this device computes it fast
+
+    precision = resolve_name(precision, device)
     settings = EvalSettings(benchmarks, limit, max_new_tokens, batch_size, data, precision, stop_at_answer, likelihood)
     if (student is None) == (run_dir is None):
         raise ConfigError("pass exactly one of --run RUN_DIR or --student ID")

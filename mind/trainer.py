@@ -31,11 +31,12 @@ from tqdm.auto import tqdm
 from mind import losses
 from mind.batching import collate, encode_problem
 from mind.calibration import InertiaCalibrator
-from mind.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from mind.checkpoint import CheckpointPolicy, latest_checkpoint, load_checkpoint, no_checkpoint_message, save_checkpoint
 from mind.config import TrainConfig
 from mind.data import load_problems, perspectives_in, resolve_holdout, split_holdout
 from mind.errors import ConfigError, RunDirError
 from mind.perspectives import validate_ids
+from mind.precision import resolve_for_run
 from mind.run import RunWriter, TrackerSink
 from mind.telemetry import sample_records, step_record
 from mind.tracking import CurriculumTracker, agreement, perspective_mean_predictor, spearman
@@ -81,8 +82,12 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     from accelerate.utils import set_seed
 
     out = Path(out)
+    prec = resolve_for_run(cfg.precision, out if resume else None)  # auto -> fp32/bf16 for this device (precision.py)
     acc = Accelerator(log_with=cfg.trackers or None, project_dir=str(out), cpu=not torch.cuda.is_available() or None,
-                      mixed_precision="bf16" if cfg.precision == "bf16" else "no")
+                      mixed_precision="bf16" if prec.precision == "bf16" else "no")
+    if acc.is_main_process and (prec.warning or cfg.precision == "auto"):
+        print(f"warning: {prec.warning}" if prec.warning else f"note: precision=auto -> {prec.precision} ({prec.reason})",
+              file=sys.stderr)
     set_seed(cfg.seed)
     problems = load_problems(cfg.data, perspectives=cfg.perspectives or None)
     persp = list(validate_ids(cfg.perspectives or perspectives_in(problems)))
@@ -111,6 +116,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         else:
             raise ConfigError(f"checkpoint_layers={cfg.checkpoint_layers} needs transformers with "
                               "activation_checkpointing_enable(every_n_layers=...); use checkpoint_layers=1")
+    recomputed = _recomputed_layers(hf)  # [checkpointed, all] decoder layers, recorded in config.json
     lora = cfg.finetune == "lora"
     if lora:
         hf = add_lora(hf, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets, seed=cfg.seed)
@@ -149,7 +155,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     if resume:
         ckpt = latest_checkpoint(out / "checkpoints")
         if ckpt is None:
-            raise RunDirError(f"{out}: no complete checkpoint to resume from; start a new run instead")
+            raise RunDirError(no_checkpoint_message(out))
         state = load_checkpoint(ckpt, student=acc.unwrap_model(student).lm, metanet=acc.unwrap_model(metanet) if metanet else None,
                                 opt_s=opt_s, opt_m=opt_m, sched_s=sched_s, calibrator=calibrator, lora=lora)
         start = int(state["step"])
@@ -162,7 +168,8 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         writer.write_json("config.json", {**cfg.to_dict(), "holdout": n_holdout, "heldout_ids": [p.id for p in heldout],
                                           "perspectives": persp, "out": str(out), "n_problems": len(problems),
                                           "world_size": world, "global_batch": global_batch, "trainable_params": n_train,
-                                          "command": sys.argv, "versions": _versions()})
+                                          "command": sys.argv, "versions": _versions(), **prec.record(),
+                                          "recomputed_layers": recomputed})
         writer.write_jsonl("data.jsonl", [p.to_json() for p in problems])
         writer.write_jsonl("heldout.jsonl", [p.to_json() for p in heldout])
         writer.write_jsonl("probes.jsonl", [{"problem_id": problems[i].id, "perspective": persp[k]} for i, k in probes])
@@ -180,6 +187,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
             writer.write_json("calibration.json", report)
     bar = tqdm(total=cfg.steps, initial=start, desc=f"mind train [{cfg.method}]", disable=not (progress and acc.is_main_process),
                dynamic_ncols=True)
+    policy = CheckpointPolicy(cfg.checkpoint_every, cfg.checkpoint_minutes)
     try:
         for step in range(start + 1, cfg.steps + 1):
             t0 = time.perf_counter()
@@ -265,7 +273,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
                 beat.step = step
                 if snap_now:
                     _snapshot(writer, acc.unwrap_model(student), encoded, probes, step, shared)
-            if (cfg.checkpoint_every and step % cfg.checkpoint_every == 0) or step == cfg.steps or stop.stop:
+            if _all_agree(acc, policy.due(step, last=step == cfg.steps or stop.stop)):
                 _checkpoint(acc, out, step, student, metanet, opt_s, opt_m, sched_s, calibrator, lora,
                             extra={"curriculum": curriculum.state_dict()})
             bar.set_postfix(loss=f"{reduced['loss_total']:.3f}", sel=f"{float(gathered['alpha'].gt(0).sum(-1).float().mean()):.1f}")
@@ -469,6 +477,24 @@ def _checkpoint(acc, out, step, student, metanet, opt_s, opt_m, sched_s, calibra
                         metanet=acc.unwrap_model(metanet) if metanet is not None else None, opt_s=opt_s, opt_m=opt_m,
                         sched_s=sched_s, calibrator=calibrator, lora=lora, extra={"world_size": acc.num_processes, **(extra or {})})
     acc.wait_for_everyone()
+
+
+def _recomputed_layers(model) -> list[int]:
+    """[decoder layers whose activations are recomputed in backward (activation checkpointing on), all of them]."""
+    try:
+        from transformers.modeling_layers import GradientCheckpointingLayer
+    except ImportError:  # older transformers: every module with the flag
+        GradientCheckpointingLayer = torch.nn.Module
+    layers = [m for m in model.modules() if isinstance(m, GradientCheckpointingLayer) and hasattr(m, "gradient_checkpointing")]
+    return [sum(bool(m.gradient_checkpointing) for m in layers), len(layers)]
+
+
+def _all_agree(acc, flag: bool) -> bool:
+    """True on every process if it is on any (a time-based checkpoint or a stop request seen by one process must
+    be taken by all, or they would wait for each other forever)."""
+    if acc.num_processes == 1:
+        return flag
+    return bool(acc.reduce(torch.tensor(int(flag), device=acc.device), "sum").item() > 0)
 
 
 def _gather_logs(acc, logs: list[dict]) -> dict:

@@ -50,8 +50,9 @@ with st.form("launch"):
     meta_lr = h[6].number_input("MetaNet LR", 1e-7, 1.0, 5e-5, format="%.1e")
     st.markdown("**Speed**")
     s1, s2, _ = st.columns(3)
-    precision = s1.selectbox("Precision", ["fp32", "bf16"],
-                             help="bf16 mixed precision: faster on CPUs with AMX and on recent GPUs, slower elsewhere")
+    precision = s1.selectbox("Precision", ["auto", "fp32", "bf16"],
+                             help="auto: bf16 mixed precision where this machine computes bf16 fast (measured once: AMX "
+                                  "CPUs, recent GPUs), else fp32. bf16 on a CPU without bf16 units is many times slower")
     rescore_every = s2.number_input("Rescore interval N", 1, 1000, 1, 1,
                                     help="measure L_real of the rationales not trained on every Nth step only: "
                                          "1 = every step (the paper); larger N skips that no-grad pass in between")

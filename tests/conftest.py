@@ -14,6 +14,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("MIND_CACHE_DIR", str(ROOT / ".cache" / "mind"))
 os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))
+# precision=auto (the default) means bf16 on CPUs with fast bf16 and fp32 elsewhere; the suite pins it to fp32 so that
+# its recorded trajectories and exact comparisons hold on every machine (tests/test_precision.py unsets it).
+os.environ.setdefault("MIND_PRECISION_AUTO", "fp32")
 
 SHARED_DATA = ROOT.parent / "shared" / "data"
 

@@ -181,7 +181,7 @@ def test_launch_argv_is_a_fixed_argument_list(tmp_path):
     values = [argv[argv.index(f) + 1] for f in flags]
     assert not any(v.startswith("-") for v in values)
     assert all(re.fullmatch(r"[a-z_]+=\S+", a) for a in argv[4 + 2 * len(flags):])
-    assert "precision=fp32" in argv and "rescore_every=1" in argv
+    assert "precision=auto" in argv and "rescore_every=1" in argv
 
 
 def test_launch_speed_options_reach_the_trainer_config(tmp_path):

@@ -138,6 +138,21 @@ def _tiny_student(kind: str, tok, checkpointing: bool):
     return StudentLM(hf).train()
 
 
+def _count_mlp_calls(student) -> list[int]:
+    """A counter of the decoder layers' MLP calls. The layer checkpoints its forward, so its submodules run again
+    (and count again) when backward recomputes it: that is how the tests see checkpointing actually happen. A
+    pre-hook, because torch stops a recompute as soon as the last saved tensor is back (inside the MLP), before a
+    forward hook would run."""
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
+    calls = [0]
+    layers = [m for m in student.modules() if isinstance(m, GradientCheckpointingLayer)]
+    assert layers
+    for layer in layers:
+        layer.mlp.register_forward_pre_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
+    return calls
+
+
 @pytest.mark.parametrize("kind", ["llama", "qwen2"])
 @pytest.mark.parametrize("checkpointing", [False, True])
 @pytest.mark.parametrize("run", list(RUNS))
@@ -146,12 +161,17 @@ def test_shared_prefix_equals_full_sequences(setup, kind, checkpointing, run):
     student = _tiny_student(kind, tok, checkpointing)
     assert student.shares_prefix
     params = [p for p in student.parameters() if p.requires_grad]
+    calls = _count_mlp_calls(student)
     out = {}
     for shared in (False, True):
+        calls[0] = 0
         batch = collate(encoded, RUNS[run], tok.pad_token_id, shared_prefix=shared)
         ce, ans = _student_pass(student, batch, len(encoded), K, True, "cpu")
+        forward_calls = calls[0]
         loss = ce.nansum() + 1e-2 * sum(a.sum() for a in ans if a is not None)
         out[shared] = (ce.detach(), [None if a is None else a.detach() for a in ans], torch.autograd.grad(loss, params), batch)
+        # checkpointing on: backward recomputed every layer call of the forward; off: nothing ran again
+        assert forward_calls > 0 and calls[0] - forward_calls == (forward_calls if checkpointing else 0), (shared, calls)
     (ce0, ans0, g0, b0), (ce1, ans1, g1, b1) = out[False], out[True]
     assert torch.equal(ce0.isnan(), ce1.isnan()) and int((~ce0.isnan()).sum()) == sum(map(sum, RUNS[run]))
     assert torch.allclose(ce0.nan_to_num(), ce1.nan_to_num(), atol=ATOL, rtol=0)

@@ -171,6 +171,9 @@ def test_gradient_checkpointing_gives_the_same_losses(tmp_path):
     mind("train", *common, "--out", tmp_path / "plain", "gradient_checkpointing=false")
     mind("train", *common, "--out", tmp_path / "gc", "gradient_checkpointing=true")
     a, b = load_run(tmp_path / "plain").steps, load_run(tmp_path / "gc").steps
+    # the comparison means something only if the one run recomputed every decoder layer and the other none
+    assert load_run(tmp_path / "gc").config["recomputed_layers"] == [2, 2]
+    assert load_run(tmp_path / "plain").config["recomputed_layers"] == [0, 2]
     for col in ("loss_total", "loss_sft", "loss_cons", "loss_meta"):
         assert np.allclose(a[col], b[col], rtol=1e-5, atol=1e-6), col
 
@@ -221,5 +224,7 @@ def test_checkpointing_every_second_layer_gives_the_same_run(tiny_run, tmp_path)
          "snapshot_every=0", "meta_warmup_steps=2", "meta_grad_accum=2", "lam=0.5", "beta=0.5", "checkpoint_layers=2")
     a, b = load_run(tiny_run).steps, load_run(out).steps  # same steps, so the same learning-rate schedule
     assert load_run(out).config["checkpoint_layers"] == 2
+    assert load_run(out).config["recomputed_layers"] == [1, 2]  # every second of the tiny student's 2 layers ...
+    assert load_run(tiny_run).config["recomputed_layers"] == [2, 2]  # ... against a run that recomputes both
     for col in ("loss_total", "loss_sft", "loss_cons", "loss_meta"):
         assert np.allclose(a[col], b[col], rtol=1e-5, atol=1e-6), col
