@@ -8,6 +8,11 @@ Accepted shapes of the summary (accuracies as fractions 0-1 or percentages)::
 
 Per-item predictions are ``<run>/eval/predictions.jsonl`` (one row per item with ``benchmark``, ``id``,
 ``correct`` and the ``key`` of the checkpoint/decoding settings that produced it), as written by ``mind eval``.
+
+Uncertainty: :func:`intervals` reads the 95% intervals of a summary (Wilson intervals from the counts for summaries
+written before ``mind eval`` recorded them); :func:`comparisons` pairs runs item by item from their
+``eval/items.jsonl`` (each against the first chosen run) and :func:`difference_frame` lays the differences out for
+tables and charts; :func:`eval_progress` reads a running evaluation's progress from its log.
 """
 
 from __future__ import annotations
@@ -19,10 +24,9 @@ from pathlib import Path
 import pandas as pd
 
 from mind.errors import RunDirError
+from mind.evaluation.table import ID_BENCHMARKS, OOD_BENCHMARKS  # heldout counts as ID
 from mind.run import read_jsonl
 
-ID_BENCHMARKS = ("math500", "gsm8k", "svamp")
-OOD_BENCHMARKS = ("csqa", "strategyqa", "gpqa")
 ALIASES = {"commonsenseqa": "csqa", "gpqa-diamond": "gpqa", "gpqa_diamond": "gpqa", "math": "math500"}
 # The paper's main table (Qwen2.5-7B-Instruct student), percent: one source of truth, shared with `mind eval`.
 from mind.evaluation.table import PAPER_ROWS as PAPER_REFERENCE  # noqa: E402
@@ -138,3 +142,191 @@ def wrong_answers(preds: pd.DataFrame, limit: int = 200) -> pd.DataFrame:
     """Rows whose ``correct`` flag is false, without the bookkeeping key."""
     wrong = preds[~preds.get("correct", pd.Series(False, index=preds.index)).fillna(False).astype(bool)]
     return wrong.drop(columns=[c for c in ("key",) if c in wrong.columns]).head(limit).reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------------------------ uncertainty
+
+
+def intervals(obj: dict, block: str | None = None) -> dict[str, tuple[float, float]]:
+    """95% intervals in percent per benchmark (and ``ID avg``/``OOD avg``) of a summary (``block="base"``: of its
+    base student). Summaries written before intervals existed get Wilson intervals from their counts."""
+    from mind.evaluation.stats import wilson
+
+    src = obj.get(block) if block else obj
+    out: dict[str, tuple[float, float]] = {}
+    if not isinstance(src, dict):
+        return out
+    for b, v in (src.get("benchmarks") or {}).items():
+        if not isinstance(v, dict):
+            continue
+        ci = v.get("ci")
+        if isinstance(ci, list) and len(ci) == 2 and None not in ci:
+            out[ALIASES.get(b, b)] = (100.0 * ci[0], 100.0 * ci[1])
+        elif isinstance(v.get("n"), int) and v["n"] > 0 and v.get("accuracy") is not None:
+            k = v.get("correct", round(v["accuracy"] * v["n"]))
+            lo, hi = wilson(int(k), v["n"])
+            out[ALIASES.get(b, b)] = (100.0 * lo, 100.0 * hi)
+    for key, col in (("id_avg_ci", "ID avg"), ("ood_avg_ci", "OOD avg")):
+        ci = src.get(key)
+        if isinstance(ci, list) and len(ci) == 2 and None not in ci:
+            out[col] = (100.0 * ci[0], 100.0 * ci[1])
+    return out
+
+
+def interval_table(accs: dict[str, dict[str, float]], ivals: dict[str, dict[str, tuple[float, float]]]) -> pd.DataFrame:
+    """The accuracy table as text cells ``12.5 [5.1, 27.0]`` (percent, 95% interval)."""
+    t = table(accs, reference=False)
+    out = pd.DataFrame(index=t.index, columns=t.columns, dtype=object)
+    for run in t.index:
+        for col in t.columns:
+            v = t.loc[run, col]
+            ci = ivals.get(run, {}).get(col)
+            out.loc[run, col] = "–" if pd.isna(v) else (f"{v:.1f} [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else f"{v:.1f}")
+    return out
+
+
+def bounds(acc_table: pd.DataFrame, ivals: dict[str, dict[str, tuple[float, float]]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(lower, upper) frames aligned with ``acc_table`` (NaN where no interval is known)."""
+    lo = pd.DataFrame(index=acc_table.index, columns=acc_table.columns, dtype=float)
+    hi = lo.copy()
+    for run in acc_table.index:
+        for col in acc_table.columns:
+            ci = ivals.get(run, {}).get(col)
+            if ci:
+                lo.loc[run, col], hi.loc[run, col] = ci
+    return lo, hi
+
+
+def items(run_path: str | Path) -> pd.DataFrame:
+    """The per-item table ``<run>/eval/items.jsonl`` (empty for evaluations made before it existed)."""
+    from mind.evaluation.items import read_items
+
+    return read_items(Path(run_path) / "eval")
+
+
+def comparisons(ref: pd.DataFrame, others: dict[str, pd.DataFrame]) -> dict[str, dict]:
+    """Each run's items against the reference's, item by item (:func:`mind.evaluation.compare.paired`)."""
+    from mind.evaluation.compare import paired
+
+    return {name: paired(ref, df) for name, df in others.items() if len(df) and len(ref)}
+
+
+def difference_frame(comps: dict[str, dict]) -> pd.DataFrame:
+    """Long table of paired differences: run, benchmark (or ID/OOD avg), metric, diff, lo, hi, p, n, significant.
+    Accuracy metrics in points, log-likelihoods in nats."""
+    rows = []
+
+    def add(run, bench, metric, d, scale):
+        if d and d.get("diff") is not None:
+            lo, hi = d["ci"]
+            rows.append({"run": run, "benchmark": bench, "metric": metric, "diff": scale * d["diff"],
+                         "lo": None if lo is None else scale * lo, "hi": None if hi is None else scale * hi,
+                         "p": d.get("p"), "n": d.get("n"), "significant": bool(d.get("significant"))})
+
+    for run, comp in comps.items():
+        for b, e in comp.get("benchmarks", {}).items():
+            add(run, b, "accuracy", e.get("accuracy"), 100.0)
+            add(run, b, "option accuracy", e.get("option_accuracy"), 100.0)
+            add(run, b, "answer log-lik", e.get("answer_logp"), 1.0)
+            for p, d in (e.get("rationale_ce") or {}).items():
+                add(run, b, f"rationale loss/{p}", d, 1.0)
+        for g in ("id", "ood"):
+            e = comp.get(g) or {}
+            add(run, f"{g.upper()} avg", "accuracy", e.get("accuracy"), 100.0)
+            add(run, f"{g.upper()} avg", "answer log-lik", e.get("answer_logp"), 1.0)
+    return pd.DataFrame(rows, columns=["run", "benchmark", "metric", "diff", "lo", "hi", "p", "n", "significant"])
+
+
+def likelihood_frame(blocks: dict[str, dict]) -> pd.DataFrame:
+    """model, benchmark, mean, lo, hi of the answer log-likelihood (nats) from summary blocks."""
+    rows = []
+    for model, blk in blocks.items():
+        for b, e in ((blk or {}).get("benchmarks") or {}).items():
+            lp = e.get("answer_logp") if isinstance(e, dict) else None
+            if isinstance(lp, dict) and lp.get("mean") is not None:
+                rows.append({"model": model, "benchmark": b, "mean": lp["mean"], "lo": lp["ci"][0], "hi": lp["ci"][1]})
+    return pd.DataFrame(rows, columns=["model", "benchmark", "mean", "lo", "hi"])
+
+
+def option_frame(blocks: dict[str, dict]) -> pd.DataFrame:
+    """model, benchmark, accuracy, lo, hi (percent) of the option-ranking accuracy of choice benchmarks."""
+    rows = []
+    for model, blk in blocks.items():
+        for b, e in ((blk or {}).get("benchmarks") or {}).items():
+            o = e.get("option_accuracy") if isinstance(e, dict) else None
+            if isinstance(o, dict):
+                rows.append({"model": model, "benchmark": b, "accuracy": 100 * o["accuracy"],
+                             "lo": 100 * o["ci"][0], "hi": 100 * o["ci"][1], "n": o.get("n")})
+    return pd.DataFrame(rows, columns=["model", "benchmark", "accuracy", "lo", "hi", "n"])
+
+
+def rationale_frame(blocks: dict[str, dict]) -> pd.DataFrame:
+    """model, perspective, mean, lo, hi of the heldout rationale loss (nats/token)."""
+    rows = []
+    for model, blk in blocks.items():
+        ce = (((blk or {}).get("benchmarks") or {}).get("heldout") or {}).get("rationale_ce") or {}
+        for p, v in ce.items():
+            rows.append({"model": model, "perspective": p, "mean": v["mean"], "lo": v["ci"][0], "hi": v["ci"][1]})
+    return pd.DataFrame(rows, columns=["model", "perspective", "mean", "lo", "hi"])
+
+
+def model_blocks(summaries: dict[str, dict]) -> dict[str, dict]:
+    """{label: summary block} for every run and its base student (one base per student)."""
+    out: dict[str, dict] = {}
+    for name, obj in summaries.items():
+        out[name] = obj
+        if isinstance(obj.get("base"), dict):
+            out.setdefault(f"base {obj.get('student', 'student')}", obj["base"])
+    return out
+
+
+def forgetting_frame(summaries: dict[str, dict]) -> pd.DataFrame:
+    """run, metric, diff, lo, hi, p, significant: OOD average after minus before (accuracy in points, answer
+    log-likelihood in nats); from summaries written by ``mind eval`` with intervals."""
+    rows = []
+    for name, obj in summaries.items():
+        fg = obj.get("forgetting_detail") or {}
+        for metric, scale, label in (("accuracy", 100.0, "accuracy (points)"), ("answer_logp", 1.0, "answer log-lik (nats)")):
+            d = fg.get(metric)
+            if d and d.get("diff") is not None:
+                rows.append({"run": name, "metric": label, "diff": scale * d["diff"], "lo": scale * d["ci"][0],
+                             "hi": scale * d["ci"][1], "p": d.get("p"), "significant": bool(d.get("significant"))})
+    return pd.DataFrame(rows, columns=["run", "metric", "diff", "lo", "hi", "p", "significant"])
+
+
+# ------------------------------------------------------------------------------------------------ the Evaluate job
+
+def eval_progress(log_text: str) -> tuple[float, str]:
+    """(fraction 0-1, label) of a running ``mind eval`` from its log: the newest tqdm line, e.g.
+    ``[2/4] generate base tiny:  40%|...| 4/10 [...]`` gives (0.4, "[2/4] generate base tiny: 4/10 items")."""
+    import re
+
+    from app.loading import last_progress_line
+
+    line = last_progress_line(log_text)
+    m = re.search(r"^(.*?):\s*\d+%\|.*?\|\s*(\d+)/(\d+)", line)
+    if not m:
+        return 0.0, line[:120] or "starting: loading the student..."
+    done, total = int(m.group(2)), int(m.group(3))
+    return (done / total if total else 0.0), f"{m.group(1).strip()}: {done}/{total} items"
+
+
+def log_tail(path: str | Path, max_bytes: int = 64_000) -> str:
+    """The end of a log file ('' when it cannot be read)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, 2)
+            fh.seek(max(0, fh.tell() - max_bytes))
+            return fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def heldout_runs(paths) -> bool:
+    """Whether every run in ``paths`` holds out training problems (so ``heldout`` can be evaluated)."""
+    from mind.run import load_run
+
+    try:
+        return all(load_run(p).config.get("heldout_ids") for p in paths)
+    except Exception:  # noqa: BLE001 - a corrupt run simply does not offer heldout
+        return False

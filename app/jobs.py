@@ -209,6 +209,38 @@ class JobRegistry:
             self._jobs[("export", str(path))] = job
         return job
 
+    def start_eval(self, run_paths, benchmarks, limit: int, precision: str = "fp32", base: bool = True) -> Job:
+        """Run ``mind eval --run A [--run B ...]`` on the given runs (each against the first, item by item), keyed
+        by the first run; log in ``<first run>/eval.log.txt`` (tqdm lines, which the Evaluation page follows).
+        Rerunning resumes: ``mind eval`` skips the items already in its prediction files. A second call while one
+        runs returns the job in flight."""
+        access.require_actions("Evaluate")
+        from mind.evaluate import resolve_benchmarks
+
+        paths = [Path(p) for p in run_paths]
+        if not paths:
+            raise ConfigError("no run chosen; pick the runs to evaluate")
+        for p in paths:
+            if not (p / "config.json").is_file():
+                raise RunDirError(f"{p}: not a run directory; choose a run from the list")
+        names = resolve_benchmarks(list(benchmarks))
+        if not (isinstance(limit, int) and not isinstance(limit, bool) and 1 <= limit <= 100_000):
+            raise ConfigError(f"limit={limit!r}: use an integer from 1 to 100000 items per benchmark")
+        if precision not in ("fp32", "bf16"):
+            raise ConfigError(f"precision={precision!r}: use fp32 or bf16")
+        existing = self.get("eval", paths[0])
+        if existing and existing.running:
+            return existing
+        argv = [sys.executable, "-m", "mind", "eval", *(a for p in paths for a in ("--run", str(p))),
+                "--benchmarks", ",".join(names), "--limit", str(limit), "--precision", precision,
+                *([] if base else ["--no-base"])]
+        log = paths[0] / "eval.log.txt"
+        log.write_text("$ mind eval " + " ".join(argv[4:]) + "\n", encoding="utf-8")
+        job = Job("eval", paths[0], _spawn(argv, log), log, argv)
+        with self._lock:
+            self._jobs[("eval", str(paths[0]))] = job
+        return job
+
     def stop(self, kind: str, run_path: str | Path, timeout: float = 0.0) -> bool:
         """SIGTERM the job's process group (only jobs this registry started). True if a signal was sent."""
         access.require_actions("Stop")

@@ -1,13 +1,18 @@
-"""Evaluation: the paper-style ID / OOD table for chosen runs, forgetting, and the wrong answers per benchmark."""
+"""Evaluation: the paper-style ID / OOD table with 95% intervals, paired comparisons of runs item by item,
+teacher-forced metrics, forgetting, an Evaluate button that runs `mind eval`, and the wrong answers."""
+
+import os
 
 import pandas as pd
 import streamlit as st
 
-from app import charts, evaluation, loading, ui
+from mind.errors import MindError
+from app import eval_charts, evaluation, loading, ui
 
 st.title("Evaluation")
-st.caption("Accuracy (%) from `mind eval`, in-distribution (MATH500, GSM8K, SVAMP) and out-of-distribution "
-           "(CommonsenseQA, StrategyQA, GPQA-Diamond), next to the MIND paper's numbers for a 7B student.")
+st.caption("Accuracy (%) from `mind eval`, in-distribution (MATH500, GSM8K, SVAMP, the run's held-out problems) and "
+           "out-of-distribution (CommonsenseQA, StrategyQA, GPQA-Diamond), with 95% intervals, next to the MIND "
+           "paper's numbers for a 7B student.")
 
 chosen = ui.choose_runs("Runs to compare", key="eval_runs", default_n=4)
 if not chosen:
@@ -21,28 +26,150 @@ for p in chosen:
         if obj is None:
             missing.append(p)
         else:
-            summaries[p.name] = (p, evaluation.parse_summary(obj))
+            summaries[p.name] = (p, obj, evaluation.parse_summary(obj))
 for p in missing:
-    st.info(f"{p.name}: no evaluation yet — run `mind eval --run {p}`.")
+    st.info(f"{p.name}: no evaluation yet — run `mind eval --run {p}`, or press Evaluate below.")
 
+# ------------------------------------------------------------------------------------------ the Evaluate job
+registry = ui.registry()
+eval_jobs = [j for j in registry.jobs() if j.kind == "eval" and j.run_path in chosen]
+with st.expander("Evaluate the chosen runs (`mind eval`)", expanded=bool(missing) or any(j.running for j in eval_jobs)):
+    offer = ["gsm8k", "svamp", "math500", "csqa", "strategyqa", "gpqa"]
+    default = ["gsm8k", "svamp", "csqa", "strategyqa"]
+    if evaluation.heldout_runs(chosen):
+        offer, default = offer + ["heldout"], default + ["heldout"]
+    with st.form("eval_form"):
+        c1, c2, c3 = st.columns([3, 1, 1])
+        benches = c1.multiselect("Benchmarks", offer, default=default, help="heldout: the runs' held-out training problems")
+        limit = c2.number_input("Items per benchmark", 1, 100_000, 20, 1, help="the first N items of each benchmark")
+        precision = c3.selectbox("Precision", ["fp32", "bf16"], help="bf16 generates about 2x faster on AMX CPUs")
+        base = st.checkbox("Also the base student (forgetting)", value=True)
+        st.caption("Each run is compared with the first one item by item. An interrupted evaluation resumes where it "
+                   "stopped when you press Evaluate again with the same settings.")
+        submitted = st.form_submit_button("Evaluate", type="primary")
+    if submitted:
+        try:
+            job = registry.start_eval(chosen, benches, int(limit), precision, base)
+            st.session_state["eval_follow"] = str(job.run_path)
+            eval_jobs = [job] + [j for j in eval_jobs if j is not job]
+        except MindError as exc:
+            st.error(str(exc))
+
+
+@st.fragment(run_every=1.0 if any(j.running for j in eval_jobs) else None)
+def follow_eval(run_path: str):
+    j = ui.registry().get("eval", run_path)
+    if j is None:
+        return
+    frac, label = evaluation.eval_progress(evaluation.log_tail(j.log_path))
+    if j.running:
+        st.progress(frac, text=f"mind eval: {label}")
+        if st.button("Stop the evaluation", key="eval_stop", icon=":material/stop:"):
+            ui.registry().stop("eval", run_path)
+            st.toast("Stopped; press Evaluate again to resume.")
+        st.session_state["eval_running"] = run_path
+    else:
+        if j.returncode == 0:
+            st.success("Evaluation finished; its results are below.")
+        else:
+            st.error(f"`mind eval` exited with code {j.returncode}.")
+            st.code(evaluation.log_tail(j.log_path, 4000)[-3000:] or "(empty log)", language="text")
+        if st.session_state.get("eval_running") == run_path:  # it has just ended: show its results
+            st.session_state["eval_running"] = None
+            st.rerun()
+
+
+if eval_jobs:
+    follow_eval(str(eval_jobs[0].run_path))
+
+
+@st.cache_data(max_entries=16, show_spinner="Pairing items...")
+def _comparisons(paths: tuple[str, ...], stamps: tuple) -> dict:
+    frames = {os.path.basename(p): evaluation.items(p) for p in paths}
+    names = list(frames)
+    return evaluation.comparisons(frames[names[0]], {n: frames[n] for n in names[1:]})
+
+
+def _stamp(path) -> float:
+    try:
+        return os.stat(os.path.join(path, "eval", "items.jsonl")).st_mtime_ns
+    except OSError:
+        return 0.0
+
+
+# ------------------------------------------------------------------------------------------ results
 reference = st.checkbox("show the paper's reference rows", value=True, key="eval_ref")
 with ui.guard("the evaluation table"):
-    accs = {name: s["accuracy"] for name, (_, s) in summaries.items() if s["accuracy"]}
+    accs = {name: s["accuracy"] for name, (_, _, s) in summaries.items() if s["accuracy"]}
+    ivals = {name: evaluation.intervals(obj) for name, (_, obj, _) in summaries.items()}
     if accs or reference:
         table = evaluation.table(accs, reference=reference)
         st.dataframe(table.style.format(precision=2, na_rep="–"), width="stretch")
-        if accs:
-            st.plotly_chart(charts.accuracy_bars(evaluation.table(accs, reference=False)), key="eval_bars")
     if not accs:
         st.stop()
+    own = evaluation.table(accs, reference=False)
+    st.caption("With 95% intervals: Wilson for each benchmark, MOVER over the Wilson intervals for the averages.")
+    st.dataframe(evaluation.interval_table(accs, ivals), width="stretch")
+    lo, hi = evaluation.bounds(own, ivals)
+    st.plotly_chart(eval_charts.accuracy_bars(own, lo, hi), key="eval_bars")
 
-    forgetting = {name: s["forgetting"] for name, (_, s) in summaries.items() if s["forgetting"]}
+    evaluated = [str(p) for name, (p, _, _) in summaries.items()]
+    if len(evaluated) >= 2:
+        st.subheader(f"Paired: each run minus {os.path.basename(evaluated[0])}")
+        comps = _comparisons(tuple(evaluated), tuple(_stamp(p) for p in evaluated))
+        diffs = evaluation.difference_frame(comps)
+        if diffs.empty:
+            st.info("These evaluations have no per-item table (`eval/items.jsonl`); re-run `mind eval` to compare "
+                    "them item by item.")
+        else:
+            st.caption("On the items both runs evaluated. Accuracy: Newcombe interval, McNemar's exact test; "
+                       "log-likelihoods: paired bootstrap. Filled markers / ✓: distinguishable from zero (p < 0.05).")
+            c1, c2 = st.columns(2)
+            c1.plotly_chart(eval_charts.difference_chart(diffs[diffs["metric"] == "accuracy"],
+                                                         "Accuracy difference", "points"), key="eval_diff_acc")
+            lp = diffs[diffs["metric"] == "answer log-lik"]
+            if len(lp):
+                c2.plotly_chart(eval_charts.difference_chart(lp, "Answer log-likelihood difference", "nats"),
+                                key="eval_diff_lp")
+            shown = diffs.assign(**{"95% interval": [f"[{a:+.3g}, {b:+.3g}]" for a, b in zip(diffs["lo"], diffs["hi"])],
+                                    "distinguishable": diffs["significant"].map({True: "✓", False: ""})})
+            st.dataframe(shown[["run", "benchmark", "metric", "n", "diff", "95% interval", "p", "distinguishable"]]
+                         .style.format({"diff": "{:+.3g}", "p": "{:.3g}"}), hide_index=True, width="stretch")
+
+    blocks = evaluation.model_blocks({name: obj for name, (_, obj, _) in summaries.items()})
+    lik = evaluation.likelihood_frame(blocks)
+    if len(lik):
+        st.subheader("Teacher-forced metrics (no generation)")
+        st.caption("Mean log-likelihood (nats) of the gold answer line ' <gold>.' after the question and 'The answer "
+                   "is', 95% bootstrap intervals; higher is better. Moves before accuracy does.")
+        st.plotly_chart(eval_charts.interval_bars(lik, "benchmark", "mean", "Answer log-likelihood", "nats"),
+                        key="eval_lik")
+        opt = evaluation.option_frame(blocks)
+        rat = evaluation.rationale_frame(blocks)
+        c1, c2 = st.columns(2)
+        if len(opt):
+            c1.plotly_chart(eval_charts.interval_bars(opt, "benchmark", "accuracy",
+                                                      "Option-ranking accuracy (length-normalised)", "accuracy (%)"),
+                            key="eval_opt")
+        if len(rat):
+            c2.plotly_chart(eval_charts.interval_bars(rat, "perspective", "mean",
+                                                      "Rationale loss on heldout per perspective", "nats/token"),
+                            key="eval_rat")
+
+    forgetting = {name: s["forgetting"] for name, (_, _, s) in summaries.items() if s["forgetting"]}
     st.subheader("Forgetting")
+    fg = evaluation.forgetting_frame({name: obj for name, (_, obj, _) in summaries.items()})
+    if len(fg):
+        st.caption("OOD average after distillation minus the base student's, on the same items, with 95% intervals "
+                   "(accuracy: MOVER over Newcombe; log-likelihood: paired bootstrap); negative means forgetting.")
+        st.dataframe(fg.assign(distinguishable=fg["significant"].map({True: "✓", False: ""}))
+                     .drop(columns=["significant"]).style.format({"diff": "{:+.3g}", "lo": "{:+.3g}", "hi": "{:+.3g}",
+                                                                  "p": "{:.3g}"}), hide_index=True, width="stretch")
     if forgetting:
-        st.caption("OOD accuracy after distillation minus the base student's (points); negative means forgetting.")
+        st.caption("Per benchmark: accuracy after minus before (points).")
         st.dataframe(pd.DataFrame.from_dict(forgetting, orient="index").style.format(precision=2, na_rep="–"),
                      width="stretch")
-    else:
+    if not forgetting and not len(fg):
         st.info("No base-model scores in these summaries; `mind eval` records them when it scores the base student.")
 
     st.subheader("Wrong answers")
