@@ -2,6 +2,11 @@
 
 Every per-perspective chart uses the same colour for the same perspective (:func:`colors`), and charts that
 follow the page's step cursor draw it as a dashed vertical line.
+
+Charts over more than ``MAX_POINTS`` steps are downsampled for display, and their title says how: line charts keep
+the minimum and the maximum of each bin of consecutive steps (:func:`minmax_indices`, so spikes stay visible),
+stacked areas and heatmaps show bin means (:func:`bin_means`). The data behind them is not changed: pages offer the
+full steps as a CSV download.
 """
 
 from __future__ import annotations
@@ -14,9 +19,65 @@ from plotly.subplots import make_subplots
 
 from mind.perspectives import display_name
 
+MAX_POINTS = 1000  # points per trace (or heatmap columns) drawn at most; more steps are downsampled
+
 PALETTE = qualitative.D3 + qualitative.Set2
 LOSS_COLUMNS = ("loss_total", "loss_sft", "loss_cons", "loss_meta")
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=340)
+
+
+def minmax_indices(y, max_points: int = MAX_POINTS) -> np.ndarray:
+    """Row indices that keep the minimum and the maximum of each bin of consecutive values (NaN ignored), and
+    the last row: at most ``max_points`` + 1 of them. All rows when there are no more than ``max_points``."""
+    y = np.asarray(y, dtype=float)
+    n = len(y)
+    if n <= max_points:
+        return np.arange(n)
+    k = -(-2 * n // max_points)  # bin size: two points per bin
+    grid = np.concatenate([y, np.full((-n) % k, np.nan)]).reshape(-1, k)
+    nan = np.isnan(grid)
+    start = np.arange(grid.shape[0]) * k
+    ok = ~nan.all(1)
+    lo = np.where(nan, np.inf, grid).argmin(1) + start
+    hi = np.where(nan, -np.inf, grid).argmax(1) + start
+    return np.unique(np.concatenate([lo[ok], hi[ok], [n - 1]]))
+
+
+def bin_size(n: int, max_points: int = MAX_POINTS) -> int:
+    """Consecutive steps per display bin so that ``n`` steps give at most ``max_points`` bins (1: no binning)."""
+    return max(1, -(-n // max_points))
+
+
+def bin_means(steps: pd.DataFrame, max_points: int = MAX_POINTS) -> pd.DataFrame:
+    """Means of bins of consecutive rows (numeric columns, NaN ignored; other columns keep the bin's last value);
+    ``step`` is each bin's last step, so the newest step stays the last point. Unchanged when short enough."""
+    k = bin_size(len(steps), max_points)
+    if k == 1:
+        return steps
+    groups = (np.arange(len(steps)) + (-len(steps)) % k) // k  # the last bin is the full one
+    num = steps.select_dtypes("number").drop(columns=["step"], errors="ignore")
+    out = num.groupby(groups).mean()
+    rest = steps.drop(columns=list(num.columns)).groupby(groups).last()
+    return pd.concat([rest, out], axis=1)[list(steps.columns)].reset_index(drop=True)
+
+
+def display_note(n: int, how: str, max_points: int = MAX_POINTS) -> str:
+    """'' when ``n`` steps are drawn as they are, else what was drawn (for a chart's title)."""
+    if n <= max_points:
+        return ""
+    k = bin_size(n, max_points) if how == "mean" else -(-2 * n // max_points)
+    what = "min and max" if how == "minmax" else "mean"
+    return f"{what} of each {k}-step bin ({n:,} steps)"
+
+
+def _titled(title: str, note: str) -> str:
+    return f"{title}<br><sup>{note}</sup>" if note else title
+
+
+def _xy(df: pd.DataFrame, col: str, max_points: int = MAX_POINTS):
+    """(steps, values) of one column, min/max-downsampled when long."""
+    idx = minmax_indices(df[col].to_numpy(dtype=float), max_points)
+    return df["step"].to_numpy()[idx], df[col].to_numpy(dtype=float)[idx]
 
 
 def colors(perspectives: list[str]) -> dict[str, str]:
@@ -36,26 +97,29 @@ def loss_curves(runs: dict[str, pd.DataFrame], columns=LOSS_COLUMNS, title: str 
         color = PALETTE[j % len(PALETTE)]
         for i, c in enumerate(cols, start=1):
             if c in df:
+                x, y = _xy(df, c)
                 fig.add_trace(
-                    go.Scatter(x=df["step"], y=df[c], mode="lines", name=name, legendgroup=name,
+                    go.Scatter(x=x, y=y, mode="lines", name=name, legendgroup=name,
                                showlegend=(i == 1), line=dict(color=color)),
                     row=1, col=i,
                 )
-    fig.update_layout(title=title, **_LAYOUT)
+    n = max((len(df) for df in runs.values()), default=0)
+    fig.update_layout(title=_titled(title, display_note(n, "minmax")), **_LAYOUT)
     fig.update_xaxes(title_text="step")
     return fig
 
 
 def weights_area(steps: pd.DataFrame, perspectives: list[str], cursor: int | None = None) -> go.Figure:
-    """Stacked area of the perspective weights alpha (mean over the batch) against the step."""
+    """Stacked area of the perspective weights alpha (mean over the batch) against the step (bin means when long)."""
     fig = go.Figure()
     col = colors(perspectives)
+    shown = bin_means(steps[["step"] + [f"weight/{p}" for p in perspectives]])
     for p in perspectives:
-        fig.add_trace(go.Scatter(x=steps["step"], y=steps[f"weight/{p}"].fillna(0.0), name=display_name(p),
+        fig.add_trace(go.Scatter(x=shown["step"], y=shown[f"weight/{p}"].fillna(0.0), name=display_name(p),
                                  stackgroup="alpha", mode="lines", line=dict(width=0.5, color=col[p])))
     _cursor(fig, cursor)
-    fig.update_layout(title="Perspective weights α over training (stacked)", yaxis=dict(title="α", range=[0, 1.02]),
-                      xaxis_title="step", **_LAYOUT)
+    fig.update_layout(title=_titled("Perspective weights α over training (stacked)", display_note(len(steps), "mean")),
+                      yaxis=dict(title="α", range=[0, 1.02]), xaxis_title="step", **_LAYOUT)
     return fig
 
 
@@ -77,13 +141,15 @@ def alpha_bars(steps: pd.DataFrame, perspectives: list[str], step: int) -> go.Fi
 
 def step_heatmap(steps: pd.DataFrame, perspectives: list[str], prefix: str, title: str,
                  cursor: int | None = None, colorscale: str = "Blues", zmax: float | None = 1.0) -> go.Figure:
-    """Perspective x step heatmap of one per-perspective column family (``selected/``, ``score/`` ...)."""
-    z = np.array([steps[f"{prefix}/{p}"].to_numpy(dtype=float) for p in perspectives])
-    fig = go.Figure(go.Heatmap(z=z, x=steps["step"], y=[display_name(p) for p in perspectives],
+    """Perspective x step heatmap of one per-perspective column family (``selected/``, ``score/`` ...); bin means
+    when there are more steps than ``MAX_POINTS``."""
+    shown = bin_means(steps[["step"] + [f"{prefix}/{p}" for p in perspectives]])
+    z = np.array([shown[f"{prefix}/{p}"].to_numpy(dtype=float) for p in perspectives])
+    fig = go.Figure(go.Heatmap(z=z, x=shown["step"], y=[display_name(p) for p in perspectives],
                                colorscale=colorscale, zmin=0.0 if zmax is not None else None, zmax=zmax,
                                hovertemplate="step %{x}<br>%{y}: %{z:.3f}<extra></extra>"))
     _cursor(fig, cursor)
-    fig.update_layout(title=title, xaxis_title="step", **_LAYOUT)
+    fig.update_layout(title=_titled(title, display_note(len(steps), "mean")), xaxis_title="step", **_LAYOUT)
     return fig
 
 
@@ -92,10 +158,11 @@ def score_lines(steps: pd.DataFrame, perspectives: list[str], cursor: int | None
     fig = go.Figure()
     col = colors(perspectives)
     for p in perspectives:
-        fig.add_trace(go.Scatter(x=steps["step"], y=steps[f"score/{p}"], name=display_name(p), mode="lines",
-                                 line=dict(color=col[p])))
+        x, y = _xy(steps, f"score/{p}")
+        fig.add_trace(go.Scatter(x=x, y=y, name=display_name(p), mode="lines", line=dict(color=col[p])))
     _cursor(fig, cursor)
-    fig.update_layout(title="MetaNet scores s_k", xaxis_title="step", yaxis_title="score", **_LAYOUT)
+    fig.update_layout(title=_titled("MetaNet scores s_k", display_note(len(steps), "minmax")), xaxis_title="step",
+                      yaxis_title="score", **_LAYOUT)
     return fig
 
 
@@ -107,14 +174,17 @@ def raw_vs_filtered(steps: pd.DataFrame, perspectives: list[str], cursor: int | 
     col = colors(perspectives)
     for i, p in enumerate(perspectives):
         r, c = i // cols + 1, i % cols + 1
-        fig.add_trace(go.Scatter(x=steps["step"], y=steps[f"loss_raw/{p}"], mode="lines", name="raw L_real",
+        x, y = _xy(steps, f"loss_raw/{p}")
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name="raw L_real",
                                  legendgroup="raw", showlegend=(i == 0), line=dict(color=col[p], dash="dot", width=1)),
                       row=r, col=c)
-        fig.add_trace(go.Scatter(x=steps["step"], y=steps[f"loss_filtered/{p}"], mode="lines", name="filtered L~",
+        x, y = _xy(steps, f"loss_filtered/{p}")
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name="filtered L~",
                                  legendgroup="filt", showlegend=(i == 0), line=dict(color=col[p], width=2)),
                       row=r, col=c)
         _cursor(fig, cursor, row=r, col=c)
-    fig.update_layout(title="Raw vs inertia-filtered loss per perspective", **{**_LAYOUT, "height": 200 * rows + 80})
+    fig.update_layout(title=_titled("Raw vs inertia-filtered loss per perspective", display_note(len(steps), "minmax")),
+                      **{**_LAYOUT, "height": 200 * rows + 80})
     return fig
 
 

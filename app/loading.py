@@ -1,9 +1,12 @@
 """Reading run directories for the dashboard: discovery, cached frames, one-line summaries, progress.
 
-Everything goes through :func:`mind.load_run`. Frames are cached with ``st.cache_data`` keyed by the run path
-and a *signature* of its files (size and mtime), so a finished run is parsed once while a run that is still
-being written is re-read as soon as a new record lands. Errors in a run directory surface as
-:class:`mind.errors.RunDirError` (a :class:`MindError`) for the page to show; nothing here calls ``st.error``.
+Everything goes through :func:`mind.load_run`, whose readers keep a per-process cache of every run folder: a
+call parses only what the trainer appended since the previous one (steps.jsonl and the samples tail), so a live
+refresh costs what changed, not the run's length, and a finished run is parsed once per server process. Pages that
+need one step's per-problem records ask for that step (:func:`samples_between`, :func:`sample_steps`) and read
+one Parquet chunk, never the whole history. The problems table is cached with ``st.cache_data`` keyed by
+data.jsonl's size and mtime. Errors in a run directory surface as :class:`mind.errors.RunDirError` (a
+:class:`MindError`) for the page to show; nothing here calls ``st.error``.
 """
 
 from __future__ import annotations
@@ -54,7 +57,8 @@ def discover(roots: list[Path] | None = None) -> list[Path]:
 
 
 def signature(path: str | Path) -> tuple:
-    """Cheap fingerprint of a run's mutable files: changes whenever the trainer writes something."""
+    """Cheap fingerprint of a run's mutable files: changes whenever the trainer writes something (for caches
+    of things derived from a whole run; step and sample reads need none, they are incremental)."""
     p = Path(path)
     sig = []
     for name in ("config.json", "status.json", "steps.jsonl", "samples.jsonl", "data.jsonl", "probes.jsonl"):
@@ -75,32 +79,44 @@ def open_run(path: str | Path) -> Run:
     return load_run(path)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def _steps(path: str, sig: tuple) -> pd.DataFrame:
-    return load_run(path).steps
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def _samples(path: str, sig: tuple) -> pd.DataFrame:
-    return load_run(path).samples
-
-
 @st.cache_data(max_entries=32, show_spinner=False)
 def _problems(path: str, sig: tuple) -> pd.DataFrame:
     return load_run(path).problems
 
 
 def steps(path: str | Path) -> pd.DataFrame:
-    """The run's step records (cached until its files change)."""
-    return _steps(str(path), signature(path))
+    """The run's step records, read incrementally (only new lines are parsed)."""
+    return load_run(path).steps
 
 
 def samples(path: str | Path) -> pd.DataFrame:
-    return _samples(str(path), signature(path))
+    """Every per-problem record of the run (all of its history: prefer :func:`samples_between` on pages)."""
+    return load_run(path).samples
+
+
+def sample_steps(path: str | Path) -> list[int]:
+    """The steps that have per-problem MetaNet records, ascending."""
+    return load_run(path).sample_steps
+
+
+def samples_between(path: str | Path, lo: int | None = None, hi: int | None = None) -> pd.DataFrame:
+    """Per-problem records with ``lo <= step <= hi``: reads only the chunks (and tail lines) holding them."""
+    return load_run(path).samples_between(lo, hi)
+
+
+def steps_csv(path: str | Path) -> bytes:
+    """All step records of the run, every column, as CSV (the data the downsampled charts are drawn from)."""
+    return load_run(path).steps.to_csv(index=False).encode("utf-8")
 
 
 def problems(path: str | Path) -> pd.DataFrame:
-    return _problems(str(path), signature(path))
+    f = Path(path) / "data.jsonl"
+    try:
+        st_ = os.stat(f)
+        sig = (st_.st_ino, st_.st_size, st_.st_mtime_ns)
+    except OSError:
+        sig = None
+    return _problems(str(path), sig)
 
 
 def perspectives(run: Run, steps_df: pd.DataFrame | None = None) -> list[str]:

@@ -350,8 +350,7 @@ class SamplesWriter:
 
         if not records:
             return
-        records = [_clean(r) for r in records]
-        new_steps = [step_of(r, self.tail_path, i) for i, r in enumerate(records)]
+        new_steps = [step_of({"step": _clean(r.get("step"))}, self.tail_path, i) for i, r in enumerate(records)]
         steps, size, last = self._tail_state()
         full = steps and (len(steps) >= self.chunk_steps or size >= self.chunk_bytes)
         if self.chunk_steps and full and min(new_steps) > last:

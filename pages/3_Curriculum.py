@@ -67,12 +67,18 @@ with ui.guard(path.name):
             if not said:
                 st.caption("No tracking numbers in this run (methods without MetaNet, or a run older than them).")
             else:
-                st.plotly_chart(tracking_view.tracking_chart(df, cursor), key="cur_tracking")
-            st.plotly_chart(tracking_view.inertia_chart(df, ps, charts.colors(ps), {p: display_name(p) for p in ps}, cursor),
-                            key="cur_inertia")
+                st.plotly_chart(tracking_view.tracking_chart(charts.bin_means(df), cursor), key="cur_tracking")
+            st.plotly_chart(tracking_view.inertia_chart(charts.bin_means(df), ps, charts.colors(ps),
+                                                        {p: display_name(p) for p in ps}, cursor), key="cur_inertia")
+            if charts.display_note(len(df), "mean"):
+                st.caption(f"Charts over the whole run show the {charts.display_note(len(df), 'mean')}; "
+                           "the download below has every step.")
             st.plotly_chart(charts.raw_vs_filtered(df, ps, cursor), key="cur_losses")
             st.caption("Raw loss L_real is the student's cross-entropy on that perspective's rationale at this step; "
                        "the filtered loss L̃ is its exponential moving average (inertia g). MetaNet is trained to rank "
                        "perspectives like −L̃, so it reacts to lasting changes in what the student finds easy, not noise.")
 
     body()
+    st.download_button("Download all steps (CSV)", data=lambda: loading.steps_csv(path), file_name=f"{path.name}-steps.csv",
+                       mime="text/csv", on_click="ignore", key="cur_csv", icon=":material/download:",
+                       help="every step and every column of steps.jsonl (the charts may show a downsampled view)")

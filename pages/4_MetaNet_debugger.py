@@ -94,8 +94,7 @@ with ui.guard(path.name):
     run = loading.open_run(path)
     ui.run_caption(run)
     live = ui.live_toggle(run, key="dbg_live")
-    samples = loading.samples(path)
-    if not len(samples):
+    if not loading.sample_steps(path):
         msg = "No per-problem MetaNet records yet" if run.state == "running" else "This run recorded no MetaNet details"
         st.info(f"{msg} (samples.jsonl is empty; methods without MetaNet, such as 'uniform', do not write them).")
         st.stop()
@@ -103,8 +102,7 @@ with ui.guard(path.name):
     @st.fragment(run_every=live)
     def body():
         with ui.guard(path.name):
-            smp = loading.samples(path)
-            steps = sorted(int(s) for s in smp["step"].unique())
+            steps = loading.sample_steps(path)
             c1, c2, c3 = st.columns([1, 2, 3])
             follow = c1.toggle("follow latest", value=bool(live), key="dbg_follow")
             if follow:
@@ -114,7 +112,7 @@ with ui.guard(path.name):
                 step = c2.select_slider("step", options=steps, value=steps[-1], key="dbg_step")
             for line in tracking_view.sentences(loading.steps(path), step):
                 st.markdown(f"- {line}")
-            at = smp[smp["step"] == step]
+            at = loading.samples_between(path, step, step)  # reads only the chunk holding this step
             pids = [str(p) for p in at["problem_id"]]
             pid = c3.selectbox("problem", pids, key="dbg_problem")
             rec = at[at["problem_id"].astype(str) == pid].iloc[0]

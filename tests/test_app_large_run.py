@@ -1,0 +1,118 @@
+"""Every dashboard page on a large run: the 10,000-step synthetic run of bench/synth_run.py (8 problems per step,
+8 perspectives, samples in Parquet chunks), made once per session through RunWriter.
+
+AppTest runs each page with the large run chosen: no exception and no error, charts downsampled and saying so,
+the step controls spanning all 10,000 steps, the MetaNet debugger showing one step's 8 problems read by range,
+and a live refresh after 10 more steps showing them. (Page speed is measured by bench/bench_runs.py, not here.)
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import sys
+import tempfile
+import time
+import atexit
+from pathlib import Path
+
+import pytest
+
+from test_app_pages import PAGE, assert_clean, figures, open_page, texts  # noqa: F401
+from test_app_runs import ROOT, roots  # noqa: F401  (roots is a fixture)
+
+sys.path.insert(0, str(ROOT / "bench"))
+import synth_run  # noqa: E402
+
+from app import charts, ui  # noqa: E402
+from mind.run import load_run  # noqa: E402
+
+STEPS = 10_000
+pytestmark = pytest.mark.slow
+
+
+@functools.lru_cache(maxsize=None)
+def large_run() -> Path:
+    base = Path(tempfile.mkdtemp(prefix="mind-large-run-"))
+    atexit.register(shutil.rmtree, base, ignore_errors=True)
+    return synth_run.make_run(base / "synth-10k", STEPS)
+
+
+@pytest.fixture
+def big(roots) -> Path:
+    """A copy of the large run in the dashboard's (empty) runs folder, chosen on every page."""
+    return Path(shutil.copytree(large_run(), roots / "synth-10k"))
+
+
+def test_the_large_run_is_what_the_issue_describes():
+    run = load_run(large_run())
+    assert len(run.steps) == STEPS and run.sample_steps == list(range(1, STEPS + 1))
+    assert len(list((run.path / "samples").glob("*.parquet"))) == STEPS // 100 - 1  # the newest 100 are the tail
+    assert len(run.samples_between(STEPS, STEPS)) == 8
+
+
+def test_runs_page_on_the_large_run(big):
+    at = open_page("runs", mind_run=str(big))
+    assert_clean(at)
+    row = at.dataframe[0].value.set_index("run").loc["synth-10k"]
+    assert row["steps"] == f"{STEPS}/{STEPS}" and row["state"] == "finished"
+
+
+def test_curriculum_page_on_the_large_run_is_downsampled_and_says_so(big):
+    at = open_page("curriculum", mind_run=str(big))
+    assert_clean(at)
+    assert not at.error, texts(at.error)
+    assert at.slider(key="cur_step").value == STEPS and at.slider(key="cur_step").max == STEPS
+    figs = figures(at)
+    notes = [f["layout"]["title"]["text"] for f in figs if "10,000 steps" in f["layout"]["title"]["text"]]
+    assert len(notes) >= 4, [f["layout"]["title"]["text"] for f in figs]
+    assert "mean of each 10-step bin (10,000 steps)" in texts(at.caption)
+    for f in figs:
+        for trace in f["data"]:
+            x = trace.get("x")
+            if isinstance(x, list):
+                assert len(x) <= charts.MAX_POINTS + 1, f["layout"]["title"]["text"]
+    at.slider(key="cur_step").set_value(1234).run()
+    assert_clean(at)
+    assert "step 1234" in figures(at)[0]["layout"]["title"]["text"]
+    assert at.get("download_button"), "no CSV download of the full steps"
+
+
+def test_metanet_debugger_on_the_large_run_reads_one_step(big):
+    at = open_page("metanet", mind_run=str(big))
+    assert_clean(at)
+    assert not at.error, texts(at.error)
+    assert len(at.selectbox(key="dbg_problem").options) == 8
+    assert len(figures(at)) >= 3
+    at.toggle(key="dbg_follow").set_value(False).run()
+    at.select_slider(key="dbg_step").set_value(4321).run()
+    assert_clean(at)
+    assert len(at.selectbox(key="dbg_problem").options) == 8
+
+
+@pytest.mark.parametrize("slug", ["latent", "evaluation", "how-mind-works", "launch"])
+def test_other_pages_on_the_large_run(big, slug):
+    at = open_page(slug, mind_run=str(big))
+    assert_clean(at)
+    assert not at.error, texts(at.error)
+    if slug == "how-mind-works":
+        assert f"at step {STEPS}" in texts(at.markdown)
+        assert all(len(t["x"]) <= charts.MAX_POINTS + 1 for f in figures(at) for t in f["data"]
+                   if isinstance(t.get("x"), list))
+
+
+def test_a_live_large_run_shows_ten_new_steps(big):
+    status = json.loads((big / "status.json").read_text())
+    (big / "status.json").write_text(json.dumps({**status, "state": "running", "heartbeat": time.time()}))
+    at = open_page("curriculum", mind_run=str(big))
+    assert_clean(at)
+    assert at.toggle(key="cur_live").value is True
+    last = synth_run.append_steps(big, 10)
+    assert last == STEPS + 10
+    at.run()  # what the live fragment's timer does
+    assert_clean(at)
+    assert at.slider(key="cur_step").max == STEPS + 10
+    at.switch_page(PAGE["metanet"]).run()
+    assert_clean(at)
+    assert f"{STEPS + 10}" in texts(at.metric)
