@@ -24,7 +24,7 @@ crash during a compaction is read).
 
 Reading scales with what changed, not with the run: ``steps`` and the samples tail are read incrementally (a
 per-process cache keyed by the run folder remembers the byte offset, the file's identity and the frame so far;
-mind/steps_frame.py, mind/jsonl_tail.py), and samples are read by step range from the chunks that hold them.
+mind/run_cache.py, mind/steps_frame.py, mind/jsonl_tail.py), and samples are read by step range from the chunks that hold them.
 Every property gives exactly what a full read gives (:func:`read_full`, the reference kept for tests and the bench).
 
 Public API::
@@ -58,8 +58,9 @@ import pandas as pd
 
 from mind.errors import RunDirError
 from mind.jsonl_tail import bad_line_error, read_error
-from mind.samples_store import SamplesReader, SamplesWriter, read_samples_full, samples_frame
-from mind.steps_frame import StepsFrame, read_steps_full, step_of
+from mind.run_cache import forget_readers, readers as _readers  # noqa: F401  (forget_readers is public)
+from mind.samples_store import SamplesWriter, read_samples_full, samples_frame
+from mind.steps_frame import read_steps_full, step_of
 
 STALE_AFTER_S = 90.0  # a "running" run whose heartbeat is older than this is reported as "stale"
 _SNAP_RE = re.compile(r"^step_(\d{6,})\.safetensors$")
@@ -421,39 +422,6 @@ class Run:
             if m and (c / "trainer_state.json").exists():
                 out.append(int(m.group(1)))
         return sorted(out)
-
-
-class _Readers:
-    """The incremental readers of one run folder, shared by every :class:`Run` of it in this process."""
-
-    def __init__(self, path: Path):
-        self.lock = threading.Lock()
-        self.steps = StepsFrame(path / "steps.jsonl")
-        self.samples = SamplesReader(path)
-
-
-_READERS: dict[str, _Readers] = {}
-_READERS_LOCK = threading.Lock()
-_READERS_MAX = 64  # run folders remembered per process (least recently used ones are forgotten)
-
-
-def _readers(path: Path) -> _Readers:
-    key = os.path.abspath(path)
-    with _READERS_LOCK:
-        r = _READERS.pop(key, None) or _Readers(Path(key))
-        _READERS[key] = r  # most recently used last
-        while len(_READERS) > _READERS_MAX:
-            _READERS.pop(next(iter(_READERS)))
-        return r
-
-
-def forget_readers(path: str | Path | None = None) -> None:
-    """Drop the cached incremental readers of ``path`` (of every run when None): the next read is a full one."""
-    with _READERS_LOCK:
-        if path is None:
-            _READERS.clear()
-        else:
-            _READERS.pop(os.path.abspath(path), None)
 
 
 def read_full(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:

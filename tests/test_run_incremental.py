@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from mind.errors import RunDirError
 from mind.jsonl_tail import JsonlTail
-from mind.run import RunWriter, _readers, forget_readers, load_run, read_full, read_jsonl
+from mind.run import RunWriter, forget_readers, load_run, read_full, read_jsonl
+from mind.run_cache import readers as _readers
 from mind.samples_store import list_chunks, read_samples_full, samples_frame
 
 ROOT = Path(__file__).resolve().parents[1]
