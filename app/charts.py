@@ -182,7 +182,10 @@ def raw_vs_filtered(steps: pd.DataFrame, perspectives: list[str], cursor: int | 
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name="filtered L~",
                                  legendgroup="filt", showlegend=(i == 0), line=dict(color=col[p], width=2)),
                       row=r, col=c)
-        _cursor(fig, cursor, row=r, col=c)
+    if cursor is not None:  # one shape per subplot, set at once (add_vline(row=, col=) is ~15 ms per subplot)
+        fig.update_layout(shapes=[dict(type="line", x0=cursor, x1=cursor, xref=f"x{i + 1 if i else ''}", y0=0, y1=1,
+                                       yref=f"y{i + 1 if i else ''} domain", line=dict(dash="dash", color="#888"))
+                                  for i in range(len(perspectives))])
     fig.update_layout(title=_titled("Raw vs inertia-filtered loss per perspective", display_note(len(steps), "minmax")),
                       **{**_LAYOUT, "height": 200 * rows + 80})
     return fig
