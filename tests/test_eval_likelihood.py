@@ -58,7 +58,7 @@ def test_answer_logp_equals_a_direct_forward_pass(tiny, shared):
     prompts = [prompt_ids(tok, q if not ch else q + "\n" + "\n".join(f"({chr(65 + i)}) {c}" for i, c in enumerate(ch)))
                for q, _, ch in QUESTIONS]
     recs = score_items(student, tok, prompts, [a for _, a, _ in QUESTIONS], [ch for _, _, ch in QUESTIONS], "cpu",
-                       batch_size=3)
+                       batch_size=3, shared=True)  # shared=True is ignored by a student that cannot share
     for rec, prompt, (_, gold, choices) in zip(recs, prompts, QUESTIONS):
         ref, n = _direct(model, tok, prompt, " " + gold)
         assert rec["answer_logp"] == pytest.approx(ref, abs=2e-4) and rec["answer_tokens"] == n
@@ -82,6 +82,12 @@ def test_batch_size_does_not_change_the_scores(tiny):
     one = score_items(student, tok, *args, batch_size=1)
     four = score_items(student, tok, *args, batch_size=4)
     assert [r["answer_logp"] for r in one] == pytest.approx([r["answer_logp"] for r in four], abs=1e-5)
+    auto = score_items(student, tok, prompts, ["A"] * 4, [("x", "y", "z")] * 4, "cpu")  # 4 per item: shared layout
+    shared = score_items(student, tok, prompts, ["A"] * 4, [("x", "y", "z")] * 4, "cpu", shared=True)
+    plain = score_items(student, tok, prompts, ["A"] * 4, [("x", "y", "z")] * 4, "cpu", shared=False)
+    assert [r["option_logp"] for r in auto] == [r["option_logp"] for r in shared]
+    flat = lambda recs: [v for r in recs for v in r["option_logp"]]  # noqa: E731
+    assert flat(shared) == pytest.approx(flat(plain), abs=1e-5)
 
 
 def test_continuations_are_the_canonical_answer_line(tiny):

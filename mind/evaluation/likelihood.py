@@ -17,8 +17,12 @@ be the canonical answer line of training (:data:`mind.perspectives.ANSWER_LINE`)
   rationale, exactly as training measures L_real (:func:`mind.trainer.score_rationales`): mean over the rationale
   and answer-line tokens.
 
-The prompt of an item is computed once for all its continuations (the shared-prefix layout of
-:func:`mind.batching.collate`, through :class:`mind.student.StudentLM`) when the student supports it.
+For choice items (several continuations per prompt) the prompt is computed once for all its continuations (the
+shared-prefix layout of :func:`mind.batching.collate`, through :class:`mind.student.StudentLM`) when the student
+supports it; with one or two continuations per item the plain layout (each continuation after its own copy of the
+prompt) was faster here (SmolLM2 on 2 CPU cores: 8 GSM8K items 1.3x; 8 CSQA items about even), so
+:data:`SHARE_FROM` continuations per item on average switch the shared layout on. Both give the same numbers
+(tests/test_eval_likelihood.py).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import torch
 from mind.batching import EncodedProblem, collate, encode_problem
 
 LEAD = "The answer is"
+SHARE_FROM = 3  # continuations per item (on average in a batch) from which the prompt is shared
 
 
 def _enc(tokenizer, text: str) -> list[int]:
@@ -60,9 +65,14 @@ def encode_items(tokenizer, prompts: Sequence[Sequence[int]], answers: Sequence[
 
 
 @torch.no_grad()
-def span_logp(student, encoded: list[EncodedProblem], pad_id: int, device) -> list[list[tuple[float, int]]]:
-    """For every problem and slot: (sum of log p over the target tokens from ``answer_start`` on, their count)."""
-    shared = student.shares_prefix
+def span_logp(student, encoded: list[EncodedProblem], pad_id: int, device,
+              shared: bool | None = None) -> list[list[tuple[float, int]]]:
+    """For every problem and slot: (sum of log p over the target tokens from ``answer_start`` on, their count).
+    ``shared``: run each prompt once for its continuations (None: when the student can and the batch has at least
+    :data:`SHARE_FROM` continuations per problem)."""
+    if shared is None:
+        shared = sum(len(ep.targets) for ep in encoded) >= SHARE_FROM * len(encoded)
+    shared = shared and student.shares_prefix
     batch = collate(encoded, [ep.mask for ep in encoded], pad_id, shared)
     prefix = batch.prefix.to(device) if batch.prefix is not None else None
     _, tok_logp, _ = student(batch.input_ids.to(device), batch.attention_mask.to(device), batch.rows.to(device),
@@ -83,9 +93,10 @@ def span_logp(student, encoded: list[EncodedProblem], pad_id: int, device) -> li
 
 
 def score_items(student, tokenizer, prompts: Sequence[Sequence[int]], answers: Sequence[str],
-                choices: Sequence[Sequence[str]], device, batch_size: int = 16) -> list[dict]:
+                choices: Sequence[Sequence[str]], device, batch_size: int = 16, shared: bool | None = None) -> list[dict]:
     """Per item: ``answer_logp``, ``answer_tokens`` and, with options, ``option_logp`` (per-token means),
-    ``option_pred`` (letter) and ``option_correct`` (against ``answers``, the gold letters)."""
+    ``option_pred`` (letter) and ``option_correct`` (against ``answers``, the gold letters). ``shared``: see
+    :func:`span_logp`."""
     from mind.evaluation.generate import pad_id
 
     was_training = student.training
@@ -96,7 +107,7 @@ def score_items(student, tokenizer, prompts: Sequence[Sequence[int]], answers: S
     try:
         for lo in range(0, len(order), batch_size):
             idx = order[lo : lo + batch_size]
-            spans = span_logp(student, [encoded[i] for i in idx], pad_id(tokenizer), device)
+            spans = span_logp(student, [encoded[i] for i in idx], pad_id(tokenizer), device, shared)
             for i, sp in zip(idx, spans):
                 (gold_sum, gold_n), opts = sp[0], sp[1:]
                 rec = {"answer_logp": gold_sum, "answer_tokens": gold_n}
