@@ -366,10 +366,10 @@ def report(bench: Bench, args) -> None:
     med = lambda xs: statistics.median(xs[w:]) if len(xs) > w else float("nan")  # noqa: E731
     t = {k: med(v) for k, v in bench.times.items()}
     rate = {k: statistics.median([n / s for n, s in zip(bench.tokens[k][w:], bench.times[k][w:])]) for k in bench.times}
-    print(f"\n{'variant':<12} {'median s':>9} {'min-max s':>15} {'real tok':>9} {'tok/s':>8}  vs mind")
+    print(f"\n{'variant':<13} {'median s':>9} {'min-max s':>15} {'real tok':>9} {'tok/s':>8}  vs mind")
     for k in bench.times:
         xs = bench.times[k][w:]
-        print(f"{k:<12} {t[k]:>9.3f} {min(xs):>7.3f}-{max(xs):<7.3f} {statistics.median(bench.tokens[k][w:]):>9.0f} "
+        print(f"{k:<13} {t[k]:>9.3f} {min(xs):>7.3f}-{max(xs):<7.3f} {statistics.median(bench.tokens[k][w:]):>9.0f} "
               f"{rate[k]:>8.0f}  {t['mind'] / t[k]:>5.2f}x")
     tele = 100 * med(bench.extra["telemetry"]) / t["mind"]
     peak = statistics.median(bench.extra["matmul_flops"][w * 3:])

@@ -36,6 +36,8 @@ from mind.errors import RunDirError
 
 def save_checkpoint(folder: Path, *, step: int, student, metanet, opt_s, opt_m, sched_s, calibrator, lora: bool,
                     extra: dict | None = None, keep: int = 2) -> Path:
+    """Write ``folder/step_NNNNNN`` (through a temporary folder renamed at the end), keeping the ``keep`` newest;
+    ``extra`` goes into trainer_state.json. Returns the checkpoint folder."""
     ckpt = folder / f"step_{step:06d}"
     tmp = folder / f".step_{step:06d}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
