@@ -106,3 +106,40 @@ def test_zscore_target_ranks_small_spreads():
     assert (flat.max() / flat.min()).item() < 1.03
     assert (ranked.max() / ranked.min()).item() > 5.0
     assert ranked.argmax().item() == 0 and ranked.argmin().item() == 1
+
+
+@pytest.mark.slow
+def test_a_run_of_several_epochs_records_every_tracking_column(tmp_path):
+    """The CLI on the demo set's held-out split: 4 training problems (2 steps an epoch), 6 steps, snapshots every 2."""
+    import json
+    import subprocess
+    import sys
+
+    from mind import load_run
+    from mind.run import STEP_COLUMNS
+
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "mind", "train", "--data", "demo", "--student", "tiny", "--steps", "6",
+                           "--out", str(out), "--quiet", "max_problems=4", "snapshot_every=2", "probe_problems=2",
+                           "max_length=128", "meta_calibrate_epochs=3", "checkpoint_every=0"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    run = load_run(out)
+    steps = run.steps
+    assert len(run.heldout) == 16 and run.config["holdout"] == 16
+    assert set(run.config["heldout_ids"]).isdisjoint(run.problems["id"])
+    for col in ("meta_spearman", "meta_top1", "baseline_spearman", "baseline_top1"):
+        assert steps[col].between(-1, 1).all(), col
+    held = [c for c in STEP_COLUMNS if c.startswith("heldout_")]
+    snap = steps["step"].isin([2, 4, 6])
+    assert steps.loc[snap, held].notna().all().all() and steps.loc[~snap, held].isna().all().all()
+    assert steps["curriculum_shift"].isna().tolist() == [True, True, False, False, False, False]
+    assert steps["curriculum_shift"].iloc[2:].between(0, 1).all()
+    calib = json.loads((out / "calibration.json").read_text())
+    assert [e["epoch"] for e in calib["epochs"]] == [1, 2, 3] and calib["n_problems"] == 4
+    # the calibration pass seeded L~ with the initial student's losses: step 2's problems are seen for the first time
+    # in training, yet their L~ already mixes in the step-0 loss (without the pass, L~ would equal L_real there)
+    second = run.samples[run.samples["step"] == 2]
+    gaps = [abs(a - b) for _, row in second.iterrows() for a, b in zip(row["loss_raw"], row["loss_filtered"])
+            if a is not None]
+    assert len(gaps) == 16 and min(gaps) > 0

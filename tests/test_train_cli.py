@@ -41,8 +41,14 @@ def test_run_directory_has_every_contract_column(tiny_run):
     assert run.perspectives == ["formal", "intuitive", "decomposition"]
     steps = run.steps
     assert steps["step"].tolist() == list(range(1, 9))
+    held = [c for c in STEP_COLUMNS if c.startswith("heldout_")]
     for col in STEP_COLUMNS:
-        assert col in steps.columns and steps[col].notna().all(), col
+        assert col in steps.columns, col
+        if col not in held and col != "curriculum_shift":
+            assert steps[col].notna().all(), col
+    assert steps[held].isna().all().all()  # a dataset file has no held-out split unless asked (holdout=-1 -> 0)
+    # 4 problems, 2 per step: an epoch is 2 steps, so the curriculum shift is defined from the second epoch on
+    assert steps["curriculum_shift"].isna().tolist() == [True, True] + [False] * 6
     for kind in PER_PERSPECTIVE:
         for p in run.perspectives:
             assert f"{kind}/{p}" in steps.columns
@@ -64,8 +70,9 @@ def test_reference_trajectory_catches_silent_drift(tiny_run):
     """Losses per step of the fixed tiny run; regenerate with MIND_UPDATE_REFERENCE=1 after an intended change."""
     steps = load_run(tiny_run).steps
     got = {k: steps[k].round(6).tolist() for k in ("loss_total", "loss_sft", "loss_cons", "loss_meta", "n_selected")}
-    if os.environ.get("MIND_UPDATE_REFERENCE") or not REFERENCE.exists():
+    if os.environ.get("MIND_UPDATE_REFERENCE"):
         REFERENCE.write_text(json.dumps(got, indent=1))
+    assert REFERENCE.exists(), f"{REFERENCE} is missing: record it with MIND_UPDATE_REFERENCE=1 after checking the run"
     ref = json.loads(REFERENCE.read_text())
     for k, v in ref.items():
         assert np.allclose(got[k], v, rtol=1e-4, atol=1e-5), f"{k} drifted: {got[k]} vs {v}"
