@@ -37,14 +37,20 @@ def step_of(record: dict, path: Path, i: int) -> int:
 
 def build_steps(rows: list[dict], cols: list[str]) -> pd.DataFrame:
     """The steps DataFrame of ``rows`` (whose ``step`` is already an int): the definition every reader matches."""
+    return _build(rows, cols)[0]
+
+
+def _build(rows: list[dict], cols: list[str]) -> tuple[pd.DataFrame, dict]:
+    """:func:`build_steps` and the records' keys in order of first appearance (the columns from_records made)."""
     df = pd.DataFrame.from_records(rows) if rows else pd.DataFrame(columns=cols)
+    keys = dict.fromkeys(df.columns) if rows else {}
     for c in cols:
         if c not in df.columns:
             df[c] = np.nan
     if len(df):
         df = df.drop_duplicates("step", keep="last").sort_values("step").reset_index(drop=True)
         df["step"] = df["step"].astype(int)
-    return df
+    return df, keys
 
 
 def read_steps_full(path: Path, cols: list[str]) -> pd.DataFrame:
@@ -147,8 +153,7 @@ class StepsFrame:
         self.tail = JsonlTail(self.path)
         delta = self.tail.refresh()
         rows = self._normalise(delta.records, 0)
-        self._keys = dict.fromkeys(k for r in rows for k in r)
-        self._df = build_steps(rows, cols)
+        self._df, self._keys = _build(rows, cols)
         self.rebuilds += 1
         if delta.provisional is None:
             return self._df
