@@ -1,7 +1,7 @@
 """Frozen Sentence-BERT features for MetaNet, computed once per (question, rationale) and cached on disk.
 
-The cache is one safetensors file per (encoder, text set) under ``$MIND_CACHE_DIR/features``, keyed by a hash
-of the encoder name and all texts, so a rerun (or another method on the same data) never re-encodes.
+Each text is cached by a hash of its content and the encoder's name (:func:`encode_texts`), so a rerun, another
+method, another subset or split of the same data never re-encodes what was encoded before.
 """
 
 from __future__ import annotations
@@ -27,27 +27,52 @@ def feature_text(question: str, rationale: str) -> str:
     return f"Question: {question}\nRationale: {rationale}"
 
 
+def _text_key(encoder: str, text: str) -> bytes:
+    return hashlib.sha256(encoder.encode() + b"\0" + text.encode("utf-8")).digest()[:16]
+
+
+def _load_store(folder: Path) -> dict[bytes, np.ndarray]:
+    """Every cached vector of one encoder: {text key: vector}. Unreadable chunks are dropped (and recomputed)."""
+    from safetensors.numpy import load_file
+
+    out: dict[bytes, np.ndarray] = {}
+    for chunk in sorted(folder.glob("chunk_*.safetensors")):
+        try:
+            data = load_file(str(chunk))
+            keys, feats = data["keys"], data["features"]
+            if keys.shape != (feats.shape[0], 16):
+                raise ValueError("shapes")
+        except Exception:  # noqa: BLE001 - a corrupt cache entry is recomputed
+            chunk.unlink(missing_ok=True)
+            continue
+        out.update({bytes(k): f for k, f in zip(keys, feats)})
+    return out
+
+
 def encode_texts(texts: list[str], encoder: str = EMBEDDED_ENCODER, batch_size: int = 64,
                  show_progress: bool = False) -> np.ndarray:
-    """Embeddings (n, d) float32 of ``texts``, from the disk cache when this exact set was encoded before."""
-    h = hashlib.sha256(encoder.encode())
-    for t in texts:
-        h.update(b"\0" + t.encode("utf-8"))
-    path = cache_dir() / "features" / f"{h.hexdigest()[:24]}.safetensors"
-    from safetensors.numpy import load_file, save_file
+    """Embeddings (n, d) float32 of ``texts``. Each text is cached by the hash of its content (and the encoder), so
+    a run over texts any earlier run has seen (another subset, split or method of the same data) encodes only the
+    new ones, and a run over known texts does not even load the encoder. The cache lives under
+    ``$MIND_CACHE_DIR/features/<encoder hash>/`` as safetensors chunks (text keys + vectors), appended atomically."""
+    folder = cache_dir() / "features" / hashlib.sha256(encoder.encode()).hexdigest()[:16]
+    keys = [_text_key(encoder, t) for t in texts]
+    store = _load_store(folder) if folder.is_dir() else {}
+    missing = list(dict.fromkeys(k for k in keys if k not in store))
+    if missing:
+        from safetensors.numpy import save_file
+        from sentence_transformers import SentenceTransformer
 
-    if path.exists():
-        try:
-            return load_file(str(path))["features"]
-        except Exception:  # noqa: BLE001 - a corrupt cache entry is recomputed
-            path.unlink(missing_ok=True)
-    from sentence_transformers import SentenceTransformer
-
-    model = SentenceTransformer(resolve_encoder(encoder), device="cpu")
-    feats = model.encode(texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True,
-                         show_progress_bar=show_progress).astype(np.float32)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({"features": feats}, str(tmp))
-    Path(tmp).replace(path)
-    return feats
+        todo = {k: t for k, t in zip(keys, texts) if k in set(missing)}
+        model = SentenceTransformer(resolve_encoder(encoder), device="cpu")
+        feats = model.encode([todo[k] for k in missing], batch_size=batch_size, convert_to_numpy=True,
+                             normalize_embeddings=True, show_progress_bar=show_progress).astype(np.float32)
+        folder.mkdir(parents=True, exist_ok=True)
+        name = hashlib.sha256(b"".join(missing)).hexdigest()[:24]
+        tmp = folder / f".chunk_{name}.tmp"
+        save_file({"keys": np.frombuffer(b"".join(missing), dtype=np.uint8).reshape(-1, 16), "features": feats}, str(tmp))
+        tmp.replace(folder / f"chunk_{name}.safetensors")
+        store.update(zip(missing, feats))
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.stack([store[k] for k in keys]).astype(np.float32)
