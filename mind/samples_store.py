@@ -67,7 +67,8 @@ class SamplesReader:
         self.tail = JsonlTail(self.run_dir / TAIL)
         self._index: list[tuple[int, int, int]] = []  # (step, start, end) of each complete tail record
         self._prov: tuple[int, int, int] | None = None
-        self._chunk_steps: dict[str, tuple[tuple, np.ndarray]] = {}
+        self._chunk_steps: dict[str, tuple[tuple, np.ndarray]] = {}  # name -> (file identity, its distinct steps)
+        self._chunk_union: tuple[tuple, list[int]] | None = None     # (identities of all chunks, their steps)
 
     def _refresh_tail(self, lo: int | None = None, hi: int | None = None, read: bool = False) -> list[bytes]:
         """Update the tail index; with ``read``, return the lines of the tail records in [lo, hi] (same open file)."""
@@ -122,28 +123,35 @@ class SamplesReader:
                           "truncating this run?); try again")
 
     def steps(self) -> list[int]:
-        """The sorted distinct steps that have records."""
+        """The sorted distinct steps that have records (chunks' steps are cached per chunk file identity)."""
         for _ in range(5):
             self._refresh_tail()
             tail = [e[0] for e in self._in_range(None, None)]
             chunks = list_chunks(self.run_dir)
             cut = chunks[-1].hi if chunks else -1
             try:
-                got = [self._steps_of(c) for c in chunks]
+                keys = tuple(self._chunk_key(c) for c in chunks)
             except FileNotFoundError:
                 continue
-            names = {c.path.name for c in chunks}
-            self._chunk_steps = {k: v for k, v in self._chunk_steps.items() if k in names}
-            all_steps = np.concatenate(got + [np.array([s for s in tail if s > cut], dtype=np.int64)])
-            return [int(s) for s in np.unique(all_steps)]
+            if self._chunk_union is None or self._chunk_union[0] != keys:
+                try:
+                    got = [self._steps_of(c, k) for c, k in zip(chunks, keys)]
+                except FileNotFoundError:
+                    continue
+                self._chunk_steps = {c.path.name: self._chunk_steps[c.path.name] for c in chunks}
+                self._chunk_union = (keys, [int(x) for x in np.unique(np.concatenate(got))] if got else [])
+            return self._chunk_union[1] + sorted({s for s in tail if s > cut})
         raise RunDirError(f"{self.run_dir}: samples chunks keep disappearing while they are read; try again")
 
-    def _steps_of(self, c: Chunk) -> np.ndarray:
+    @staticmethod
+    def _chunk_key(c: Chunk) -> tuple:
         st = os.stat(c.path)
-        key = (st.st_ino, st.st_size, st.st_mtime_ns)
+        return c.path.name, st.st_ino, st.st_size, st.st_mtime_ns
+
+    def _steps_of(self, c: Chunk, key: tuple) -> np.ndarray:
         hit = self._chunk_steps.get(c.path.name)
         if hit is None or hit[0] != key:
-            hit = (key, chunk_steps(c))
+            hit = (key, np.unique(chunk_steps(c)))
             self._chunk_steps[c.path.name] = hit
         return hit[1]
 
