@@ -82,6 +82,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     from accelerate.utils import set_seed
 
     out = Path(out)
+    clock = StartupClock()
     prec = resolve_for_run(cfg.precision, out if resume else None)  # auto -> fp32/bf16 for this device (precision.py)
     acc = Accelerator(log_with=cfg.trackers or None, project_dir=str(out), cpu=not torch.cuda.is_available() or None,
                       mixed_precision="bf16" if prec.precision == "bf16" else "no")
@@ -104,6 +105,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     encoded = [encode_problem(tok, p, i, tuple(persp), cfg.max_length, cfg.chat_template) for i, p in enumerate(problems)]
     masks = torch.tensor([ep.mask for ep in encoded])
     encoded_h = [encode_problem(tok, p, i, tuple(persp), cfg.max_length, cfg.chat_template) for i, p in enumerate(heldout)]
+    clock.mark("data")
     golden = _golden_slots(cfg, persp, masks)
 
     hf = load_causal_lm(cfg.student, tok, seed=cfg.seed)
@@ -121,6 +123,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     if lora:
         hf = add_lora(hf, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets, seed=cfg.seed)
     student = StudentLM(hf)
+    clock.mark("model")
     shared = cfg.shared_prefix and student.shares_prefix
     if cfg.shared_prefix and not shared and acc.is_main_process:
         print(f"note: shared_prefix needs a {'/'.join(SHARED_PREFIX_MODELS)} decoder with sdpa or eager attention; "
@@ -136,6 +139,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         features = _features(problems + heldout, persp, cfg.encoder, encode_texts, feature_text,
                              show=acc.is_main_process and progress)
         features, features_h = features[: len(problems)], features[len(problems):]
+        clock.mark("features")
         metanet = MetaNet(features.shape[-1], K, cfg.meta_hidden, cfg.meta_heads, cfg.effective_attention, cfg.meta_score)
         opt_m = torch.optim.AdamW(metanet.parameters(), lr=cfg.meta_warmup_lr)
         metanet, opt_m = acc.prepare(metanet, opt_m)
@@ -180,11 +184,13 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         beat = _Heartbeat(writer)
         if start == 0:
             _snapshot(writer, acc.unwrap_model(student), encoded, probes, 0, shared)
+            clock.mark("snapshot_0")
     if start == 0 and metanet is not None and cfg.meta_calibrate_epochs:
         report = calibrate_metanet(acc, metanet, opt_m, acc.unwrap_model(student), encoded, features, masks, calibrator, cfg,
                                    tok.pad_token_id, shared, show=progress and acc.is_main_process)
         if writer:
             writer.write_json("calibration.json", report)
+        clock.mark("calibration")
     bar = tqdm(total=cfg.steps, initial=start, desc=f"mind train [{cfg.method}]", disable=not (progress and acc.is_main_process),
                dynamic_ncols=True)
     policy = CheckpointPolicy(cfg.checkpoint_every, cfg.checkpoint_minutes)
@@ -265,6 +271,9 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
                                   **{k: (math.nan if k == "loss_meta" and metanet is None else v) for k, v in reduced.items()})
                 for s in sinks:
                     s.log_step(rec)
+                if step == start + 1:
+                    clock.mark("first_step")
+                    writer.set_status(None, startup=clock.report())
                 if step % cfg.log_samples_every == 0:
                     ids = [problems[i].id for i in gathered["idx"].tolist()]
                     writer.log_samples(sample_records(step, ids, persp, mask=gathered["mask"], alpha=gathered["alpha"],
@@ -273,6 +282,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
                 beat.step = step
                 if snap_now:
                     _snapshot(writer, acc.unwrap_model(student), encoded, probes, step, shared)
+            stop.stop = _all_agree(acc, stop.stop)  # a SIGTERM seen by one process stops them all together
             if _all_agree(acc, policy.due(step, last=step == cfg.steps or stop.stop)):
                 _checkpoint(acc, out, step, student, metanet, opt_s, opt_m, sched_s, calibrator, lora,
                             extra={"curriculum": curriculum.state_dict()})
@@ -523,6 +533,28 @@ def _features(problems, persp, encoder, encode_texts, feature_text, show: bool) 
     ii, kk = zip(*where)
     out[list(ii), list(kk)] = torch.from_numpy(feats)
     return out
+
+
+class StartupClock:
+    """Where the time to the first step record goes: seconds per phase (``imports``: from the process start to
+    :func:`train`, then data, model, features, snapshot_0, calibration, first_step), reported in status.json."""
+
+    def __init__(self):
+        self.t = time.time()
+        try:
+            import psutil
+
+            self.phases = {"imports": round(self.t - psutil.Process().create_time(), 2)}
+        except Exception:  # noqa: BLE001 - psutil is optional here
+            self.phases = {}
+
+    def mark(self, phase: str) -> None:
+        now = time.time()
+        self.phases[phase] = round(now - self.t, 2)
+        self.t = now
+
+    def report(self) -> dict:
+        return {**self.phases, "total": round(sum(self.phases.values()), 2)}
 
 
 class _Heartbeat:
