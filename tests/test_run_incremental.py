@@ -403,3 +403,27 @@ def test_samples_polled_while_the_writer_compacts_every_two_steps(tmp_path):
     final = load_run(run_dir)
     assert final.sample_steps == list(range(1, int(out) + 1))
     pd.testing.assert_frame_equal(final.samples, read_full(run_dir)[1], check_exact=True)
+
+
+@pytest.mark.parametrize("resume_at", [0, 3, 5, 6, 9])
+def test_resume_truncates_chunks_and_keeps_writing(tmp_path, resume_at):
+    """--resume at any step: chunks beyond it go, a straddling chunk's kept records return to the tail, and the
+    continued run (new compactions included) reads as steps 1..12 exactly once, like an uninterrupted run."""
+    run = new_run(tmp_path)
+    w = RunWriter(run, samples_chunk_steps=3)
+    for s in range(1, 11):
+        w.log_step({"step": s, "loss_total": 1.0})
+        w.log_samples([sample(s, "p0", 0.1), sample(s, "p1", 0.2)])
+    assert load_run(run).sample_steps == list(range(1, 11))  # a reader with cached state, before the resume
+    w2 = RunWriter(run, samples_chunk_steps=3)
+    w2.truncate_after(resume_at)
+    assert load_run(run).sample_steps == list(range(1, resume_at + 1))
+    for s in range(resume_at + 1, 13):
+        w2.log_step({"step": s, "loss_total": 2.0})
+        w2.log_samples([sample(s, "p0", 0.3), sample(s, "p1", 0.4)])
+    got = load_run(run)
+    assert got.sample_steps == list(range(1, 13)) and got.samples["step"].tolist() == [s for s in range(1, 13) for _ in (0, 1)]
+    assert got.steps["step"].tolist() == list(range(1, 13))
+    pd.testing.assert_frame_equal(got.samples, read_full(run)[1], check_exact=True)
+    chunks = list_chunks(run)
+    assert all(a.hi < b.lo for a, b in zip(chunks, chunks[1:])) and len(chunks) >= 2
