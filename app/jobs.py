@@ -54,6 +54,7 @@ class LaunchSpec:
     meta_lr: float = 5e-5
     precision: str = "auto"  # bf16 where the device computes it fast, else fp32 (mind/precision.py); or fp32 / bf16
     rescore_every: int = 1  # measure unselected rationales' L_real every Nth step
+    preset: str = ""  # a bundled preset (mind/presets/NAME.yaml) under the form's values, e.g. "demo"; "" = none
 
     def __post_init__(self):
         safe_name = re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", self.name or "")
@@ -81,6 +82,10 @@ class LaunchSpec:
             raise ConfigError(f"g={self.g}: the EMA factor must be in [0, 1)")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"precision={self.precision!r}: use auto, fp32 or bf16")
+        from mind.config import presets
+
+        if self.preset and self.preset not in presets():
+            raise ConfigError(f"preset {self.preset!r} is unknown; use one of {', '.join(presets())} or none")
         if not (isinstance(self.rescore_every, int) and 1 <= self.rescore_every <= 1000):
             raise ConfigError(f"rescore_every={self.rescore_every!r}: use an integer from 1 to 1000")
         for n in ("tau", "tau_student", "lr", "meta_lr"):
@@ -102,7 +107,7 @@ class LaunchSpec:
         return [
             sys.executable, "-m", "mind", "train",
             "--data", self.data_arg(), "--student", self.student_arg(), "--method", self.method,
-            "--steps", str(self.steps), "--out", str(out),
+            "--steps", str(self.steps), "--out", str(out), *(["--preset", self.preset] if self.preset else []),
             *(f"{k}={v}" if isinstance(v, str) else f"{k}={v!r}" for k, v in overrides.items()),
         ]
 

@@ -8,6 +8,7 @@ import time
 
 import streamlit as st
 
+from mind.config import preset_values
 from mind.errors import MindError
 from app import access, charts, jobs, loading, settings, ui
 
@@ -24,6 +25,12 @@ st.caption(f"New runs are written to `{settings.runs_dir()}`. The run is a separ
 if st.session_state.pop("launch_new_name", False) or "launch_name" not in st.session_state:
     st.session_state["launch_name"] = f"run-{time.strftime('%Y%m%d-%H%M%S')}"  # a fresh default name
 
+PRESETS = {"demo": "demo: a curriculum you can watch in about two minutes (tiny student, 16 problems, 6 epochs)",
+           "": "none: the options below on top of mind train's defaults"}
+preset = st.selectbox("Preset", list(PRESETS), format_func=PRESETS.get, key="launch_preset",
+                      help="a bundled set of options (mind/presets/demo.yaml) applied first; the form's values win")
+d = {**jobs.LaunchSpec(name="x").__dict__, **(preset_values(preset) if preset else {})}  # the form's defaults
+
 with st.form("launch"):
     c1, c2, c3 = st.columns(3)
     name = c1.text_input("Run name", key="launch_name", max_chars=128,
@@ -37,7 +44,8 @@ with st.form("launch"):
                                        "in the runs folder or an --allow-dir folder")
     c4, c5, c6 = st.columns(3)
     method = c4.selectbox("Method", jobs._methods())
-    steps = c5.number_input("Steps", min_value=1, max_value=jobs.MAX_STEPS, value=20, step=1)
+    steps = c5.number_input("Steps", min_value=1, max_value=jobs.MAX_STEPS, value=int(d["steps"]), step=1,
+                            key=f"launch_steps_{preset}")
     seed = c6.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1)
     st.markdown("**MIND hyperparameters**")
     h = st.columns(7)
@@ -46,11 +54,13 @@ with st.form("launch"):
     tau = h[2].number_input("τ (meta loss)", 0.01, 100.0, 1.0, 0.1)
     tau_student = h[3].number_input("τ_student", 0.01, 100.0, 1.0, 0.1, help="temperature of α")
     g = h[4].number_input("g (inertia)", 0.0, 0.99, 0.9, 0.05, help="EMA factor of the filtered loss")
-    lr = h[5].number_input("student LR", 1e-7, 1.0, 2e-4, format="%.1e")
-    meta_lr = h[6].number_input("MetaNet LR", 1e-7, 1.0, 5e-5, format="%.1e")
+    lr = h[5].number_input("student LR", 1e-7, 1.0, float(d["lr"]), format="%.1e", key=f"launch_lr_{preset}")
+    meta_lr = h[6].number_input("MetaNet LR", 1e-7, 1.0, float(d["meta_lr"]), format="%.1e",
+                                key=f"launch_meta_lr_{preset}")
     st.markdown("**Speed**")
     s1, s2, _ = st.columns(3)
-    precision = s1.selectbox("Precision", ["auto", "fp32", "bf16"],
+    precision = s1.selectbox("Precision", ["auto", "fp32", "bf16"], index=["auto", "fp32", "bf16"].index(d["precision"]),
+                             key=f"launch_precision_{preset}",
                              help="auto: bf16 mixed precision where this machine computes bf16 fast (measured once: AMX "
                                   "CPUs, recent GPUs), else fp32. bf16 on a CPU without bf16 units is many times slower")
     rescore_every = s2.number_input("Rescore interval N", 1, 1000, 1, 1,
@@ -67,7 +77,7 @@ if submitted:
             name=name.strip(), data=data, student=student,
             method=method, steps=int(steps), seed=int(seed), beta=float(beta), lam=float(lam), tau=float(tau),
             tau_student=float(tau_student), g=float(g), lr=float(lr), meta_lr=float(meta_lr),
-            precision=precision, rescore_every=int(rescore_every))
+            precision=precision, rescore_every=int(rescore_every), preset=preset)
         job = ui.registry().start_train(spec, settings.runs_dir())
         st.session_state["launched"] = str(job.run_path)
         st.session_state[ui.RUN_KEY] = str(job.run_path)

@@ -5,6 +5,8 @@ import time
 
 import streamlit as st
 
+from mind.perspectives import display_name
+
 from app import charts, latent, loading, settings, ui
 
 st.title("Latent space")
@@ -92,6 +94,11 @@ with ui.guard(path.name):
                 st.caption("Click a point, or pick box or lasso select in the chart toolbar and drag, to list rationales here.")
             else:
                 table = latent.rationale_table(pts, chosen, loading.problems(path))
+                first = table.iloc[0]
+                with st.container(border=True, key="lat_first"):
+                    st.markdown(f"**{display_name(first['perspective'])}** rationale of problem `{first['problem_id']}` "
+                                f"(cluster {first['cluster']}): {first['question']}")
+                    st.text(first["rationale"])
                 st.dataframe(table, hide_index=True, width="stretch", key="lat_table")
                 st.download_button("Download selection as CSV", table.to_csv(index=False).encode("utf-8"),
                                    file_name=f"{path.name}_step{step}_selection.csv", mime="text/csv")

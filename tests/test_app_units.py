@@ -194,6 +194,21 @@ def test_launch_speed_options_reach_the_trainer_config(tmp_path):
     assert cfg.precision == "bf16" and cfg.rescore_every == 4 and cfg.beta == 0.7
 
 
+def test_launch_with_the_demo_preset_passes_it_under_the_form_values(tmp_path):
+    from mind.commands.train import parse_overrides
+    from mind.config import build_config
+
+    spec = jobs.LaunchSpec(name="r3", preset="demo", steps=12, lr=5e-4)
+    argv = spec.argv(tmp_path / "r3")
+    assert argv[argv.index("--preset") + 1] == "demo"
+    overrides = parse_overrides([a for a in argv if re.fullmatch(r"[a-z_]+=\S+", a)])
+    cfg = build_config(overrides={**overrides, "steps": argv[argv.index("--steps") + 1]}, preset="demo")
+    assert cfg.max_problems == 16 and cfg.finetune == "full" and cfg.meta_calibrate_epochs == 10  # from the preset
+    assert cfg.steps == 12 and cfg.lr == 5e-4  # the form wins
+    with pytest.raises(ConfigError, match="preset 'nope' is unknown"):
+        jobs.LaunchSpec(name="r4", preset="nope")
+
+
 def test_registry_refuses_names_outside_the_runs_folder_and_existing_runs(tmp_path):
     reg = jobs.JobRegistry()
     (tmp_path / "taken").mkdir()

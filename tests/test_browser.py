@@ -132,12 +132,12 @@ def test_every_page_renders_without_errors(server, browser):
         assert page.locator("h1").first.inner_text().strip(), f"{slug}: no title"
     page.goto(f"{url}/curriculum?run=tiny-mind")
     _settle(page)
-    assert page.locator(".js-plotly-plot").count() == 5
+    assert page.locator(".js-plotly-plot").count() == 7
     page.close()
 
 
 def test_click_on_a_latent_point_shows_its_rationale(server, browser):
-    url, _ = server
+    url, url_runs = server
     page = _page(browser, 1800)
     page.goto(f"{url}/latent?run=tiny-mind")
     _settle(page)
@@ -153,6 +153,16 @@ def test_click_on_a_latent_point_shows_its_rationale(server, browser):
     page.get_by_text("Selected points (1)").wait_for(timeout=30_000)
     _settle(page)
     page.screenshot(path=str(SHOTS / "latent-selected.png"))
+    # the clicked point's own rationale is shown: look it up in the run's data by the point's id
+    point = page.evaluate("() => document.querySelector('.stPlotlyChart .js-plotly-plot')._fullData[0].customdata[0]")
+    point = point[0] if isinstance(point, list) else point
+    problem_id, perspective = point.split("::")
+    from mind import load_run
+
+    problems = load_run(url_runs / "tiny-mind").problems
+    text = problems.set_index("id").loc[problem_id, "rationales"][perspective]
+    shown = page.locator('[class*="st-key-lat_first"]').inner_text()
+    assert text.splitlines()[0] in shown and problem_id in shown, (point, shown[:500])
     table = page.locator('[data-testid="stDataFrame"]').last
     table.wait_for()
     assert page.get_by_text("Download selection as CSV").count() == 1
@@ -193,5 +203,35 @@ def test_launch_a_tiny_run_and_watch_it_finish(server, browser):
     log = (runs / "from-browser" / "log.txt").read_text(encoding="utf-8")
     assert log.startswith("$ mind train --data") and "run written to" in log
     assert page.get_by_text("Finished. Explore it").count() == 1
+    assert _errors(page) == []
+    page.close()
+
+
+def test_the_demo_preset_launches_and_the_curriculum_page_shows_tracking(server, browser):
+    """The Launch page's defaults are the demo preset: press Start, wait for the run to finish, and read MetaNet's
+    tracking sentence on the Curriculum page."""
+    url, runs = server
+    page = _page(browser, 1600)
+    page.goto(f"{url}/launch")
+    _settle(page)
+    assert "demo:" in page.locator('[class*="st-key-launch_preset"]').inner_text()
+    page.get_by_role("textbox", name="Run name").fill("demo-preset")
+    page.get_by_role("button", name="Start training").click()
+    bar, deadline = page.locator('[data-testid="stProgress"]'), time.time() + 900
+    while time.time() < deadline:
+        text = bar.first.inner_text() if bar.count() else ""
+        assert "crashed" not in text, text
+        if "finished" in text:
+            break
+        time.sleep(1.0)
+    assert "finished" in text, text
+    argv = (runs / "demo-preset" / "log.txt").read_text(encoding="utf-8").splitlines()[0]
+    assert "--preset demo" in argv
+    page.goto(f"{url}/curriculum?run=demo-preset")
+    _settle(page, timeout_s=120)
+    page.screenshot(path=str(SHOTS / "demo-preset-curriculum.png"), full_page=True)
+    body = page.locator('[data-testid="stMainBlockContainer"]').inner_text()
+    assert "MetaNet ranks the rationales the way the student's losses do: Spearman ρ =" in body
+    assert "problems it never trained on" in body  # held-out tracking at the epoch snapshots
     assert _errors(page) == []
     page.close()
