@@ -32,13 +32,14 @@ OPTIONS = {
     "zscore": ["meta_target=zscore"],
     "calibrated": ["meta_calibrate_epochs=10"],
     "calibrated+zscore": ["meta_calibrate_epochs=10", "meta_target=zscore"],
+    "calibrated+lag0.25": ["meta_calibrate_epochs=10", "meta_every_epochs=0.25", "meta_lr=1e-3"],
     "calibrated+zscore+lag0.25": ["meta_calibrate_epochs=10", "meta_target=zscore", "meta_every_epochs=0.25",
                                   "meta_lr=1e-3"],
 }
 
 # Per student: what makes it learn visibly, and how much of the demo set fits the budget.
 STUDENTS = {
-    "tiny": ["finetune=full", "lr=1e-3", "max_problems=0"],
+    "tiny": ["max_problems=32", "finetune=full", "lr=1e-3"],
     "smollm2-135m": ["max_problems=32", "precision=auto"],
 }
 
@@ -50,7 +51,7 @@ def run_option(out: Path, student: str, name: str, epochs: int, batch: int, extr
             return run_dir
     except Exception:  # noqa: BLE001 - missing or partial: (re)train it
         pass
-    n_train = 80 if "max_problems=0" in STUDENTS[student] else int(STUDENTS[student][0].split("=")[1])
+    n_train = int(STUDENTS[student][0].split("=")[1])  # max_problems comes first
     steps = epochs * n_train // batch
     args = [sys.executable, "-m", "mind", "train", "--data", "demo", "--student", student, "--method", "mind",
             "--steps", str(steps), "--batch-size", str(batch), "--out", str(run_dir), "--quiet",
