@@ -1,6 +1,6 @@
 """The run directory: the contract between the trainer, analysis, evaluation and the dashboard.
 
-Layout (every file is JSON, JSONL or safetensors; nothing is pickled)::
+Layout (every file is JSON, JSONL, Parquet or safetensors; nothing is pickled)::
 
     runs/demo/
       config.json              resolved training config (written once, atomically)
@@ -24,8 +24,9 @@ crash during a compaction is read).
 
 Reading scales with what changed, not with the run: ``steps`` and the samples tail are read incrementally (a
 per-process cache keyed by the run folder remembers the byte offset, the file's identity and the frame so far;
-mind/run_cache.py, mind/steps_frame.py, mind/jsonl_tail.py), and samples are read by step range from the chunks that hold them.
-Every property gives exactly what a full read gives (:func:`read_full`, the reference kept for tests and the bench).
+mind/run_cache.py, mind/steps_frame.py, mind/jsonl_tail.py), and samples are read by step range from the chunks
+that hold them (mind/samples_store.py, mind/samples_chunks.py). Every property gives exactly what a full read
+gives (:func:`read_full`, the reference kept for tests and the bench).
 
 Public API::
 
@@ -292,7 +293,7 @@ def _problem_frame(path: Path) -> pd.DataFrame:
 
 class Run:
     """Read-only view of a run directory. Each property reads its files once; call :func:`load_run` again
-    for fresh data from a run that is still being written."""
+    for fresh data from a run that is still being written (cheap: only what was appended is parsed)."""
 
     def __init__(self, path: Path, config: dict):
         self.path = path
