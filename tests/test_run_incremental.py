@@ -194,6 +194,7 @@ def sample(step: int, pid: str, rng_val: float) -> dict:
             "attention": [[0.5, 0.5], [0.25, 0.75]], "loss_meta": rng_val if step % 3 else None}
 
 
+@pytest.mark.slow
 @PROPS
 @given(n_steps=st.integers(1, 14), per_step=st.integers(1, 3), chunk=st.integers(1, 4), data=st.data())
 def test_samples_read_incrementally_equal_a_full_read_at_every_point(tmp_path_factory, n_steps, per_step, chunk, data):
