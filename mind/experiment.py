@@ -9,6 +9,7 @@ Stages skip work already done (a finished run is not retrained), so an interrupt
 from __future__ import annotations
 
 import json
+import os
 import platform
 import shutil
 import subprocess
@@ -74,7 +75,15 @@ def write_card(run_dir: Path, **entries) -> None:
 
     import mind
 
-    card.setdefault("machine", f"{platform.machine()}, {platform.processor() or 'cpu'}, torch threads {torch.get_num_threads()}")
+    from mind.precision import cpu_flags, cpu_model
+
+    card.setdefault("machine", f"{cpu_model()} ({platform.machine()}; {' '.join(cpu_flags()) or 'no listed ISA flags'}), "
+                               f"{os.cpu_count()} cores, torch threads {torch.get_num_threads()}")
+    cfg = run_dir / "config.json"
+    if cfg.exists():
+        resolved = json.loads(cfg.read_text()).get("precision_resolved")
+        if resolved:
+            card["precision"] = resolved
     card["versions"] = {"mind": mind.__version__, "torch": torch.__version__, "transformers": transformers.__version__,
                         "python": platform.python_version()}
     write_json_atomic(path, card)

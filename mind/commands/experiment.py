@@ -5,13 +5,24 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-# The recipe behind cached_runs/ (`make cached-runs`). Small enough for 2 CPU cores; see each run's card.json.
-CACHED_SMOLLM2 = ["--steps", "16", "--batch-size", "1", "--snapshot-every", "8", "--probe-problems", "8",
-                  "--checkpoint-every", "0", "--seed", "0"]
-CACHED_TINY = ["--steps", "24", "--batch-size", "2", "--snapshot-every", "4", "--probe-problems", "16", "--seed", "0",
-               "--finetune", "full", "--lr", "1e-3"]
-CACHED_METHODS = ("mind", "single", "uniform", "uniform-consistency")
-CACHED_EVAL = ["--benchmarks", "gsm8k,svamp,csqa,strategyqa", "--limit", "8", "--max-new-tokens", "128", "--batch-size", "8"]
+# The recipe behind cached_runs/ (`make cached-runs`), sized for 2 CPU cores; each run's card.json has its commands.
+# SmolLM2: 3 epochs of the demo set's 80 training problems (its 16 held-out problems stay out), 2 problems per step,
+# the same seed, data order and step count for every method; a snapshot (and held-out tracking) once per epoch.
+CACHED_SMOLLM2 = ["--steps", "120", "--batch-size", "2", "--snapshot-every", "40", "--probe-problems", "8",
+                  "--checkpoint-every", "40", "--seed", "0"]
+CACHED_TINY = ["--preset", "demo", "--seed", "0", "precision=fp32"]  # fp32: reproducible on any CPU (tests re-run it)
+CACHED_METHODS = ("mind", "single", "uniform", "uniform-consistency", "instant", "no-attention")
+CACHED_EVAL = ["--benchmarks", "gsm8k,svamp,csqa,strategyqa,heldout", "--limit", "100", "--max-new-tokens", "256",
+               "--batch-size", "16"]
+# RQ4: one single-perspective SmolLM2 student per perspective, one epoch each.
+CACHED_SEPARATION = ["--steps", "40", "--batch-size", "2", "--snapshot-every", "0", "--probe-problems", "8",
+                     "--checkpoint-every", "0", "--seed", "0"]
+# Real teacher text: the multi-teacher SVAMP rationales (GPT-4o, Gemini, Llama, human), `mind` vs `uniform` on 64
+# problems for 3 epochs, evaluated on the 300 SVAMP questions outside that corpus.
+CACHED_MT = ["--steps", "96", "--batch-size", "2", "--snapshot-every", "32", "--probe-problems", "8",
+             "--checkpoint-every", "32", "--seed", "0", "max_problems=64"]
+CACHED_MT_EVAL = ["--benchmarks", "svamp", "--limit", "300", "--max-new-tokens", "256", "--batch-size", "16"]
+CACHED_PARTS = ("tiny", "smollm2", "separation", "multi-teacher")
 
 
 def add_parser(sub) -> None:
@@ -38,12 +49,17 @@ def add_parser(sub) -> None:
             e.add_argument("--perspectives", default="", help="comma-separated ids (default: all in the data)")
         e.add_argument("train_args", nargs="*", metavar="key=value", help="extra training options for every run")
         e.set_defaults(func=run)
-    c = esub.add_parser("cached-runs", help="regenerate cached_runs/ (SmolLM2 x 4 methods + one tiny run)",
-                        description="Regenerate the runs shipped in cached_runs/: the embedded SmolLM2-135M-Instruct "
-                                    f"trained with {', '.join(CACHED_METHODS)} on the demo set, and a tiny-student run.")
+    c = esub.add_parser("cached-runs", help="regenerate cached_runs/ (the small experiment shipped with mind)",
+                        description="Regenerate the runs shipped in cached_runs/: a tiny-student run (the demo preset); "
+                                    f"the embedded SmolLM2-135M-Instruct trained with {', '.join(CACHED_METHODS)} for 3 "
+                                    "epochs of the demo set and evaluated with intervals; the separation experiment "
+                                    "(one SmolLM2 student per perspective); and mind vs uniform on the real "
+                                    "multi-teacher SVAMP rationales. Finished runs are skipped; interrupted ones resume.")
     c.add_argument("--out", default="cached_runs")
     c.add_argument("--stages", default="train,analyze,eval")
-    c.add_argument("--skip-smollm2", action="store_true", help="only the tiny run (seconds)")
+    c.add_argument("--parts", default=",".join(CACHED_PARTS),
+                   help=f"which experiments, in this order: {', '.join(CACHED_PARTS)} (default: all)")
+    c.add_argument("--skip-smollm2", action="store_true", help="only the tiny run (under a minute); same as --parts tiny")
     c.set_defaults(func=run_cached)
 
 
@@ -68,21 +84,51 @@ def run(args) -> int:
 
 
 def run_cached(args) -> int:
+    """Regenerate cached_runs/ part by part; finished runs are skipped, so an interrupted call picks up where it
+    stopped (a run killed mid-way resumes from its last checkpoint)."""
     from mind import experiment
+    from mind.data import load_problems, perspectives_in
 
     out = Path(args.out)
     stages = tuple(args.stages.split(","))
-    experiment.compare(out, data="demo", student="tiny", methods=("mind",), train_args=CACHED_TINY,
-                       stages=tuple(s for s in stages if s != "eval"), eval_args=[], prefix="tiny-")
-    if not args.skip_smollm2:
+    parts = ("tiny",) if args.skip_smollm2 else tuple(p.strip() for p in args.parts.split(",") if p.strip())
+    unknown = sorted(set(parts) - set(CACHED_PARTS))
+    if unknown:
+        from mind.errors import ConfigError
+
+        raise ConfigError(f"--parts {','.join(unknown)} unknown; use some of {','.join(CACHED_PARTS)}")
+    if "tiny" in parts:
+        experiment.compare(out, data="demo", student="tiny", methods=("mind",), train_args=CACHED_TINY,
+                           stages=tuple(s for s in stages if s != "eval"), eval_args=[], prefix="tiny-")
+    if "smollm2" in parts:
         table = experiment.compare(out, data="demo", student="smollm2-135m", methods=CACHED_METHODS,
                                    train_args=CACHED_SMOLLM2, stages=stages, eval_args=CACHED_EVAL, prefix="smollm2-")
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         _print_paired(table.attrs.get("paired"))
-    for run_dir in out.glob("*/"):
-        if (run_dir / "config.json").exists():
+    if "separation" in parts and "train" in stages:
+        persp = list(perspectives_in(load_problems("demo")))
+        res = experiment.separation(out / "smollm2-separation", data="demo", student="smollm2-135m",
+                                    train_args=CACHED_SEPARATION, perspectives=persp)
+        print("separation:", " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in res.items()
+                                      if k != "perspectives"))
+    if "multi-teacher" in parts:
+        table = experiment.compare(out, data="svamp-multi-teacher", student="smollm2-135m", methods=("mind", "uniform"),
+                                   train_args=CACHED_MT, stages=stages, eval_args=CACHED_MT_EVAL, prefix="svamp-mt-")
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        _print_paired(table.attrs.get("paired"))
+    for run_dir in [*out.glob("*/"), *out.glob("*/*/")]:
+        if (run_dir / "config.json").exists() and load_run_state(run_dir) == "finished":
             experiment.prune_for_shipping(run_dir)
     return 0
+
+
+def load_run_state(run_dir: Path) -> str:
+    from mind.run import load_run
+
+    try:
+        return load_run(run_dir).state
+    except Exception:  # noqa: BLE001 - unreadable: not finished
+        return "unknown"
 
 
 def _print_paired(paired: dict | None) -> None:
