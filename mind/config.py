@@ -8,13 +8,14 @@ silent we chose a reading; each such choice is an option here and says so in its
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from mind.errors import ConfigError
+from mind.fileio import read_yaml_or_json
+from mind.perspectives import validate_ids
 
 METHODS = ("mind", "single", "uniform", "uniform-consistency", "instant", "no-attention")
 KL_DIRECTIONS = ("scores||losses", "losses||scores")
@@ -136,8 +137,6 @@ class TrainConfig:
         if self.meta_score not in ("softplus", "sigmoid"):
             bad("meta_score", self.meta_score, "use 'softplus' or 'sigmoid'")
         if self.perspectives:
-            from mind.perspectives import validate_ids
-
             validate_ids(self.perspectives)
         for tracker in self.trackers:
             if tracker not in ("tensorboard", "wandb", "mlflow"):
@@ -210,23 +209,6 @@ def _coerce(name: str, raw: Any, typ: Any) -> Any:
 
 
 FIELD_TYPES = {f.name: f.type for f in fields(TrainConfig)}
-
-
-def read_yaml_or_json(path: Path, what: str, fix: str) -> Any:
-    """Parse a ``.yaml``/``.yml`` or JSON file; unreadable or malformed files raise a one-line ConfigError."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{what} {path}: cannot read it ({getattr(exc, 'strerror', None) or 'not UTF-8'}); {fix}") from None
-    try:
-        if path.suffix in (".yaml", ".yml"):
-            import yaml
-
-            return yaml.safe_load(text)
-        return json.loads(text)
-    except Exception as exc:  # noqa: BLE001 - parser errors vary by format
-        detail = " ".join(str(exc).split())  # YAML errors span several lines
-        raise ConfigError(f"{what} {path}: cannot parse it ({detail[:200]}); fix the syntax") from None
 
 
 PRESETS_DIR = Path(__file__).parent / "presets"

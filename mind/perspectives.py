@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mind.errors import ConfigError
+from mind.fileio import read_yaml_or_json
 
 ANSWER_LINE = "The answer is {answer}."
 """Canonical final line of every rationale: the answer span is the same tokens for every perspective."""
@@ -58,8 +59,6 @@ def validate_ids(ids: list[str] | tuple[str, ...]) -> tuple[str, ...]:
 
 def load_perspectives(path: str | Path) -> tuple[Perspective, ...]:
     """Read a perspective set from JSON or YAML: a list of ``{id, name, style, prompt}`` mappings."""
-    from mind.config import read_yaml_or_json
-
     raw = read_yaml_or_json(Path(path), "perspectives file", "check the path")
     if isinstance(raw, dict) and "perspectives" in raw:
         raw = raw["perspectives"]
