@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from mind.errors import BackendError, ConfigError
+from mind.teacher.completion import Completion
+from mind.teacher.hf_backend import HFBackend
 from mind.teacher.retry import FatalError, TransientError
 
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
@@ -32,14 +34,6 @@ class ItemError(Exception):
     """A request the server refused for this item only (HTTP 400, 413, 422): not retried, counted as failed."""
 
     kind = "http_4xx"
-
-
-@dataclass(frozen=True)
-class Completion:
-    text: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    finish_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -180,8 +174,6 @@ def make_backend(spec: str | TeacherSpec, *, base_url: str | None = None, api_ke
         key = resolve_api_key(api_key_env, base_url)
         return OpenAIBackend(ts.model, base_url, key, timeout, max_tokens, temperature, api_key_env)
     if ts.kind == "hf":
-        from mind.teacher.hf_backend import HFBackend
-
         return HFBackend(ts.model, max_tokens=max_tokens, temperature=temperature, batch_size=batch_size,
                          device=device)
     raise BackendError(f"{flag}: backend {ts.kind!r} is not available")  # unreachable after parse_teacher

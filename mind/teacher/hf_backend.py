@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mind.errors import BackendError, ConfigError
-from mind.teacher.backends import Completion
+from mind.teacher.completion import Completion
 
 EMBEDDED_ALIASES = ("smollm2-135m", "smollm2", "embedded")
 
