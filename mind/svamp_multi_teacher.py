@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from mind.benchmarks import _field, _rows_from_file, data_dir, normalize_question
+from mind.benchdata import data_dir, normalize_question, read_rows, row_field
 from mind.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -38,8 +38,8 @@ def _multi_teacher_rows(folder: Path, pid: str) -> list[tuple[str, str, str]]:
     if not file.is_file():
         raise DataError(f"SVAMP multi-teacher file {file} is missing; restore it or pass the folder that has all 8")
     out = []
-    for where, row in _rows_from_file(file, "svamp_multi_teacher", ""):
-        out.append((where, _field(row, "instruction", where).strip(), _field(row, "output", where).strip()))
+    for where, row in read_rows(file, "svamp_multi_teacher", ""):
+        out.append((where, row_field(row, "instruction", where).strip(), row_field(row, "output", where).strip()))
     return out
 
 
