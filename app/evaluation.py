@@ -82,7 +82,10 @@ def parse_summary(obj: dict) -> dict[str, dict[str, float]]:
         acc = _bench_map(obj["benchmarks"])
     else:
         acc = _bench_map({k: v for k, v in obj.items() if k not in ("base", "base_accuracy", "forgetting")})
-    base = _bench_map(obj.get("base_accuracy") or obj.get("base") or {})
+    base_src = obj.get("base_accuracy") or obj.get("base") or {}
+    if isinstance(base_src, dict) and isinstance(base_src.get("benchmarks"), dict):  # a summary block
+        base_src = base_src["benchmarks"]
+    base = _bench_map(base_src)
     forgetting = _bench_map(obj.get("forgetting") or {})
     acc, base = _to_percent(acc), _to_percent(base)
     if not forgetting and base:
@@ -281,17 +284,22 @@ def model_blocks(summaries: dict[str, dict]) -> dict[str, dict]:
 
 
 def forgetting_frame(summaries: dict[str, dict]) -> pd.DataFrame:
-    """run, metric, diff, lo, hi, p, significant: OOD average after minus before (accuracy in points, answer
-    log-likelihood in nats); from summaries written by ``mind eval`` with intervals."""
+    """run, benchmark ("OOD avg" or an OOD benchmark), metric, diff, lo, hi, p, significant: after minus before
+    (accuracy in points, answer log-likelihood in nats); from summaries written by ``mind eval`` with intervals."""
     rows = []
+    metrics = (("accuracy", 100.0, "accuracy (points)"), ("answer_logp", 1.0, "answer log-lik (nats)"))
     for name, obj in summaries.items():
         fg = obj.get("forgetting_detail") or {}
-        for metric, scale, label in (("accuracy", 100.0, "accuracy (points)"), ("answer_logp", 1.0, "answer log-lik (nats)")):
-            d = fg.get(metric)
-            if d and d.get("diff") is not None:
-                rows.append({"run": name, "metric": label, "diff": scale * d["diff"], "lo": scale * d["ci"][0],
-                             "hi": scale * d["ci"][1], "p": d.get("p"), "significant": bool(d.get("significant"))})
-    return pd.DataFrame(rows, columns=["run", "metric", "diff", "lo", "hi", "p", "significant"])
+        parts = [("OOD avg", fg)] + list((fg.get("benchmarks") or {}).items())
+        for bench, block in parts:
+            for metric, scale, label in metrics:
+                d = (block or {}).get(metric)
+                if d and d.get("diff") is not None:
+                    lo, hi = d["ci"]
+                    rows.append({"run": name, "benchmark": bench, "metric": label, "diff": scale * d["diff"],
+                                 "lo": None if lo is None else scale * lo, "hi": None if hi is None else scale * hi,
+                                 "p": d.get("p"), "significant": bool(d.get("significant"))})
+    return pd.DataFrame(rows, columns=["run", "benchmark", "metric", "diff", "lo", "hi", "p", "significant"])
 
 
 # ------------------------------------------------------------------------------------------------ the Evaluate job

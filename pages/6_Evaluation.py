@@ -98,10 +98,18 @@ def _stamp(path) -> float:
 
 
 # ------------------------------------------------------------------------------------------ results
-reference = st.checkbox("show the paper's reference rows", value=True, key="eval_ref")
+c1, c2 = st.columns(2)
+reference = c1.checkbox("show the paper's reference rows", value=True, key="eval_ref")
+show_base = c2.checkbox("show the base students", value=True, key="eval_base",
+                        help="the student before training, evaluated on the same items")
 with ui.guard("the evaluation table"):
     accs = {name: s["accuracy"] for name, (_, _, s) in summaries.items() if s["accuracy"]}
     ivals = {name: evaluation.intervals(obj) for name, (_, obj, _) in summaries.items()}
+    if show_base:
+        for name, (_, obj, s) in summaries.items():
+            label = f"base {obj.get('student', 'student')}"
+            if s["base"] and label not in accs:
+                accs[label], ivals[label] = s["base"], evaluation.intervals(obj, "base")
     if accs or reference:
         table = evaluation.table(accs, reference=reference)
         st.dataframe(table.style.format(precision=2, na_rep="–"), width="stretch")
@@ -160,13 +168,14 @@ with ui.guard("the evaluation table"):
     st.subheader("Forgetting")
     fg = evaluation.forgetting_frame({name: obj for name, (_, obj, _) in summaries.items()})
     if len(fg):
-        st.caption("OOD average after distillation minus the base student's, on the same items, with 95% intervals "
-                   "(accuracy: MOVER over Newcombe; log-likelihood: paired bootstrap); negative means forgetting.")
+        st.caption("OOD accuracy and answer log-likelihood after distillation minus the base student's, on the same "
+                   "items, with 95% intervals (accuracy: Newcombe per benchmark, McNemar's exact test, MOVER for the "
+                   "average; log-likelihood: paired bootstrap); negative means forgetting.")
         st.dataframe(fg.assign(distinguishable=fg["significant"].map({True: "✓", False: ""}))
                      .drop(columns=["significant"]).style.format({"diff": "{:+.3g}", "lo": "{:+.3g}", "hi": "{:+.3g}",
                                                                   "p": "{:.3g}"}), hide_index=True, width="stretch")
-    if forgetting:
-        st.caption("Per benchmark: accuracy after minus before (points).")
+    elif forgetting:  # a summary from before intervals: differences only
+        st.caption("Per benchmark: accuracy after minus before (points); re-run `mind eval` for intervals.")
         st.dataframe(pd.DataFrame.from_dict(forgetting, orient="index").style.format(precision=2, na_rep="–"),
                      width="stretch")
     if not forgetting and not len(fg):

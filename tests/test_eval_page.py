@@ -39,7 +39,8 @@ def test_evaluation_page_shows_error_bars_and_paired_differences(evaluated):
     figs = {f["layout"]["title"]["text"]: f for f in figures(at)}
     acc = figs["Accuracy (95% Wilson intervals)"]
     bars = _error_bars(acc)
-    assert len(bars) == 2 and all(e["symmetric"] is False and len(e["array"]) == 2 for e in bars)
+    assert [t["name"] for t in acc["data"]] == ["first", "second", "base tiny"]
+    assert len(bars) == 3 and all(e["symmetric"] is False and len(e["array"]) == 2 for e in bars)
     assert all(u > 0 for e in bars for u in e["array"])  # 0 of 3 right still has an upper Wilson bound
     diff = figs["Accuracy difference"]
     assert len(diff["data"]) == 1 and diff["data"][0]["name"] == "second" and _error_bars(diff)
@@ -53,7 +54,11 @@ def test_evaluation_page_shows_error_bars_and_paired_differences(evaluated):
     assert set(shown["metric"]) >= {"accuracy", "answer log-lik", "option accuracy"}
     assert set(shown["benchmark"]) >= {"gsm8k", "csqa", "ID avg", "OOD avg"}
     intervals = at.dataframe[1].value
-    assert intervals.loc["first", "gsm8k"].startswith("0.0 [0.0, ")
+    assert intervals.loc["first", "gsm8k"].startswith("0.0 [0.0, ") and "base tiny" in intervals.index
+    fg = at.dataframe[3].value  # forgetting: the OOD average and each OOD benchmark, with intervals
+    assert set(fg["benchmark"]) == {"OOD avg", "csqa"} and (fg["lo"] <= fg["diff"]).all() and (fg["diff"] <= fg["hi"]).all()
+    at.checkbox(key="eval_base").uncheck().run()
+    assert "base tiny" not in at.dataframe[1].value.index
 
 
 @pytest.mark.slow
@@ -122,3 +127,10 @@ def test_intervals_for_summaries_without_them():
     assert (lo, hi) == pytest.approx(tuple(100 * x for x in wilson(1, 8)))
     new = {"benchmarks": {"gsm8k": {"accuracy": 0.5, "n": 4, "ci": [0.1, 0.9]}}, "id_avg_ci": [0.2, 0.8]}
     assert evaluation.intervals(new) == {"gsm8k": (10.0, 90.0), "ID avg": (20.0, 80.0)}
+
+
+def test_parse_summary_reads_a_likelihood_only_base_block():
+    obj = {"benchmarks": {"gsm8k": {"accuracy": 0.5, "n": 2}}, "base_accuracy": None,
+           "base": {"benchmarks": {"gsm8k": {"n": 2, "answer_logp": {"mean": -3.0, "ci": [-4, -2]}}}, "id_avg": None}}
+    parsed = evaluation.parse_summary(obj)
+    assert parsed["accuracy"] == {"gsm8k": 50.0} and parsed["base"] == {}
