@@ -169,10 +169,19 @@ def intervals(obj: dict, block: str | None = None) -> dict[str, tuple[float, flo
             k = v.get("correct", round(v["accuracy"] * v["n"]))
             lo, hi = wilson(int(k), v["n"])
             out[ALIASES.get(b, b)] = (100.0 * lo, 100.0 * hi)
-    for key, col in (("id_avg_ci", "ID avg"), ("ood_avg_ci", "OOD avg")):
+    for key, col, names in (("id_avg_ci", "ID avg", ID_BENCHMARKS), ("ood_avg_ci", "OOD avg", OOD_BENCHMARKS)):
         ci = src.get(key)
         if isinstance(ci, list) and len(ci) == 2 and None not in ci:
             out[col] = (100.0 * ci[0], 100.0 * ci[1])
+        else:  # an older summary: MOVER over the benchmarks' Wilson intervals, as mind eval computes it now
+            from mind.evaluation.stats import mover_mean
+
+            parts = [(100.0 * (src["benchmarks"][b]["accuracy"]), *out[b]) for b in names
+                     if b in out and isinstance((src.get("benchmarks") or {}).get(b), dict)
+                     and src["benchmarks"][b].get("accuracy") is not None]
+            if parts:
+                _, lo, hi = mover_mean(parts)
+                out[col] = (lo, hi)
     return out
 
 

@@ -122,9 +122,12 @@ def test_chart_error_bars_are_asymmetric_and_marked():
 def test_intervals_for_summaries_without_them():
     from mind.evaluation.stats import wilson
 
-    old = {"benchmarks": {"gsm8k": {"accuracy": 0.125, "n": 8, "correct": 1}}}
-    lo, hi = evaluation.intervals(old)["gsm8k"]
-    assert (lo, hi) == pytest.approx(tuple(100 * x for x in wilson(1, 8)))
+    old = {"benchmarks": {"gsm8k": {"accuracy": 0.125, "n": 8, "correct": 1}, "svamp": {"accuracy": 0.0, "n": 8}}}
+    got = evaluation.intervals(old)
+    assert got["gsm8k"] == pytest.approx(tuple(100 * x for x in wilson(1, 8)))
+    w1, w0 = wilson(1, 8), wilson(0, 8)
+    assert got["ID avg"][1] == pytest.approx(100 * (0.0625 + ((w1[1] - 0.125) ** 2 + w0[1] ** 2) ** 0.5 / 2))
+    assert "OOD avg" not in got
     new = {"benchmarks": {"gsm8k": {"accuracy": 0.5, "n": 4, "ci": [0.1, 0.9]}}, "id_avg_ci": [0.2, 0.8]}
     assert evaluation.intervals(new) == {"gsm8k": (10.0, 90.0), "ID avg": (20.0, 80.0)}
 
