@@ -33,7 +33,6 @@ ANSWER_TYPES = ("number", "math", "choice", "yesno", "text")
 MAX_RATIONALE_CHARS = 20_000
 MAX_QUESTION_CHARS = 20_000
 DEMO_PATH = Path(__file__).parent / "data" / "demo.jsonl"
-MULTI_TEACHER = "svamp-multi-teacher"  # --data name of the real multi-teacher SVAMP set (mind/svamp_multi_teacher.py)
 
 
 @dataclass(frozen=True)
@@ -183,19 +182,11 @@ def iter_json_lines(path: Path, what: str, fix: str):
 
 
 def load_problems(path: str | Path, perspectives: tuple[str, ...] | None = None) -> list[Problem]:
-    """Load and validate a multi-perspective JSONL file; ``"demo"`` is the bundled demo set and
-    ``"svamp-multi-teacher"`` the real multi-teacher SVAMP rationales in the benchmark data folder (views whose
-    answer differs from the gold are dropped, as the judge of ``mind generate`` does).
+    """Load and validate a multi-perspective JSONL file; ``"demo"`` is the bundled demo set (the trainer also
+    knows ``"svamp-multi-teacher"``: see :func:`mind.training_sets.load_training_set`).
 
     Raises :class:`DataError` naming the file, line and field of the first problem found.
     """
-    if str(path) == MULTI_TEACHER:
-        from mind.svamp_multi_teacher import load_svamp_multi_teacher
-
-        problems = load_svamp_multi_teacher(drop_wrong=True)
-        if perspectives is not None:
-            problems = [parse_problem(p.to_json(), f"{MULTI_TEACHER} {p.id}", perspectives) for p in problems]
-        return problems
     path = DEMO_PATH if str(path) == "demo" else Path(path)
     problems: list[Problem] = []
     ids: set[str] = set()

@@ -33,7 +33,8 @@ from mind.batching import collate, encode_problem
 from mind.calibration import InertiaCalibrator
 from mind.checkpoint import CheckpointPolicy, latest_checkpoint, load_checkpoint, no_checkpoint_message, save_checkpoint
 from mind.config import TrainConfig
-from mind.data import load_problems, perspectives_in, resolve_holdout, split_holdout
+from mind.data import perspectives_in, resolve_holdout, split_holdout
+from mind.training_sets import load_training_set
 from mind.errors import ConfigError, RunDirError
 from mind.perspectives import validate_ids
 from mind.precision import resolve_for_run
@@ -90,7 +91,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         print(f"warning: {prec.warning}" if prec.warning else f"note: precision=auto -> {prec.precision} ({prec.reason})",
               file=sys.stderr)
     set_seed(cfg.seed)
-    problems = load_problems(cfg.data, perspectives=cfg.perspectives or None)
+    problems = load_training_set(cfg.data, perspectives=cfg.perspectives or None)
     persp = list(validate_ids(cfg.perspectives or perspectives_in(problems)))
     n_holdout = resolve_holdout(cfg.holdout, cfg.data)
     problems, heldout = split_holdout(problems, n_holdout, cfg.holdout_seed)
@@ -387,33 +388,49 @@ def _weights(cfg: TrainConfig, warm: bool, scores, mask: torch.Tensor, golden: t
     return losses.selection_weights(s, selected, cfg.tau_student)
 
 
-def _forward(student, batch, device):
-    """One teacher-forced pass: (hidden, per-target log-probs, answer-row log-distributions, answer splits)."""
-    answer_index = torch.cat(batch.answer_index).to(device)
+def _forward(student, batch, device, answers: bool = True, prompt=None):
+    """One teacher-forced pass: (hidden, per-target log-probs, answer-row log-distributions or None, answer splits).
+
+    ``answers=False`` skips the answer rows' full log-distributions (only the consistency term and snapshots use
+    them). ``prompt``: a :class:`mind.student.PromptCache` the shared-prompt pass fills, or reuses when filled."""
+    n_ans = [len(ix) for ix in batch.answer_index] if answers else None
+    answer_index = torch.cat(batch.answer_index).to(device) if answers else torch.zeros(0, dtype=torch.long, device=device)
     prefix = batch.prefix.to(device) if batch.prefix is not None else None
     hidden, tok_logp, ans_logp = student(batch.input_ids.to(device), batch.attention_mask.to(device), batch.rows.to(device),
-                                         batch.cols.to(device), batch.target_ids.to(device), answer_index, prefix=prefix)
-    return hidden, tok_logp, ans_logp.split([len(ix) for ix in batch.answer_index])
+                                         batch.cols.to(device), batch.target_ids.to(device), answer_index, prefix=prefix,
+                                         prompt=prompt)
+    return hidden, tok_logp, ans_logp.split(n_ans) if answers else None
 
 
 def rationale_losses(student, probs, alpha: torch.Tensor, rest: torch.Tensor, K: int, lam: float, pad_id: int,
-                     shared: bool, device, backward):
+                     shared: bool, device, backward, reuse_prompt: bool = True):
     """The student's side of one micro-batch of problems ``probs``.
 
     The rationales with alpha > 0 run with gradients: weighted SFT plus lambda x consistency, handed to
     ``backward`` (before the next pass, so their graph is freed). The ``rest`` rationales (alpha = 0) then run in a
-    no-grad pass: calibration needs their L_real, the student does not train on them. Returns per-rationale CE
-    (B, K) of every rationale run (NaN elsewhere), the objective's (total, sft, cons) and the tokens run.
+    no-grad pass: calibration needs their L_real, the student does not train on them. With ``shared`` (the
+    shared-prompt layout) both batches are laid out over the same prompts and the no-grad pass reads the first
+    pass's prompt keys/values, detached (same values, so the same losses; ``reuse_prompt=False`` computes them
+    again, as before). Returns per-rationale CE (B, K) of every rationale run (NaN elsewhere), the objective's
+    (total, sft, cons) and the tokens run.
     """
-    batch = collate(probs, (alpha > 0).tolist(), pad_id, shared)
-    ce, answer_logp = _student_pass(student, batch, len(probs), K, lam > 0, device)
+    from mind.student import PromptCache
+
+    selected = alpha > 0
+    more = bool(rest.any())
+    reuse = shared and reuse_prompt and more
+    prompts = (selected | rest).any(-1).tolist() if reuse else None
+    cache = PromptCache() if reuse else None
+    batch = collate(probs, selected.tolist(), pad_id, shared, prompts=prompts)
+    ce, answer_logp = _student_pass(student, batch, len(probs), K, lam > 0, device, prompt=cache)
+    kept = cache.detached() if cache is not None and cache.filled else None  # before backward replays any layer
     total, sft, cons = losses.student_objective(ce, alpha.to(ce.device), answer_logp, lam)
     backward(total)
     n_tokens = batch.n_tokens
-    if rest.any():
+    if more:
         with torch.no_grad():
-            rest_batch = collate(probs, rest.tolist(), pad_id, shared)
-            ce_rest, _ = _student_pass(student, rest_batch, len(probs), K, False, device)
+            rest_batch = collate(probs, rest.tolist(), pad_id, shared, prompts=prompts)
+            ce_rest, _ = _student_pass(student, rest_batch, len(probs), K, False, device, prompt=kept)
         ce = torch.where(rest.to(ce.device), ce_rest, ce)
         n_tokens += rest_batch.n_tokens
     return ce, total, sft, cons, n_tokens
@@ -438,10 +455,10 @@ def score_rationales(student, encoded, pad_id: int, shared: bool, device, chunk:
     return torch.cat(out) if out else torch.zeros(0, K)
 
 
-def _student_pass(student, batch, B: int, K: int, need_answers: bool, device):
+def _student_pass(student, batch, B: int, K: int, need_answers: bool, device, prompt=None):
     """Teacher-forced pass: per-rationale CE (B, K) (NaN where not run) and, if asked, per-problem (K, A, V)
-    answer log-distributions (zeros for rationales not run)."""
-    _, tok_logp, ans = _forward(student, batch, device)
+    answer log-distributions (zeros for rationales not run). ``prompt``: see :func:`_forward`."""
+    _, tok_logp, ans = _forward(student, batch, device, answers=need_answers, prompt=prompt)
     ce_seq = losses.per_sequence_ce(tok_logp, batch.seq_of_target.to(device), batch.input_ids.shape[0])
     ce = torch.full((B, K), float("nan"), device=device, dtype=ce_seq.dtype)
     ce = ce.index_put((batch.seq_problem.to(device), batch.seq_slot.to(device)), ce_seq)

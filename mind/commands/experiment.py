@@ -75,9 +75,10 @@ def run(args) -> int:
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         _print_paired(table.attrs.get("paired"))
     else:
-        from mind.data import load_problems, perspectives_in
+        from mind.data import perspectives_in
+        from mind.training_sets import load_training_set
 
-        persp = [p for p in args.perspectives.split(",") if p] or list(perspectives_in(load_problems(args.data)))
+        persp = [p for p in args.perspectives.split(",") if p] or list(perspectives_in(load_training_set(args.data)))
         res = experiment.separation(out, data=args.data, student=args.student, train_args=train_args, perspectives=persp)
         print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in res.items() if k != "perspectives"))
     return 0
@@ -87,7 +88,8 @@ def run_cached(args) -> int:
     """Regenerate cached_runs/ part by part; finished runs are skipped, so an interrupted call picks up where it
     stopped (a run killed mid-way resumes from its last checkpoint)."""
     from mind import experiment
-    from mind.data import load_problems, perspectives_in
+    from mind.data import perspectives_in
+    from mind.training_sets import load_training_set
 
     out = Path(args.out)
     stages = tuple(args.stages.split(","))
@@ -106,7 +108,7 @@ def run_cached(args) -> int:
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         _print_paired(table.attrs.get("paired"))
     if "separation" in parts and "train" in stages:
-        persp = list(perspectives_in(load_problems("demo")))
+        persp = list(perspectives_in(load_training_set("demo")))
         res = experiment.separation(out / "smollm2-separation", data="demo", student="smollm2-135m",
                                     train_args=CACHED_SEPARATION, perspectives=persp)
         print("separation:", " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in res.items()
