@@ -86,20 +86,23 @@ class Batch:
     answer_ids: list[torch.Tensor]  # per sequence: the answer-value token ids (same length within a problem)
     n_tokens: int  # real (non-padding) tokens of the N sequences, prompt included in each (what a plain batch holds)
     prefix: Prefix | None = None  # set by collate(shared_prefix=True)
-    n_computed: int = 0  # positions the decoder actually runs, padding included
+    n_computed: int = 0  # positions the decoder runs, padding and the prefix included (a reused PromptCache skips it)
 
 
 def collate(problems: list[EncodedProblem], run: list[list[bool]], pad_id: int, shared_prefix: bool = False,
-            group_lengths: bool = True) -> Batch:
+            group_lengths: bool = True, prompts: list[bool] | None = None) -> Batch:
     """Pack the sequences ``run[b][k]`` (and present) of ``problems`` into one right-padded batch.
 
     ``rows``/``cols`` address the hidden states that predict each target token. In the plain layout those are
     positions of ``input_ids``; with ``shared_prefix`` they address the student's combined hidden states, whose
     column 0 is the last prompt position and column j >= 1 the rationale position j - 1; ``group_lengths`` then
     splits the rationale rows into groups of similar length (:func:`length_groups`) that the student runs apart.
+    ``prompts[b]`` (shared layout only) puts problem b's prompt in the prefix whether or not it runs a sequence here
+    (default: the problems that do): two batches collated with the same ``prompts`` have the same prefix, so the
+    second can reuse the first one's prompt keys/values (:class:`mind.student.PromptCache`).
     """
     if shared_prefix:
-        return _collate_shared(problems, run, pad_id, group_lengths)
+        return _collate_shared(problems, run, pad_id, group_lengths, prompts)
     seqs, seq_problem, seq_slot, spans = [], [], [], []
     for b, ep in enumerate(problems):
         for k, tgt in enumerate(ep.targets):
@@ -134,8 +137,13 @@ def collate(problems: list[EncodedProblem], run: list[list[bool]], pad_id: int, 
     )
 
 
-def _collate_shared(problems: list[EncodedProblem], run: list[list[bool]], pad_id: int, group_lengths: bool) -> Batch:
+def _collate_shared(problems: list[EncodedProblem], run: list[list[bool]], pad_id: int, group_lengths: bool,
+                    prompts: list[bool] | None = None) -> Batch:
     used = [b for b, ep in enumerate(problems) if any(t is not None and run[b][k] for k, t in enumerate(ep.targets))]
+    if prompts is not None:
+        if not all(prompts[b] for b in used):
+            raise ValueError("prompts= must include every problem that runs a sequence in this batch")
+        used = [b for b in range(len(problems)) if prompts[b]]
     row_of = {b: q for q, b in enumerate(used)}
     prompts = [problems[b].prompt for b in used]
     P = max(len(p) for p in prompts)

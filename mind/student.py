@@ -82,23 +82,43 @@ def add_lora(model, r: int, alpha: int, dropout: float, targets: tuple[str, ...]
                                                  task_type="CAUSAL_LM"))
 
 
-class _PromptKV:
-    """Duck-typed stand-in for a Hugging Face cache in the prompt pass: records each layer's keys and values.
+class PromptCache:
+    """Each question's prompt as the decoder computed it: every layer's keys and values, and the last prompt
+    position's hidden state, for the prompt rows of one :class:`mind.batching.Prefix`.
 
-    Recording overwrites, so a gradient-checkpointing replay of a layer records the same tensors again."""
+    Hand an empty one to :meth:`StudentLM.forward` and the prompt pass fills it: it is the duck-typed cache the
+    decoder layers write into (``past_key_values.update(key, value, layer_idx)``). Hand a filled one and the prompt
+    pass is skipped: its keys/values feed the rationales directly, so a batch laid out over the same prompt rows
+    (``collate(..., prompts=...)``) does not compute the prompts again. :meth:`detached` gives the copy a no-grad
+    pass reads (same values, no graph). Recording overwrites, so a gradient-checkpointing replay of a layer records
+    the same tensors again."""
 
     def __init__(self):
         self.kv: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.last: torch.Tensor | None = None  # (Q, d) hidden state at each prompt's last real position
+        self.prompt_ids: torch.Tensor | None = None  # (Q, P) the prefix it was computed for (checked on reuse)
+
+    @property
+    def filled(self) -> bool:
+        return self.last is not None
 
     def update(self, key, value, layer_idx, *args, **kwargs):
         self.kv[layer_idx] = (key, value)
         return key, value
 
+    def detached(self) -> "PromptCache":
+        """The same keys, values and states, cut from the graph that computed them (no copy of the data)."""
+        out = PromptCache()
+        out.kv = {i: (k.detach(), v.detach()) for i, (k, v) in self.kv.items()}
+        out.last = None if self.last is None else self.last.detach()
+        out.prompt_ids = self.prompt_ids
+        return out
+
 
 class _SharedKV:
     """The cache the rationale pass reads: every sequence's question's prompt keys/values, then its own."""
 
-    def __init__(self, prompt: _PromptKV, seq: torch.Tensor):
+    def __init__(self, prompt: PromptCache, seq: torch.Tensor):
         self.kv, self.seq = dict(prompt.kv), seq
 
     def update(self, key, value, layer_idx, *args, **kwargs):
@@ -129,8 +149,10 @@ class StudentLM(nn.Module):
     The rationale pass runs in the prefix's row groups (similar lengths, :func:`mind.batching.length_groups`), each
     padded only to its own longest, and the rows come back in the batch's order.
     Gradients reach the prompt's computation through those keys and values, so the losses and gradients equal the
-    plain path's (``tests/test_fast_paths.py``). Only decoders in ``SHARED_PREFIX_MODELS`` with sdpa or eager
-    attention take this path (:attr:`shares_prefix`); others run full sequences.
+    plain path's (``tests/test_fast_paths.py``). With ``prompt`` (a :class:`PromptCache`) the prompt pass fills it,
+    or, if it is already filled for the same prefix, is skipped and the cached keys/values are used. Only decoders in
+    ``SHARED_PREFIX_MODELS`` with sdpa or eager attention take this path (:attr:`shares_prefix`); others run full
+    sequences.
     """
 
     def __init__(self, lm: nn.Module, chunk: int = 1024):
@@ -152,7 +174,7 @@ class StudentLM(nn.Module):
         logits = self.lm.get_output_embeddings()(h).float()
         return logits.gather(1, targets[:, None]).squeeze(1) - torch.logsumexp(logits, dim=-1)
 
-    def _decode_shared(self, input_ids, attention_mask, prefix) -> torch.Tensor:
+    def _decode_shared(self, input_ids, attention_mask, prefix, prompt: PromptCache | None = None) -> torch.Tensor:
         dec = self.lm.get_decoder()
         dtype = dec.get_input_embeddings().weight.dtype
         dev = input_ids.device
@@ -160,11 +182,17 @@ class StudentLM(nn.Module):
         N, S = input_ids.shape
         causal = lambda n: torch.ones(n, n, dtype=torch.bool, device=dev).tril()  # noqa: E731
         pmask = prefix.attention_mask.bool()
-        record = _PromptKV()
-        h_prompt = dec(input_ids=prefix.input_ids, attention_mask=_additive_mask(causal(P)[None] & pmask[:, None, :], dtype),
-                       position_ids=torch.arange(P, device=dev)[None].expand(Q, P), past_key_values=record,
-                       use_cache=False).last_hidden_state
-        last = h_prompt[torch.arange(Q, device=dev), prefix.lengths - 1]
+        if prompt is not None and prompt.filled:  # the prompts were computed by an earlier pass over the same prefix
+            if prompt.prompt_ids is None or not torch.equal(prompt.prompt_ids, prefix.input_ids):
+                raise ValueError("this PromptCache was filled for other prompts; collate both batches with the same prompts=")
+            record, last = prompt, prompt.last
+        else:
+            record = prompt if prompt is not None else PromptCache()
+            h_prompt = dec(input_ids=prefix.input_ids, attention_mask=_additive_mask(causal(P)[None] & pmask[:, None, :], dtype),
+                           position_ids=torch.arange(P, device=dev)[None].expand(Q, P), past_key_values=record,
+                           use_cache=False).last_hidden_state
+            last = h_prompt[torch.arange(Q, device=dev), prefix.lengths - 1]
+            record.last, record.prompt_ids = last, prefix.input_ids
         # The rationale pass, in groups of similar length so that short rationales are not padded to the longest.
         lens = attention_mask.sum(1).tolist()
         groups = prefix.groups
@@ -185,9 +213,9 @@ class StudentLM(nn.Module):
             return out
         return out.index_select(0, torch.argsort(torch.as_tensor(order, device=dev)))
 
-    def forward(self, input_ids, attention_mask, rows, cols, targets, answer_index, prefix=None):
+    def forward(self, input_ids, attention_mask, rows, cols, targets, answer_index, prefix=None, prompt=None):
         if prefix is not None:
-            hidden = self._decode_shared(input_ids, attention_mask, prefix)
+            hidden = self._decode_shared(input_ids, attention_mask, prefix, prompt)
         else:
             hidden = self.lm.get_decoder()(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
         h = hidden[rows, cols]

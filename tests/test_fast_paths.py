@@ -277,3 +277,82 @@ def test_shared_prefix_puts_rows_back_in_batch_order_with_a_single_length_group(
         ce0, _ = _student_pass(student, plain, 2, len(persp), False, "cpu")
         ce1, _ = _student_pass(student, shared, 2, len(persp), False, "cpu")
     assert torch.allclose(ce0.nan_to_num(), ce1.nan_to_num(), atol=ATOL, rtol=0)
+
+
+# ------------------------------------------------------------------ the no-grad pass reuses the prompt keys/values
+# alpha > 0 marks the rationales trained on (with gradients); ``rest`` the ones only scored (no grad). In "one-sided"
+# problem 0 trains on nothing and problem 1 scores nothing, so the two passes of the old path had different prompts.
+REUSE = {"mixed": ([[0.5, 0, 0.3, 0, 0, 0.2, 0, 0], [0, 0.6, 0, 0, 0.4, 0, 0, 0]], None),
+         "one-sided": ([[0] * 8, [0.25, 0.25, 0, 0, 0.25, 0, 0, 0.25]], [[True] * 8, [False] * 8])}
+
+
+def _reference_losses(student, encoded, alpha, rest, K, lam, pad_id):
+    """The path before prompt reuse, from the primitives: two collates, the prompts computed in each pass."""
+    from mind import losses
+
+    batch = collate(encoded, (alpha > 0).tolist(), pad_id, shared_prefix=True)
+    ce, ans = _student_pass(student, batch, len(encoded), K, lam > 0, "cpu")
+    total, sft, cons = losses.student_objective(ce, alpha, ans, lam)
+    total.backward()
+    with torch.no_grad():
+        rest_batch = collate(encoded, rest.tolist(), pad_id, shared_prefix=True)
+        ce_rest, _ = _student_pass(student, rest_batch, len(encoded), K, False, "cpu")
+    return torch.where(rest, ce_rest, ce), total, sft, cons
+
+
+@pytest.mark.parametrize("kind", ["llama", "qwen2"])
+@pytest.mark.parametrize("checkpointing", [False, True])
+@pytest.mark.parametrize("case", list(REUSE))
+def test_no_grad_pass_reusing_the_prompt_gives_the_same_losses_and_gradients(setup, kind, checkpointing, case):
+    from mind.trainer import rationale_losses
+
+    tok, encoded, _, _, K = setup
+    student = _tiny_student(kind, tok, checkpointing)
+    params = [p for p in student.parameters() if p.requires_grad]
+    alpha = torch.tensor(REUSE[case][0])
+    mask = torch.tensor([ep.mask for ep in encoded])
+    rest = mask & ~(alpha > 0) if REUSE[case][1] is None else torch.tensor(REUSE[case][1])
+    decoder_calls = [0]
+    student.lm.get_decoder().register_forward_pre_hook(lambda *_: decoder_calls.__setitem__(0, decoder_calls[0] + 1))
+    out = {}
+    for way in ("reference", "reused", "not reused"):
+        for p in params:
+            p.grad = None
+        decoder_calls[0] = 0
+        if way == "reference":
+            ce, total, sft, cons = _reference_losses(student, encoded, alpha, rest, K, 0.1, tok.pad_token_id)
+        else:
+            ce, total, sft, cons, _ = rationale_losses(student, encoded, alpha, rest, K, 0.1, tok.pad_token_id, True, "cpu",
+                                                       lambda t: t.backward(), reuse_prompt=way == "reused")
+        out[way] = (ce.detach(), torch.stack([total, sft, cons]).detach(), [p.grad.clone() for p in params], decoder_calls[0])
+    ce0, l0, g0, calls0 = out["reference"]
+    assert int((~ce0.isnan()).sum()) == int(((alpha > 0) | rest).sum())  # every trained and every scored rationale
+    assert float(l0[2]) > 0 or case == "one-sided"  # the consistency term is really in the loss
+    for way in ("reused", "not reused"):
+        ce1, l1, g1, calls1 = out[way]
+        assert torch.equal(ce0.isnan(), ce1.isnan())
+        assert torch.allclose(ce0.nan_to_num(), ce1.nan_to_num(), atol=2e-6, rtol=0), float((ce0 - ce1).nan_to_num().abs().max())
+        assert torch.allclose(l0, l1, atol=2e-6, rtol=0)
+        for x, y in zip(g0, g1):
+            assert torch.allclose(x, y, atol=1e-7, rtol=1e-5), float((x - y).abs().max())
+        # the prompt pass is one decoder call; reused, the no-grad pass makes no call of its own for the prompts
+        assert calls1 == calls0 - (way == "reused"), (way, calls0, calls1)
+    assert sum(float(g.norm()) for g in g0) > 0
+
+
+def test_a_prompt_cache_refuses_other_prompts(setup):
+    from mind.student import PromptCache
+    from mind.trainer import _student_pass as run
+
+    tok, encoded, _, _, K = setup
+    student = _tiny_student("llama", tok, False)
+    cache = PromptCache()
+    first = collate(encoded, [[True] + [False] * 7, [False] * 8], tok.pad_token_id, shared_prefix=True)
+    with torch.no_grad():
+        run(student, first, 2, K, False, "cpu", prompt=cache)
+        assert cache.filled and len(cache.kv) == student.lm.config.num_hidden_layers
+        other = collate(encoded, [[False] * 8, [True] + [False] * 7], tok.pad_token_id, shared_prefix=True)
+        with pytest.raises(ValueError, match="other prompts"):
+            run(student, other, 2, K, False, "cpu", prompt=cache.detached())
+    with pytest.raises(ValueError, match="every problem that runs"):
+        collate(encoded, [[True] * 8, [True] * 8], tok.pad_token_id, shared_prefix=True, prompts=[True, False])
