@@ -30,10 +30,10 @@ from mind.tracking import tracking_summary
 OPTIONS = {
     "paper": [],
     "zscore": ["meta_target=zscore"],
-    "calibrated": ["meta_calibrate_epochs=10"],
-    "calibrated+zscore": ["meta_calibrate_epochs=10", "meta_target=zscore"],
-    "calibrated+lag0.25": ["meta_calibrate_epochs=10", "meta_every_epochs=0.25", "meta_lr=1e-3"],
-    "calibrated+zscore+lag0.25": ["meta_calibrate_epochs=10", "meta_target=zscore", "meta_every_epochs=0.25",
+    "calibrated": ["meta_calibrate_epochs=50"],
+    "calibrated+zscore": ["meta_calibrate_epochs=50", "meta_target=zscore"],
+    "calibrated+lag0.25": ["meta_calibrate_epochs=50", "meta_every_epochs=0.25", "meta_lr=1e-3"],
+    "calibrated+zscore+lag0.25": ["meta_calibrate_epochs=50", "meta_target=zscore", "meta_every_epochs=0.25",
                                   "meta_lr=1e-3"],
 }
 

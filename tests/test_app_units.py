@@ -203,7 +203,7 @@ def test_launch_with_the_demo_preset_passes_it_under_the_form_values(tmp_path):
     assert argv[argv.index("--preset") + 1] == "demo"
     overrides = parse_overrides([a for a in argv if re.fullmatch(r"[a-z_]+=\S+", a)])
     cfg = build_config(overrides={**overrides, "steps": argv[argv.index("--steps") + 1]}, preset="demo")
-    assert cfg.max_problems == 16 and cfg.finetune == "full" and cfg.meta_calibrate_epochs == 10  # from the preset
+    assert cfg.max_problems == 16 and cfg.finetune == "full" and cfg.meta_calibrate_epochs == 50  # from the preset
     assert cfg.steps == 12 and cfg.lr == 5e-4  # the form wins
     with pytest.raises(ConfigError, match="preset 'nope' is unknown"):
         jobs.LaunchSpec(name="r4", preset="nope")
