@@ -321,7 +321,7 @@ def _meta_target(cfg: TrainConfig, filtered: torch.Tensor, mask: torch.Tensor) -
 
 
 def calibrate_metanet(acc, metanet, opt_m, student, encoded, features, masks, calibrator, cfg: TrainConfig, pad_id: int,
-                      shared: bool, show: bool, batch: int = 16) -> dict:
+                      shared: bool, show: bool, batch: int = 8) -> dict:
     """The calibration pass (``meta_calibrate_epochs``): L_real of the initial student on every training rationale
     (no grad) seeds the calibrator, then MetaNet is fitted to it for that many epochs of its own (seeded shuffles
     of all training problems, ``batch`` at a time, ``meta_warmup_lr``). Returns what it measured, per epoch."""
