@@ -176,34 +176,63 @@ def summarize(run_dir: Path) -> dict:
 
 
 def separation(out_root: Path, *, data: str, student: str, train_args: list[str], perspectives: list[str]) -> dict:
-    """RQ4: one single-perspective student per perspective; their final hidden states on the same probe
-    problems (each on its own perspective's rationale), clustered with the DP mixture. High ARI means each
-    perspective is internalised as its own reasoning mode."""
-    from mind.analysis.latent import LatentMap
+    """RQ4: one single-perspective student per perspective, all from the same initial weights (same seed). Their
+    final hidden states on the same probe problems, each on its own perspective's rationale, are clustered with the
+    DP mixture: ``ari`` (and the other scores) says how well the clusters recover which student it was.
 
+    Two controls separate what the students internalised from what the texts already carry:
+
+    * ``text_only``: the same, at step 0, where every student is still the initial model, so only the rationale
+      texts differ (their surface style);
+    * ``same_text``: the trained students on one shared perspective's rationales (the first of ``perspectives``), so
+      only the weights differ. A high ``same_text`` score means the students process identical input differently.
+    """
     out_root.mkdir(parents=True, exist_ok=True)
-    Xs, labels, ids = [], [], []
+    states = {}
     for p in perspectives:
         run_dir = out_root / f"single-{p}"
         args = ["--data", data, "--student", student, "--method", "single", "--golden-perspective", p, *train_args]
         if not _finished(run_dir):
             write_card(run_dir, **train_run(run_dir, args))
-        X, meta = load_run(run_dir).hidden_states()
-        keep = (meta["perspective"] == p).to_numpy()
-        Xs.append(X[keep])
-        labels += [p] * int(keep.sum())
-        ids += meta.loc[keep, "problem_id"].tolist()
-    X = np.concatenate(Xs)
-    lm = LatentMap(projector="pca", max_clusters=max(2 * len(perspectives), 4), n_components=min(16, X.shape[0] - 1)).fit(X, labels)
-    result = {"perspectives": perspectives, "n_points": int(X.shape[0]), "n_active_clusters": int(lm.n_active_clusters_),
-              **{k: float(v) for k, v in lm.metrics_.items() if isinstance(v, (int, float))}}
+        run = load_run(run_dir)
+        states[p] = (run.hidden_states(0), run.hidden_states())
+    views = {"own_text": [(p, states[p][1], p) for p in perspectives],
+             "text_only": [(p, states[p][0], p) for p in perspectives],
+             "same_text": [(p, states[p][1], perspectives[0]) for p in perspectives]}
+    result: dict = {"perspectives": perspectives, "shared_text": perspectives[0]}
+    for name, parts in views.items():
+        X, labels, ids = _separation_points(parts)
+        lm = _cluster(X, labels, len(perspectives))
+        scores = {k: float(v) for k, v in lm.metrics_.items() if isinstance(v, (int, float))}
+        scores["n_active_clusters"] = int(lm.n_active_clusters_)
+        if name == "own_text":
+            result.update(n_points=int(X.shape[0]), **scores)
+            pts = pd.DataFrame({"problem_id": ids, "student": labels, "cluster": lm.labels_,
+                                "x": lm.embedding_[:, 0].astype("float32"), "y": lm.embedding_[:, 1].astype("float32")})
+            tmp = out_root / ".separation_points.parquet.tmp"
+            pts.to_parquet(tmp, index=False)
+            tmp.replace(out_root / "separation_points.parquet")
+        else:
+            result[name] = scores
     write_json_atomic(out_root / "separation.json", result)
-    pts = pd.DataFrame({"problem_id": ids, "student": labels, "cluster": lm.labels_,
-                        "x": lm.embedding_[:, 0].astype("float32"), "y": lm.embedding_[:, 1].astype("float32")})
-    tmp = out_root / ".separation_points.parquet.tmp"
-    pts.to_parquet(tmp, index=False)
-    tmp.replace(out_root / "separation_points.parquet")
     return result
+
+
+def _separation_points(parts) -> tuple[np.ndarray, list[str], list[str]]:
+    """Stack (student label, (X, meta), perspective whose rows to take) into one point set."""
+    Xs, labels, ids = [], [], []
+    for label, (X, meta), persp in parts:
+        keep = (meta["perspective"] == persp).to_numpy()
+        Xs.append(X[keep])
+        labels += [label] * int(keep.sum())
+        ids += meta.loc[keep, "problem_id"].tolist()
+    return np.concatenate(Xs), labels, ids
+
+
+def _cluster(X: np.ndarray, labels: list[str], k: int):
+    from mind.analysis.latent import LatentMap
+
+    return LatentMap(projector="pca", max_clusters=max(2 * k, 4), n_components=min(16, X.shape[0] - 1)).fit(X, labels)
 
 
 def prune_for_shipping(run_dir: Path) -> None:

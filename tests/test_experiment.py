@@ -44,14 +44,21 @@ def test_compare_trains_and_analyzes_every_method(tmp_path):
 
 @pytest.mark.slow
 def test_separation_clusters_single_perspective_students(tmp_path):
+    """Two tiny students trained from the same initial weights on different perspectives separate, more than their
+    texts alone do (the step-0 control, where both are still the initial model)."""
     out = tmp_path / "sep"
-    proc = mind("experiment", "separation", "--data", DATA, "--student", "tiny", "--out", out, "--steps", 2,
-                "--perspectives", "formal,intuitive")
+    proc = mind("experiment", "separation", "--data", "demo", "--student", "tiny", "--out", out, "--steps", 16,
+                "--perspectives", "formal,intuitive", "max_problems=8", "probe_problems=8", "finetune=full", "lr=3e-3",
+                "max_length=160", "snapshot_every=0", "checkpoint_every=0")
     res = json.loads((out / "separation.json").read_text())
-    assert res["perspectives"] == ["formal", "intuitive"] and res["n_points"] == 8  # 4 probe problems x 2 students
-    assert -1.0 <= res["ari"] <= 1.0 and res["n_active_clusters"] >= 1 and "ari=" in proc.stdout
+    assert res["perspectives"] == ["formal", "intuitive"] and res["n_points"] == 16  # 8 probe problems x 2 students
+    # no cluster mixes the two students (the DP mixture may split one student's points further)
+    assert res["homogeneity"] > 0.9 and res["ari"] > 0.5 and res["n_active_clusters"] >= 2 and "ari=" in proc.stdout
+    # training adds separation beyond the texts' surface style (step 0: the same initial student on both texts)
+    assert res["ari"] > res["text_only"]["ari"] + 0.2
+    assert set(res["same_text"]) >= {"ari", "ami", "homogeneity", "completeness", "n_active_clusters"}
     pts = pd.read_parquet(out / "separation_points.parquet")
-    assert sorted(pts["student"].unique()) == ["formal", "intuitive"] and len(pts) == 8
+    assert sorted(pts["student"].unique()) == ["formal", "intuitive"] and len(pts) == 16
 
 
 def test_cached_runs_exist_and_follow_the_contract():
