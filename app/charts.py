@@ -272,3 +272,19 @@ def _natural(s: str):
         return (0, float(s), s)
     except ValueError:
         return (1, 0.0, s)
+
+
+def separation_scatter(points: pd.DataFrame, perspectives: list[str]) -> go.Figure:
+    """The separation experiment's map: one colour per single-perspective student, one symbol per DP cluster."""
+    fig = go.Figure()
+    col = colors(perspectives)
+    for p in [q for q in perspectives if q in set(points["student"])]:
+        part = points[points["student"] == p]
+        fig.add_trace(go.Scattergl(x=part["x"], y=part["y"], mode="markers", name=display_name(p),
+                                   marker=dict(color=col[p], size=9, symbol=part["cluster"].astype(int) % 24),
+                                   customdata=part["problem_id"].astype(str),
+                                   hovertemplate="%{customdata}<br>cluster %{marker.symbol}<extra>" + display_name(p)
+                                                 + "</extra>"))
+    fig.update_layout(title="One student per perspective: hidden states (colour = student, symbol = DP cluster)",
+                      xaxis_title="map x", yaxis_title="map y", **{**_LAYOUT, "height": 440})
+    return fig

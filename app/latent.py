@@ -114,3 +114,29 @@ def find_separation(roots: list[Path]) -> list[Path]:
         if Path(r).is_dir():
             found += sorted(Path(r).glob("*/separation*.json")) + sorted(Path(r).glob("separation*/summary.json"))
     return found
+
+
+SEPARATION_VIEWS = {"own_text": "each student on its own perspective's rationales (the paper's RQ4)",
+                    "text_only": "control: step 0, every student still the initial model (the texts' surface style)",
+                    "same_text": "control: the trained students on one shared perspective's rationales (weights only)"}
+
+
+def separation_table(result: dict) -> pd.DataFrame:
+    """One row per view of a ``separation.json`` (own_text and, when recorded, the two controls) with the cluster
+    scores against the student labels."""
+    cols = ["ari", "ami", "homogeneity", "completeness", "n_active_clusters"]
+    rows = []
+    for view, what in SEPARATION_VIEWS.items():
+        block = result if view == "own_text" else result.get(view)
+        if isinstance(block, dict) and "ari" in block:
+            rows.append({"view": view, "what it shows": what, **{c: block.get(c) for c in cols}})
+    return pd.DataFrame(rows, columns=["view", "what it shows", *cols])
+
+
+def separation_points(result_file: Path) -> pd.DataFrame | None:
+    """The 2-D map of a separation experiment (``separation_points.parquet`` beside its result), if written."""
+    f = Path(result_file).parent / "separation_points.parquet"
+    if not f.is_file():
+        return None
+    pts = pd.read_parquet(f)
+    return pts if {"student", "x", "y"} <= set(pts.columns) else None

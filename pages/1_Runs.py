@@ -18,6 +18,11 @@ if not paths:
         st.page_link(ui.page_path("2_Launch.py"), label="Launch a run", icon=":material/rocket_launch:")
     st.stop()
 
+start_here = settings.cached_runs_dir() / "START_HERE.md"
+if start_here.is_file():
+    with st.expander("Start here: which bundled run answers which question", expanded=True):
+        st.markdown(start_here.read_text(encoding="utf-8"))
+
 with ui.guard("the runs table"):
     table = loading.runs_table(paths)
     shown = table.drop(columns=["path", "error"])

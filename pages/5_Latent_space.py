@@ -42,11 +42,36 @@ def _tail(f, n=20):
         return ""
 
 
+def separation():
+    """Results of `mind experiment separation` found in the runs folders (independent of the chosen run)."""
+    seps = latent.find_separation(settings.roots())
+    if seps:
+        st.subheader("Separation experiment: one student per perspective")
+        st.caption("`mind experiment separation` trains one single-perspective student per perspective from the same "
+                   "initial weights, then clusters their hidden states. Scores near 1 mean the DP clusters recover which "
+                   "student it was; compare with the controls before calling a mode internalised.")
+        for f in seps:
+            try:
+                result = json.loads(f.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                st.warning(f"{f}: unreadable result file")
+                continue
+            st.markdown(f"**{f.parent.name}**: {len(result.get('perspectives', []))} students, "
+                        f"{result.get('n_points', '?')} points")
+            st.dataframe(latent.separation_table(result), hide_index=True, width="stretch",
+                         column_config={"what it shows": st.column_config.TextColumn(width="large")})
+            pts = latent.separation_points(f)
+            if pts is not None:
+                st.plotly_chart(charts.separation_scatter(pts, list(result.get("perspectives", []))),
+                                key=f"sep_{f.parent.name}")
+
+
 with ui.guard(path.name):
     run = loading.open_run(path)
     ui.run_caption(run)
     if not run.snapshot_steps:
         st.info("This run has no hidden-state snapshots yet; they are written every `snapshot_every` steps and at the end.")
+        separation()
         st.stop()
     res = latent.load(path)
     job = ui.registry().get("analyze", path)
@@ -58,6 +83,7 @@ with ui.guard(path.name):
                 ui.registry().start_analyze(path)
                 st.rerun()
         analysis_progress(path)
+        separation()
         st.stop()
 
     metrics, points = res
@@ -105,11 +131,4 @@ with ui.guard(path.name):
 
     view()
 
-    seps = latent.find_separation(settings.roots())
-    if seps:
-        with st.expander("Separation experiment (one student per perspective)"):
-            for f in seps:
-                try:
-                    st.json(json.loads(f.read_text(encoding="utf-8")))
-                except (OSError, ValueError):
-                    st.warning(f"{f}: unreadable result file")
+    separation()

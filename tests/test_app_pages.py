@@ -231,3 +231,36 @@ def test_latent_page_on_an_analysed_run(roots):
     assert [int(s) for s in steps] == [0, 3, 6]
     at.select_slider(key="lat_step").set_value(3).run()
     assert "Step 3" in figures(at)[0]["layout"]["title"]["text"]
+
+
+def test_latent_page_shows_a_separation_experiment_with_its_controls(roots, tmp_path):
+    """A separation result (as `mind experiment separation` writes it) in the cached folder: the table has the
+    paper's view and both controls, and the map has one trace per student."""
+    import pandas as pd
+
+    copy_run(roots)
+    sep = roots.parent / "cached" / "smollm2-separation"
+    sep.mkdir(parents=True)
+    result = {"perspectives": ["formal", "intuitive"], "n_points": 4, "ari": 0.9, "ami": 0.8, "homogeneity": 1.0,
+              "completeness": 0.7, "n_active_clusters": 3,
+              "text_only": {"ari": 0.1, "ami": 0.1, "homogeneity": 0.2, "completeness": 0.2, "n_active_clusters": 2},
+              "same_text": {"ari": 0.5, "ami": 0.4, "homogeneity": 0.6, "completeness": 0.6, "n_active_clusters": 2}}
+    (sep / "separation.json").write_text(json.dumps(result))
+    pd.DataFrame({"problem_id": ["a", "b", "a", "b"], "student": ["formal", "formal", "intuitive", "intuitive"],
+                  "cluster": [0, 0, 1, 2], "x": [0.0, 0.1, 1.0, 1.1], "y": [0.0, 0.1, 1.0, 1.2]}
+                 ).to_parquet(sep / "separation_points.parquet")
+    at = open_page("latent")
+    assert_clean(at)
+    table = next(df.value for df in at.dataframe if "what it shows" in df.value.columns)
+    assert table["view"].tolist() == ["own_text", "text_only", "same_text"]
+    assert table["ari"].tolist() == [0.9, 0.1, 0.5]
+    sep_fig = next(f for f in figures(at) if "One student per perspective" in f["layout"]["title"]["text"])
+    assert [t["name"] for t in sep_fig["data"]] == ["Formal-Symbolic", "Intuitive"]
+
+
+def test_runs_page_shows_the_start_here_note_of_the_bundled_runs(roots):
+    copy_run(roots)
+    (roots.parent / "cached" / "START_HERE.md").write_text("- **smollm2-mind**: the curriculum, on the Curriculum page\n")
+    at = open_page("runs")
+    assert_clean(at)
+    assert "smollm2-mind" in texts(at.markdown)
