@@ -1,4 +1,5 @@
-"""Training-step benchmarks: MIND overhead, `uniform` tokens/s against TRL's SFTTrainer, hardware efficiency.
+"""Training-step benchmarks: MIND overhead over the bare student work, `uniform` tokens/s against TRL's SFTTrainer,
+hardware efficiency.
 
 Composes the library's own pieces (mind.trainer's ``_weights`` / ``rationale_losses`` / ``_student_pass``, mind.losses, MetaNet, the
 inertia calibrator, mind.telemetry and RunWriter) into one step per variant, on one batch of ``--problems-per-step``
@@ -8,12 +9,20 @@ trainer's shared-prompt layout (each question's prompt once for its K rationales
 Variants:
 
   mind         the trainer's MIND step: MetaNet forward/backward, selection, the selected rationales with gradients
-               and the others under no_grad (their L_real feeds the calibrator), consistency term, calibration,
-               meta loss, both optimisers, telemetry records written to a temporary run directory
+               and the others under no_grad (their L_real feeds the calibrator; the no-grad pass reuses the
+               selected pass's prompt keys/values), consistency term, calibration, meta loss, both optimisers,
+               the per-step tracking metrics (mind.tracking.agreement, curriculum shift) and telemetry records
+               written to a temporary run directory. Timed in parts too (printed as a breakdown)
   mind-skip    the same step on a step where ``rescore_every`` > 1 skips the no-grad pass; a run with rescore_every=N
                costs (mind + (N - 1) * mind-skip) / N per step on average (printed for N = 4 and 8)
+  bare         the same student work done bare: ``mind.trainer.rationale_losses`` over the rationales `mind`
+               selected this round (backward, alpha-weighted plain CE, lambda = 0) and a no-grad pass over the
+               others, then the student's optimiser step; no MetaNet, calibration, consistency term, tracking or
+               telemetry. mind/bare is the MIND-overhead target (<= 1.10x)
+  bare-2prompt `bare` with the prompts computed again in the no-grad pass (``reuse_prompt=False``, the path before
+               the prompt keys/values were reused): bare-2prompt/bare is what the reuse saves
   sft-sel      plain SFT over the rationales `mind` selected this round (alpha-weighted CE, no MetaNet/JSD/telemetry)
-  uniform      plain SFT over all K rationales (the `uniform` method's step; the honest comparison for `mind`)
+  uniform      plain SFT over all K rationales (the `uniform` method's step); target mind/uniform <= 0.75x
   uniform-full the same step with every sequence carrying its own copy of the prompt (the layout before the
                shared-prompt fast path; what TRL computes)
   uniform-bf16 the `uniform` step under bf16 autocast (``precision=bf16``); only where this CPU's bf16 matmul is fast
@@ -39,6 +48,7 @@ the M target positions; attention scores+values; LoRA's own r=8 matmuls are < 1%
 real positions only (prompt once per question) with causal attention.
 
     .venv/bin/python bench/bench_train.py --student tiny --repeats 5 --trl [--bf16 auto|on|off]
+    .venv/bin/python bench/bench_train.py --student smollm2-135m --variants mind,bare,bare-2prompt,uniform --repeats 3
 """
 
 from __future__ import annotations
@@ -52,6 +62,9 @@ import time
 from pathlib import Path
 
 import _env  # noqa: F401  (the repository on sys.path, the offline environment)
+
+
+VARIANTS = ("mind", "mind-skip", "bare", "bare-2prompt", "sft-sel", "uniform", "uniform-full", "uniform-bf16")
 
 
 def _now():
@@ -99,6 +112,11 @@ class Bench:
         self.metanet = MetaNet(self.features.shape[-1], self.K, cfg.meta_hidden, cfg.meta_heads, True, cfg.meta_score)
         self.opt_m = torch.optim.AdamW(self.metanet.parameters(), lr=cfg.meta_warmup_lr)
         self.calibrator = InertiaCalibrator(len(self.problems), self.K, cfg.effective_g)
+        from mind.tracking import CurriculumTracker
+
+        self.curriculum = CurriculumTracker(self.K)
+        self.variants: set[str] | None = None  # None = all (main() sets --variants)
+        self.parts: dict[str, list[float]] = {}  # the mind step's breakdown, per timed round
         self.tmp = tempfile.TemporaryDirectory(prefix="bench_train_")
         self.writer = RunWriter(Path(self.tmp.name) / "run")
         self.times: dict[str, list[float]] = {}
@@ -142,40 +160,70 @@ class Bench:
     def v_mind(self, r: int, warm: bool, rescore: bool = True) -> int:
         from mind import losses
         from mind.telemetry import sample_records, step_record
+        from mind.threads import small_ops
+        from mind.tracking import agreement, perspective_mean_predictor
         from mind.trainer import _weights, rationale_losses
 
         cfg, K = self.cfg, self.K
-        t0 = _now()
+        marks = [("start", _now())]
         idx, mask, eps = self._batch(r)
-        scores, attn = self.metanet(self.features[idx], mask)
+        with small_ops():  # as the trainer: MetaNet's tiny tensors on one thread
+            scores, attn = self.metanet(self.features[idx], mask)
         alpha = _weights(cfg, warm, scores, mask, self.golden[idx])
+        marks.append(("metanet forward + selection", _now()))
         lam = cfg.effective_lam
         rest = mask & ~(alpha > 0) & rescore
         ce_all, total, sft, cons, n_tok = rationale_losses(self.student, eps, alpha, rest, K, lam, self.tok.pad_token_id,
                                                            self.shared, "cpu", lambda t: t.backward())
+        marks.append(("student passes (incl. consistency)", _now()))
         ce_all = ce_all.detach()
         self.calibrator.update(idx, ce_all, mask)
         filtered = self.calibrator.filtered[idx]
-        meta_per = losses.meta_loss(scores, filtered, mask & self.calibrator.seen[idx], cfg.tau, cfg.meta_kl_direction)
-        meta_per.mean().backward()
+        ranked = mask & self.calibrator.seen[idx]
+        meta_per = losses.meta_loss(scores, filtered, ranked, cfg.tau, cfg.meta_kl_direction)
+        with small_ops():
+            meta_per.mean().backward()
+        marks.append(("calibration + meta loss backward", _now()))
         self._opt_step()
-        self.opt_m.step()
+        marks.append(("student optimiser", _now()))
+        with small_ops():
+            self.opt_m.step()
         self.opt_m.zero_grad(set_to_none=True)
         stats = [total.item(), sft.item(), cons.item(), meta_per.mean().item()]
-        t1 = _now()  # ---- telemetry: what the trainer does per step with one process
+        marks.append(("metanet optimiser", _now()))
+        # ---- per-step tracking, as the trainer does on every step (snapshot steps add held-out scoring; not here)
+        with small_ops():
+            tracking = agreement(scores.detach(), filtered, ranked,
+                                 perspective_mean_predictor(self.calibrator.filtered, self.calibrator.seen))
+        tracking["curriculum_shift"] = self.curriculum.update(r, alpha)
+        marks.append(("tracking metrics", _now()))
+        t0, t1 = marks[0][1], marks[-1][1]
         rec = step_record(r + 1, self.persp, mask=mask, alpha=alpha, scores=scores.detach(), ce=ce_all,
                           filtered=filtered, epoch=0.0, lr=cfg.lr, meta_lr=cfg.meta_lr, meta_phase="joint",
                           time_s=t1 - t0, tokens_per_s=n_tok / (t1 - t0), wall=time.time(), loss_total=stats[0],
-                          loss_sft=stats[1], loss_cons=stats[2], loss_meta=stats[3], tokens=n_tok)
+                          loss_sft=stats[1], loss_cons=stats[2], loss_meta=stats[3], tokens=n_tok, **tracking)
         self.writer.log_step(rec)
         self.writer.log_samples(sample_records(r + 1, [self.problems[i].id for i in idx.tolist()], self.persp, mask=mask,
                                                alpha=alpha, scores=scores.detach(), ce=ce_all, filtered=filtered,
                                                attention=attn.detach(), meta_loss=meta_per.detach()))
-        t2 = _now()
+        marks.append(("telemetry records", _now()))
         if rescore:
-            self.extra["telemetry"].append(t2 - t1)
-            self.alpha_sel = alpha
+            self.extra["telemetry"].append(marks[-1][1] - t1)
+            for (_, a), (name, b) in zip(marks, marks[1:]):
+                self.parts.setdefault(name, []).append(b - a)
+            self.alpha_sel, self.rest_sel = alpha, rest
             self.extra["n_selected"].append(float((alpha > 0).sum(-1).float().mean()))
+        return n_tok
+
+    def v_bare(self, r: int, reuse_prompt: bool = True) -> int:
+        """The student's work of this round's `mind` step, bare: selected with gradients, the rest without."""
+        from mind.trainer import rationale_losses
+
+        _, _, eps = self._batch(r)
+        _, _, _, _, n_tok = rationale_losses(self.student, eps, self.alpha_sel, self.rest_sel, self.K, 0.0,
+                                             self.tok.pad_token_id, self.shared, "cpu", lambda t: t.backward(),
+                                             reuse_prompt=reuse_prompt)
+        self._opt_step()
         return n_tok
 
     def v_sft_sel(self, r: int) -> int:
@@ -237,10 +285,12 @@ class Bench:
     def run_round(self, r: int, warm: bool):
         """One timed call of every variant on batch r (plus the matmul peak probe)."""
         plan = [("mind", lambda: self.v_mind(r, warm)), ("mind-skip", lambda: self.v_mind(r, warm, rescore=False)),
+                ("bare", lambda: self.v_bare(r)), ("bare-2prompt", lambda: self.v_bare(r, reuse_prompt=False)),
                 ("sft-sel", lambda: self.v_sft_sel(r)), ("uniform", lambda: self.v_uniform(r)),
                 ("uniform-full", lambda: self.v_uniform(r, shared=False))]
         if self.bf16:
             plan.append(("uniform-bf16", lambda: self.v_uniform(r, bf16=True)))
+        plan = [(n, fn) for n, fn in plan if self.variants is None or n in self.variants]
         for name, fn in plan:
             t = _now()
             n = fn()
@@ -322,14 +372,26 @@ def main(argv=None) -> int:
     ap.add_argument("--max-length", type=int, default=256)
     ap.add_argument("--checkpointing", action=argparse.BooleanOptionalAction, default=True,
                     help="activation checkpointing in the student, as the trainer's default (TRL's own setting is left at its default)")
+    ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0 = torch's default, as mind train)")
+    ap.add_argument("--variants", default="all",
+                    help=f"comma-separated subset of {','.join(VARIANTS)} (bare, mind-skip and sft-sel need mind)")
     ap.add_argument("--trl", action="store_true", help="also time TRL's SFTTrainer (pip install -r bench/requirements.txt)")
     ap.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
                     help="bf16 variants: auto = only where this CPU's bf16 matmul is fast (precision=auto's probe)")
     args = ap.parse_args(argv)
+    variants = None if args.variants == "all" else set(args.variants.split(","))
+    if variants is not None:
+        unknown = variants - set(VARIANTS)
+        if unknown or (variants & {"bare", "bare-2prompt", "mind-skip", "sft-sel"} and "mind" not in variants):
+            ap.error(f"--variants {args.variants}: " + (f"unknown {sorted(unknown)}; pick from {','.join(VARIANTS)}"
+                                                        if unknown else "bare, mind-skip and sft-sel need mind"))
 
     import torch
 
     from mind.precision import cached_probe, is_fast, machine_line
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     print(f"machine: {machine_line()}", flush=True)
     probe = cached_probe()
@@ -342,6 +404,7 @@ def main(argv=None) -> int:
     t0 = _now()
     bench = Bench(args)
     bench.bf16 = bf16
+    bench.variants = variants
     print(f"student {args.student}: setup {_now() - t0:.1f} s; torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{os.cpu_count()} cpus, load avg {os.getloadavg()[0]:.1f}; {args.problems_per_step} problems x {bench.K} "
           f"perspectives per step, max_length {args.max_length}, warm-up {args.warmup}, repeats {args.repeats}")
@@ -366,41 +429,69 @@ def report(bench: Bench, args) -> None:
     med = lambda xs: statistics.median(xs[w:]) if len(xs) > w else float("nan")  # noqa: E731
     t = {k: med(v) for k, v in bench.times.items()}
     rate = {k: statistics.median([n / s for n, s in zip(bench.tokens[k][w:], bench.times[k][w:])]) for k in bench.times}
-    print(f"\n{'variant':<13} {'median s':>9} {'min-max s':>15} {'real tok':>9} {'tok/s':>8}  vs mind")
+    ref = "mind" if "mind" in t else next(iter(t))
+    print(f"\n{'variant':<13} {'median s':>9} {'min-max s':>15} {'real tok':>9} {'tok/s':>8}  vs {ref}")
     for k in bench.times:
         xs = bench.times[k][w:]
         print(f"{k:<13} {t[k]:>9.3f} {min(xs):>7.3f}-{max(xs):<7.3f} {statistics.median(bench.tokens[k][w:]):>9.0f} "
-              f"{rate[k]:>8.0f}  {t['mind'] / t[k]:>5.2f}x")
-    tele = 100 * med(bench.extra["telemetry"]) / t["mind"]
-    peak = statistics.median(bench.extra["matmul_flops"][w * 3:])
-    fl, ufl = med(bench.extra["flops"]), med(bench.extra["useful_flops"])
-    eff, ueff = fl / t["uniform"] / peak, ufl / t["uniform"] / peak
-    print(f"\nselected per problem (mind): {med(bench.extra['n_selected']):.2f} of {bench.K}; padding in the uniform batch: "
-          f"{100 * med(bench.extra['pad_frac']):.0f}% of computed positions")
-    print(f"telemetry (step_record + sample_records + RunWriter writes): {1e3 * med(bench.extra['telemetry']):.1f} ms = {tele:.2f}% of the mind step")
-    if "uniform-bf16" in t:
-        peak16 = statistics.median(bench.extra["matmul_bf16_flops"][w * 3:])
-        print(f"bf16 torch.mm 2048^2: median {peak16 / 1e9:.1f} GFLOP/s; uniform-bf16 step: {fl / t['uniform-bf16'] / 1e9:.1f} GFLOP/s "
-              f"= {fl / t['uniform-bf16'] / peak16:.2f} of bf16 peak, {fl / t['uniform-bf16'] / peak:.2f} of fp32 peak")
-    print(f"fp32 torch.mm 2048^2: median {peak / 1e9:.1f} GFLOP/s; uniform step: {fl / 1e9:.1f} GFLOP computed "
-          f"({ufl / 1e9:.1f} useful) -> {fl / t['uniform'] / 1e9:.1f} GFLOP/s = {eff:.2f} of peak ({ueff:.2f} useful); "
-          f"P_dec={bench.P_dec / 1e6:.1f}M V={bench.V} d={bench.d} L={bench.L}")
-    amort = {n: (t["mind"] + (n - 1) * t["mind-skip"]) / n for n in (4, 8)}
-    print("mind step averaged over a run with rescore_every=N: " + ", ".join(
-        f"N={n}: {a:.3f} s = {a / t['sft-sel']:.2f}x sft-sel" for n, a in amort.items()))
-    parts = [f"mind/sft-sel {t['mind'] / t['sft-sel']:.2f}x (target <=1.10; rescore_every=8: {amort[8] / t['sft-sel']:.2f}x)",
-             f"mind/uniform {t['mind'] / t['uniform']:.2f}x",
-             f"bf16 autocast: uniform/uniform-bf16 {t['uniform'] / t['uniform-bf16']:.2f}x faster" if "uniform-bf16" in t
-             else "bf16: skipped (slow on this CPU)",
-             f"shared prompt: uniform-full/uniform {t['uniform-full'] / t['uniform']:.2f}x faster", f"telemetry {tele:.1f}% (<=2)"]
-    if "trl" in rate:
+              f"{rate[k]:>8.0f}  {t[ref] / t[k]:>5.2f}x")
+    # Ratios of two variants: the median over rounds of their per-round ratio (both timed in the same round, so
+    # load that comes and goes hits both), next to the ratio of the medians.
+    def ratio(a: str, b: str) -> str:
+        per = statistics.median([x / y for x, y in zip(bench.times[a][w:], bench.times[b][w:])])
+        return f"{a}/{b} {per:.2f}x (ratio of medians {t[a] / t[b]:.2f}x)"
+
+    parts = []
+    if "mind" in t:
+        print(f"\nselected per problem (mind): {med(bench.extra['n_selected']):.2f} of {bench.K}")
+        total = sum(med(v) for v in bench.parts.values())
+        print("mind step, by part (medians):")
+        for name, xs in bench.parts.items():
+            print(f"  {name:<36} {1e3 * med(xs):>9.1f} ms  {100 * med(xs) / total:>5.1f}%")
+        tele = 100 * med(bench.extra["telemetry"]) / t["mind"]
+        print(f"telemetry (step_record + sample_records + RunWriter writes): {1e3 * med(bench.extra['telemetry']):.1f} ms "
+              f"= {tele:.2f}% of the mind step")
+        if "bare" in t:
+            parts.append(ratio("mind", "bare") + " (target <=1.10)")
+        if "uniform" in t:
+            parts.append(ratio("mind", "uniform") + " (target <=0.75)")
+        if "bare-2prompt" in t and "bare" in t:
+            parts.append("prompt reuse: " + ratio("bare-2prompt", "bare"))
+        if "sft-sel" in t:
+            parts.append(ratio("mind", "sft-sel"))
+        if "mind-skip" in t:
+            amort = {n: (t["mind"] + (n - 1) * t["mind-skip"]) / n for n in (4, 8)}
+            base = "bare" if "bare" in t else "mind"
+            print("mind step averaged over a run with rescore_every=N: " + ", ".join(
+                f"N={n}: {a:.3f} s = {a / t[base]:.2f}x {base}" for n, a in amort.items()))
+        parts.append(f"telemetry {tele:.1f}% (<=2)")
+    if "uniform-bf16" in t and "uniform" in t:
+        parts.append(f"bf16 autocast: uniform/uniform-bf16 {t['uniform'] / t['uniform-bf16']:.2f}x faster")
+    elif not bench.bf16:
+        parts.append("bf16: skipped (slow on this CPU)")
+    if "uniform-full" in t and "uniform" in t:
+        parts.append(f"shared prompt: uniform-full/uniform {t['uniform-full'] / t['uniform']:.2f}x faster")
+    if "uniform" in t and bench.extra["flops"]:
+        peak = statistics.median(bench.extra["matmul_flops"][w * 3:])
+        fl, ufl = med(bench.extra["flops"]), med(bench.extra["useful_flops"])
+        eff, ueff = fl / t["uniform"] / peak, ufl / t["uniform"] / peak
+        print(f"padding in the uniform batch: {100 * med(bench.extra['pad_frac']):.0f}% of computed positions")
+        if "uniform-bf16" in t:
+            peak16 = statistics.median(bench.extra["matmul_bf16_flops"][w * 3:])
+            print(f"bf16 torch.mm 2048^2: median {peak16 / 1e9:.1f} GFLOP/s; uniform-bf16 step: {fl / t['uniform-bf16'] / 1e9:.1f} "
+                  f"GFLOP/s = {fl / t['uniform-bf16'] / peak16:.2f} of bf16 peak, {fl / t['uniform-bf16'] / peak:.2f} of fp32 peak")
+        print(f"fp32 torch.mm 2048^2: median {peak / 1e9:.1f} GFLOP/s; uniform step: {fl / 1e9:.1f} GFLOP computed "
+              f"({ufl / 1e9:.1f} useful) -> {fl / t['uniform'] / 1e9:.1f} GFLOP/s = {eff:.2f} of peak ({ueff:.2f} useful); "
+              f"P_dec={bench.P_dec / 1e6:.1f}M V={bench.V} d={bench.d} L={bench.L}")
+        parts.append(f"hw eff {eff:.2f} (>=0.6)")
+    if "trl" in rate and "uniform" in rate:
         parts.append(f"uniform/trl tok/s {rate['uniform'] / rate['trl']:.2f}x (>=1.0; both fp32)")
     if "trl-bf16" in rate:
         parts.append(f"uniform-bf16/trl-bf16 tok/s {rate['uniform-bf16*'] / rate['trl-bf16']:.2f}x (both bf16, TRL's default)")
-    parts.append(f"hw eff {eff:.2f} (>=0.6)")
     from mind.precision import cpu_model
 
-    print(f"\nsummary [{args.student}, median of {args.repeats}, {cpu_model()}]: " + ", ".join(parts))
+    print(f"\nsummary [{args.student}, median of {args.repeats}, {cpu_model()}, load avg {os.getloadavg()[0]:.1f}]: "
+          + ", ".join(parts))
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from mind.perspectives import validate_ids
 from mind.precision import resolve_for_run
 from mind.run import RunWriter, TrackerSink
 from mind.telemetry import sample_records, step_record
+from mind.threads import intra_op_threads, small_ops, threads_for
 from mind.tracking import CurriculumTracker, agreement, perspective_mean_predictor, spearman
 
 
@@ -207,7 +208,8 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
                 mask = masks[idx]
                 scores = attn = None
                 if metanet is not None:
-                    scores, attn = metanet(features[idx].to(acc.device), mask.to(acc.device))
+                    with small_ops():  # MetaNet's tensors are tiny: one thread (mind/threads.py)
+                        scores, attn = metanet(features[idx].to(acc.device), mask.to(acc.device))
                 alpha = _weights(cfg, warm, scores, mask, golden[idx])
                 ctx = acc.no_sync(student) if micro < cfg.grad_accum - 1 else contextlib.nullcontext()
                 rescore = metanet is not None and step % cfg.rescore_every == 0  # MetaNet needs every L_real
@@ -226,7 +228,8 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
                     meta_per = losses.meta_loss(scores, _meta_target(cfg, filtered, ranked.to(acc.device)), ranked.to(acc.device),
                                                 cfg.tau, cfg.meta_kl_direction)
                     accum = 1 if warm else meta_accum
-                    acc.backward(meta_per.mean() / (cfg.grad_accum * accum))
+                    with small_ops():
+                        acc.backward(meta_per.mean() / (cfg.grad_accum * accum))
                     sums["loss_meta"] += meta_per.mean().item() / cfg.grad_accum
                 sums["loss_total"] += total.item() / cfg.grad_accum
                 sums["loss_sft"] += sft.item() / cfg.grad_accum
@@ -245,7 +248,8 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
                 meta_lr = cfg.meta_warmup_lr if warm else cfg.effective_meta_lr
                 for group in opt_m.param_groups:
                     group["lr"] = meta_lr
-                opt_m.step()
+                with small_ops():
+                    opt_m.step()
                 opt_m.zero_grad(set_to_none=True)
 
             # ---- telemetry (gathered over processes; written by the main process only)
@@ -254,8 +258,9 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
             reduced["tokens"] = int(round(reduced["tokens"] * world))
             if writer:
                 epoch_f = step * global_batch / len(problems)
-                tracking = agreement(gathered["scores"], gathered["filtered"], gathered["ranked"],
-                                     perspective_mean_predictor(calibrator.filtered, calibrator.seen))
+                with small_ops():
+                    tracking = agreement(gathered["scores"], gathered["filtered"], gathered["ranked"],
+                                         perspective_mean_predictor(calibrator.filtered, calibrator.seen))
                 tracking["curriculum_shift"] = curriculum.update(int((step - 1) * global_batch // len(problems)), gathered["alpha"])
                 snap_now = (cfg.snapshot_every and step % cfg.snapshot_every == 0) or step == cfg.steps
                 if snap_now and encoded_h:
@@ -422,15 +427,33 @@ def rationale_losses(student, probs, alpha: torch.Tensor, rest: torch.Tensor, K:
     prompts = (selected | rest).any(-1).tolist() if reuse else None
     cache = PromptCache() if reuse else None
     batch = collate(probs, selected.tolist(), pad_id, shared, prompts=prompts)
-    ce, answer_logp = _student_pass(student, batch, len(probs), K, lam > 0, device, prompt=cache)
+    B = len(probs)
+    _, tok_logp, ans = _forward(student, batch, device, answers=lam > 0, prompt=cache)
+    ce = _ce_table(batch, tok_logp, B, K, device)
     kept = cache.detached() if cache is not None and cache.filled else None  # before backward replays any layer
-    total, sft, cons = losses.student_objective(ce, alpha.to(ce.device), answer_logp, lam)
-    backward(total)
+    alpha = alpha.to(ce.device)
+    if lam > 0:
+        # The consistency term is many element-wise ops over (pairs, A, V): it runs on a detached copy of the answer
+        # rows, on few threads (mind/threads.py), and hands its gradient to the rows; the student's backward then
+        # takes sft + <rows, that gradient>, whose gradient is the objective's own.
+        rows = torch.cat(ans)
+        leaf = rows.detach().requires_grad_()
+        pairs = max(int(selected.sum(-1).max()) - 1, 1) / 2  # pairs per selected row: the JSD tensors' size
+        with intra_op_threads(threads_for(int(rows.numel() * pairs))):
+            answer_logp = _answer_tables(batch, leaf.split([len(ix) for ix in batch.answer_index]), B, K, device)
+            total, sft, cons = losses.student_objective(ce, alpha, answer_logp, lam)
+            grad = torch.autograd.grad(cons, leaf, grad_outputs=torch.tensor(lam, dtype=cons.dtype, device=cons.device))[0] \
+                if cons.requires_grad else None
+        backward(sft if grad is None else sft + torch.dot(rows.flatten(), grad.flatten()))
+    else:
+        total, sft, cons = losses.student_objective(ce, alpha, [None] * B, lam)
+        backward(total)
+    total, sft, cons = total.detach(), sft.detach(), cons.detach()
     n_tokens = batch.n_tokens
     if more:
         with torch.no_grad():
             rest_batch = collate(probs, rest.tolist(), pad_id, shared, prompts=prompts)
-            ce_rest, _ = _student_pass(student, rest_batch, len(probs), K, False, device, prompt=kept)
+            ce_rest, _ = _student_pass(student, rest_batch, B, K, False, device, prompt=kept)
         ce = torch.where(rest.to(ce.device), ce_rest, ce)
         n_tokens += rest_batch.n_tokens
     return ce, total, sft, cons, n_tokens
@@ -459,18 +482,28 @@ def _student_pass(student, batch, B: int, K: int, need_answers: bool, device, pr
     """Teacher-forced pass: per-rationale CE (B, K) (NaN where not run) and, if asked, per-problem (K, A, V)
     answer log-distributions (zeros for rationales not run). ``prompt``: see :func:`_forward`."""
     _, tok_logp, ans = _forward(student, batch, device, answers=need_answers, prompt=prompt)
+    ce = _ce_table(batch, tok_logp, B, K, device)
+    return ce, _answer_tables(batch, ans, B, K, device) if need_answers else [None] * B
+
+
+def _ce_table(batch, tok_logp: torch.Tensor, B: int, K: int, device) -> torch.Tensor:
+    """Per-rationale CE (B, K) from the per-target log-probs of ``batch``; NaN where a rationale did not run."""
     ce_seq = losses.per_sequence_ce(tok_logp, batch.seq_of_target.to(device), batch.input_ids.shape[0])
     ce = torch.full((B, K), float("nan"), device=device, dtype=ce_seq.dtype)
-    ce = ce.index_put((batch.seq_problem.to(device), batch.seq_slot.to(device)), ce_seq)
+    return ce.index_put((batch.seq_problem.to(device), batch.seq_slot.to(device)), ce_seq)
+
+
+def _answer_tables(batch, ans, B: int, K: int, device) -> list:
+    """Per problem, its sequences' answer log-distributions ``ans`` (one (A, V) per sequence) as a (K, A, V) table
+    with zeros for the rationales not run; None where fewer than two ran (no pair to compare)."""
     answer_logp = [None] * B
-    if need_answers:
-        for b in range(B):
-            rows = (batch.seq_problem == b).nonzero().flatten().tolist()
-            if len(rows) > 1:  # (K, A, V); the answer span has the same length A in every rationale of a problem
-                stacked = torch.stack([ans[r] for r in rows])
-                full = stacked.new_zeros((K,) + stacked.shape[1:])
-                answer_logp[b] = full.index_copy(0, batch.seq_slot[rows].to(device), stacked)
-    return ce, answer_logp
+    for b in range(B):
+        rows = (batch.seq_problem == b).nonzero().flatten().tolist()
+        if len(rows) > 1:  # (K, A, V); the answer span has the same length A in every rationale of a problem
+            stacked = torch.stack([ans[r] for r in rows])
+            full = stacked.new_zeros((K,) + stacked.shape[1:])
+            answer_logp[b] = full.index_copy(0, batch.seq_slot[rows].to(device), stacked)
+    return answer_logp
 
 
 @torch.no_grad()

@@ -7,6 +7,9 @@
 * The shared-prompt layout (``collate(shared_prefix=True)``: each question's prompt runs once, its keys/values feed
   all K rationales) gives the plain layout's cross-entropies, answer distributions, gradients and snapshot states,
   with and without activation checkpointing, on a Llama and a Qwen2 student.
+* ``mind.trainer.rationale_losses`` (the trainer's student side: the selected rationales with gradients, then the
+  others in a no-grad pass that reuses the first pass's prompt keys/values, the consistency term's gradient computed
+  apart on few threads) gives the losses and gradients of the straightforward two-pass computation.
 
 Tolerance: 1e-4 absolute on cross-entropies of about 10.8 nats and on log-probabilities (fp32; the two paths sum in
 different orders, so bit equality is not expected), 1e-5 relative on gradients' norms.
@@ -280,14 +283,17 @@ def test_shared_prefix_puts_rows_back_in_batch_order_with_a_single_length_group(
 
 
 # ------------------------------------------------------------------ the no-grad pass reuses the prompt keys/values
-# alpha > 0 marks the rationales trained on (with gradients); ``rest`` the ones only scored (no grad). In "one-sided"
-# problem 0 trains on nothing and problem 1 scores nothing, so the two passes of the old path had different prompts.
-REUSE = {"mixed": ([[0.5, 0, 0.3, 0, 0, 0.2, 0, 0], [0, 0.6, 0, 0, 0.4, 0, 0, 0]], None),
-         "one-sided": ([[0] * 8, [0.25, 0.25, 0, 0, 0.25, 0, 0, 0.25]], [[True] * 8, [False] * 8])}
+# alpha > 0 marks the rationales trained on (with gradients); ``rest`` the ones only scored (no grad); lambda weighs
+# the consistency term. In "one-sided" problem 0 trains on nothing and problem 1 scores nothing, so the two passes of
+# the old path had different prompts. Tolerance: a few float32 ulps of a ~10.8-nat loss; gradients 1e-5 relative.
+MIXED = [[0.5, 0, 0.3, 0, 0, 0.2, 0, 0], [0, 0.6, 0, 0, 0.4, 0, 0, 0]]
+REUSE = {"mixed": (MIXED, None, 0.1), "no consistency": (MIXED, None, 0.0),
+         "one-sided": ([[0] * 8, [0.25, 0.25, 0, 0, 0.25, 0, 0, 0.25]], [[True] * 8, [False] * 8], 0.1)}
 
 
 def _reference_losses(student, encoded, alpha, rest, K, lam, pad_id):
-    """The path before prompt reuse, from the primitives: two collates, the prompts computed in each pass."""
+    """The path before prompt reuse, from the primitives: two collates, the prompts computed in each pass, one
+    backward through the whole objective (consistency term included)."""
     from mind import losses
 
     batch = collate(encoded, (alpha > 0).tolist(), pad_id, shared_prefix=True)
@@ -309,9 +315,10 @@ def test_no_grad_pass_reusing_the_prompt_gives_the_same_losses_and_gradients(set
     tok, encoded, _, _, K = setup
     student = _tiny_student(kind, tok, checkpointing)
     params = [p for p in student.parameters() if p.requires_grad]
-    alpha = torch.tensor(REUSE[case][0])
+    rows, rest_rows, lam = REUSE[case]
+    alpha = torch.tensor(rows)
     mask = torch.tensor([ep.mask for ep in encoded])
-    rest = mask & ~(alpha > 0) if REUSE[case][1] is None else torch.tensor(REUSE[case][1])
+    rest = mask & ~(alpha > 0) if rest_rows is None else torch.tensor(rest_rows)
     decoder_calls = [0]
     student.lm.get_decoder().register_forward_pre_hook(lambda *_: decoder_calls.__setitem__(0, decoder_calls[0] + 1))
     out = {}
@@ -320,19 +327,19 @@ def test_no_grad_pass_reusing_the_prompt_gives_the_same_losses_and_gradients(set
             p.grad = None
         decoder_calls[0] = 0
         if way == "reference":
-            ce, total, sft, cons = _reference_losses(student, encoded, alpha, rest, K, 0.1, tok.pad_token_id)
+            ce, total, sft, cons = _reference_losses(student, encoded, alpha, rest, K, lam, tok.pad_token_id)
         else:
-            ce, total, sft, cons, _ = rationale_losses(student, encoded, alpha, rest, K, 0.1, tok.pad_token_id, True, "cpu",
+            ce, total, sft, cons, _ = rationale_losses(student, encoded, alpha, rest, K, lam, tok.pad_token_id, True, "cpu",
                                                        lambda t: t.backward(), reuse_prompt=way == "reused")
         out[way] = (ce.detach(), torch.stack([total, sft, cons]).detach(), [p.grad.clone() for p in params], decoder_calls[0])
     ce0, l0, g0, calls0 = out["reference"]
     assert int((~ce0.isnan()).sum()) == int(((alpha > 0) | rest).sum())  # every trained and every scored rationale
-    assert float(l0[2]) > 0 or case == "one-sided"  # the consistency term is really in the loss
+    assert (float(l0[2]) > 0) == (lam > 0)  # the consistency term is really in the loss when lambda > 0
     for way in ("reused", "not reused"):
         ce1, l1, g1, calls1 = out[way]
         assert torch.equal(ce0.isnan(), ce1.isnan())
-        assert torch.allclose(ce0.nan_to_num(), ce1.nan_to_num(), atol=2e-6, rtol=0), float((ce0 - ce1).nan_to_num().abs().max())
-        assert torch.allclose(l0, l1, atol=2e-6, rtol=0)
+        assert torch.allclose(ce0.nan_to_num(), ce1.nan_to_num(), atol=5e-6, rtol=0), float((ce0 - ce1).nan_to_num().abs().max())
+        assert torch.allclose(l0, l1, atol=5e-6, rtol=0), (l0, l1)
         for x, y in zip(g0, g1):
             assert torch.allclose(x, y, atol=1e-7, rtol=1e-5), float((x - y).abs().max())
         # the prompt pass is one decoder call; reused, the no-grad pass makes no call of its own for the prompts
