@@ -3,7 +3,7 @@
 A :class:`JsonlTail` remembers how far it has read (a byte offset at a line boundary), how many lines and records
 lie before that offset, and which file it read (device and inode, plus the first and the last bytes before the
 offset). A refresh reads from the offset to the end of the file and returns the new complete records. It gives
-exactly what :func:`mind.run.read_jsonl` gives on the whole file:
+exactly what :func:`mind.jsonl_io.read_jsonl` gives on the whole file:
 
 - a complete line (ending in ``\\n``) that is not a JSON object is a :class:`RunDirError` naming its line number;
 - the unterminated last line is the record in flight: it is returned as *provisional* when it already parses as a
@@ -19,33 +19,13 @@ Nothing here is thread-safe; the caller holds a lock. Offsets let a caller re-re
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mind.errors import RunDirError
+from mind.jsonl_io import bad_line_error, parse_line, read_error
 
 _PROBE = 32  # bytes remembered at the start of the file and just before the offset
-
-
-def parse_line(line: bytes):
-    """A JSON object from one line, or None when the line is not one (garbage, a torn record, another JSON type)."""
-    try:
-        obj = json.loads(line)
-    except (ValueError, UnicodeDecodeError, RecursionError):  # JSONDecodeError is a ValueError
-        return None
-    return obj if isinstance(obj, dict) else None
-
-
-def bad_line_error(path: Path, line_no: int) -> RunDirError:
-    return RunDirError(
-        f"{path}: line {line_no} is not a valid JSON record (corrupt run file); delete that line or re-run the training"
-    )
-
-
-def read_error(path: Path, exc: OSError) -> RunDirError:
-    return RunDirError(f"{path}: cannot read it ({exc.strerror}); fix its permissions or re-run the training")
 
 
 @dataclass

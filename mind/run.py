@@ -20,7 +20,8 @@ Layout (every file is JSON, JSONL, Parquet or safetensors; nothing is pickled)::
 Append-only files are written a whole line at a time and flushed, so a reader that meets a torn last line
 (the record in flight) skips it; a crash loses at most that record. Snapshots, chunks and JSON files are written
 to a temporary name and renamed, so a reader sees them complete or not at all (mind/samples_store.py says how a
-crash during a compaction is read).
+crash during a compaction is read). The JSON/JSONL helpers live in mind/jsonl_io.py (below every run-file module);
+this module re-exports them (``read_jsonl``, ``append_jsonl``, ``write_jsonl_atomic``, ``write_json_atomic``).
 
 Reading scales with what changed, not with the run: ``steps`` and the samples tail are read incrementally (a
 per-process cache keyed by the run folder remembers the byte offset, the file's identity and the frame so far;
@@ -44,7 +45,6 @@ Public API::
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import socket
@@ -52,13 +52,13 @@ import threading
 import time
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from mind.errors import RunDirError
-from mind.jsonl_tail import bad_line_error, read_error
+from mind.jsonl_io import _clean, append_jsonl, read_jsonl, write_json_atomic, write_jsonl_atomic  # noqa: F401  (re-exported)
 from mind.run_cache import forget_readers, readers as _readers  # noqa: F401  (forget_readers is public)
 from mind.samples_store import SamplesWriter, read_samples_full, samples_frame
 from mind.steps_frame import read_steps_full, step_of
@@ -73,53 +73,6 @@ PER_PERSPECTIVE = ("weight", "score", "selected", "loss_raw", "loss_filtered")
 
 
 # --------------------------------------------------------------------------------------------- writing
-
-
-def _clean(value: Any) -> Any:
-    """JSON-safe copy: NaN/inf become null, numpy scalars and arrays become Python values."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _clean(value.tolist())
-    if isinstance(value, np.generic):
-        return _clean(value.item())
-    return value
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(_clean(obj), f, indent=2, ensure_ascii=False)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def write_jsonl_atomic(path: Path, records: list[dict]) -> None:
-    """Replace ``path`` by ``records`` (temporary file, fsync, rename): readers see the old or the new file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.unlink(missing_ok=True)
-    append_jsonl(tmp, records)
-    tmp.touch()
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def append_jsonl(path: Path, records: Iterable[dict]) -> None:
-    """Append records, one whole line per write, then flush to the OS."""
-    lines = "".join(json.dumps(_clean(r), ensure_ascii=False, allow_nan=False) + "\n" for r in records)
-    if not lines:
-        return
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(lines)
-        f.flush()
 
 
 class MetricSink(Protocol):
@@ -225,33 +178,6 @@ class TrackerSink:
 
 
 # --------------------------------------------------------------------------------------------- reading
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    """Read a JSONL file written by :class:`RunWriter`. A torn last line is skipped; a bad line elsewhere is an error."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return []
-    except OSError as exc:  # a folder in its place, no permission
-        raise read_error(path, exc) from None
-    lines = data.split(b"\n")
-    torn_tail = not data.endswith(b"\n")
-    out = []
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except (ValueError, UnicodeDecodeError, RecursionError):  # JSONDecodeError is a ValueError
-            obj = None
-        if not isinstance(obj, dict):
-            if torn_tail and i == len(lines) - 1:
-                break  # the record in flight
-            raise bad_line_error(path, i + 1)
-        out.append(obj)
-    return out
 
 
 _step_of = step_of  # the old private name

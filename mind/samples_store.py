@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from mind.errors import RunDirError
-from mind.jsonl_tail import JsonlTail, parse_line
+from mind.jsonl_io import _clean, append_jsonl, parse_line, read_jsonl, write_jsonl_atomic
+from mind.jsonl_tail import JsonlTail
 from mind.samples_chunks import Chunk, chunk_steps, list_chunks, read_chunk, write_chunk
 from mind.steps_frame import step_of
 
@@ -48,8 +49,6 @@ def samples_frame(records: list[dict]) -> pd.DataFrame:
 
 def read_samples_full(run_dir: Path) -> list[dict]:
     """Every sample record from scratch: the whole tail, then every chunk (the reference for tests and the bench)."""
-    from mind.run import read_jsonl
-
     tail_path = Path(run_dir) / TAIL
     tail = read_jsonl(tail_path)
     steps = [step_of(r, tail_path, i) for i, r in enumerate(tail)]
@@ -175,8 +174,6 @@ class SamplesWriter:
 
     def _tail_state(self) -> tuple[set, int, int]:
         if self._state is None:
-            from mind.run import read_jsonl
-
             rows = read_jsonl(self.tail_path)
             steps = {step_of(r, self.tail_path, i) for i, r in enumerate(rows)}
             size = self.tail_path.stat().st_size if self.tail_path.exists() else 0
@@ -184,8 +181,6 @@ class SamplesWriter:
         return self._state
 
     def append(self, records: list[dict]) -> None:
-        from mind.run import _clean, append_jsonl
-
         if not records:
             return
         new_steps = [step_of({"step": _clean(r.get("step"))}, self.tail_path, i) for i, r in enumerate(records)]
@@ -202,8 +197,6 @@ class SamplesWriter:
 
     def _compact(self, new_records: list[dict]) -> None:
         """Tail -> one chunk (renamed into place first), then the tail becomes ``new_records`` only."""
-        from mind.run import read_jsonl, write_jsonl_atomic
-
         rows = read_jsonl(self.tail_path)
         if rows:
             write_chunk(self.run_dir, rows)
@@ -214,8 +207,6 @@ class SamplesWriter:
     def truncate_after(self, step: int) -> None:
         """Drop records newer than ``step`` (``--resume``): chunks beyond it are deleted, a chunk that straddles it
         moves its kept records back into the tail (written before that chunk is deleted)."""
-        from mind.run import read_jsonl, write_jsonl_atomic
-
         self._state = None
         chunks = list_chunks(self.run_dir)
         cut = chunks[-1].hi if chunks else -1  # tail records up to here are covered by a chunk (a compaction's crash)

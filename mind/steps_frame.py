@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from mind.errors import RunDirError
+from mind.jsonl_io import read_jsonl
 from mind.jsonl_tail import JsonlTail
 
 _MAX_STEP = 2**53  # steps are counters; anything larger is corruption (and would not survive a float column)
@@ -55,8 +56,6 @@ def _build(rows: list[dict], cols: list[str]) -> tuple[pd.DataFrame, dict]:
 
 def read_steps_full(path: Path, cols: list[str]) -> pd.DataFrame:
     """The steps DataFrame from a full read of ``path`` (the reader before incremental reads; kept as reference)."""
-    from mind.run import read_jsonl
-
     rows = read_jsonl(path)
     for i, r in enumerate(rows):
         r["step"] = step_of(r, path, i)
