@@ -49,6 +49,10 @@ real positions only (prompt once per question) with causal attention.
 
     .venv/bin/python bench/bench_train.py --student tiny --repeats 5 --trl [--bf16 auto|on|off]
     .venv/bin/python bench/bench_train.py --student smollm2-135m --variants mind,bare,bare-2prompt,uniform --repeats 3
+    .venv/bin/python bench/bench_train.py --student tiny --precision bf16   # every variant under bf16 autocast
+
+Ratios in the summary are medians over rounds of the two variants' per-round ratio (next to the ratio of their
+medians): both are timed in the same round, so load from other work that comes and goes hits both.
 """
 
 from __future__ import annotations
@@ -291,9 +295,14 @@ class Bench:
         if self.bf16:
             plan.append(("uniform-bf16", lambda: self.v_uniform(r, bf16=True)))
         plan = [(n, fn) for n, fn in plan if self.variants is None or n in self.variants]
+        bf16_all = self.args.precision == "bf16"
         for name, fn in plan:
             t = _now()
-            n = fn()
+            if bf16_all and name != "uniform-bf16":  # --precision bf16: every variant under autocast, as precision=bf16
+                with self.torch.autocast("cpu", dtype=self.torch.bfloat16):
+                    n = fn()
+            else:
+                n = fn()
             self.times.setdefault(name, []).append(_now() - t)
             self.tokens.setdefault(name, []).append(n)
         self.matmul()
@@ -372,19 +381,23 @@ def main(argv=None) -> int:
     ap.add_argument("--max-length", type=int, default=256)
     ap.add_argument("--checkpointing", action=argparse.BooleanOptionalAction, default=True,
                     help="activation checkpointing in the student, as the trainer's default (TRL's own setting is left at its default)")
+    ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                    help="precision of every variant (bf16: under autocast, as mind train precision=bf16; not with --trl)")
     ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0 = torch's default, as mind train)")
     ap.add_argument("--variants", default="all",
-                    help=f"comma-separated subset of {','.join(VARIANTS)} (bare, mind-skip and sft-sel need mind)")
+                    help=f"comma-separated subset of {','.join(VARIANTS)} (bare, bare-2prompt, mind-skip and sft-sel need mind)")
     ap.add_argument("--trl", action="store_true", help="also time TRL's SFTTrainer (pip install -r bench/requirements.txt)")
     ap.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
                     help="bf16 variants: auto = only where this CPU's bf16 matmul is fast (precision=auto's probe)")
     args = ap.parse_args(argv)
+    if args.precision == "bf16" and args.trl:
+        ap.error("--precision bf16 with --trl: the TRL comparison runs at both precisions itself; drop one of them")
     variants = None if args.variants == "all" else set(args.variants.split(","))
     if variants is not None:
         unknown = variants - set(VARIANTS)
         if unknown or (variants & {"bare", "bare-2prompt", "mind-skip", "sft-sel"} and "mind" not in variants):
             ap.error(f"--variants {args.variants}: " + (f"unknown {sorted(unknown)}; pick from {','.join(VARIANTS)}"
-                                                        if unknown else "bare, mind-skip and sft-sel need mind"))
+                                                        if unknown else "bare, bare-2prompt, mind-skip and sft-sel need mind"))
 
     import torch
 
@@ -403,7 +416,7 @@ def main(argv=None) -> int:
              "bf16 is slow on this CPU (--bf16 on runs them anyway)")), flush=True)
     t0 = _now()
     bench = Bench(args)
-    bench.bf16 = bf16
+    bench.bf16 = bf16 and args.precision == "fp32"  # in bf16 every variant is already bf16: no separate uniform-bf16
     bench.variants = variants
     print(f"student {args.student}: setup {_now() - t0:.1f} s; torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{os.cpu_count()} cpus, load avg {os.getloadavg()[0]:.1f}; {args.problems_per_step} problems x {bench.K} "
@@ -467,11 +480,11 @@ def report(bench: Bench, args) -> None:
         parts.append(f"telemetry {tele:.1f}% (<=2)")
     if "uniform-bf16" in t and "uniform" in t:
         parts.append(f"bf16 autocast: uniform/uniform-bf16 {t['uniform'] / t['uniform-bf16']:.2f}x faster")
-    elif not bench.bf16:
+    elif not bench.bf16 and args.precision == "fp32":
         parts.append("bf16: skipped (slow on this CPU)")
     if "uniform-full" in t and "uniform" in t:
         parts.append(f"shared prompt: uniform-full/uniform {t['uniform-full'] / t['uniform']:.2f}x faster")
-    if "uniform" in t and bench.extra["flops"]:
+    if "uniform" in t and bench.extra["flops"] and args.precision == "fp32":
         peak = statistics.median(bench.extra["matmul_flops"][w * 3:])
         fl, ufl = med(bench.extra["flops"]), med(bench.extra["useful_flops"])
         eff, ueff = fl / t["uniform"] / peak, ufl / t["uniform"] / peak
@@ -490,7 +503,8 @@ def report(bench: Bench, args) -> None:
         parts.append(f"uniform-bf16/trl-bf16 tok/s {rate['uniform-bf16*'] / rate['trl-bf16']:.2f}x (both bf16, TRL's default)")
     from mind.precision import cpu_model
 
-    print(f"\nsummary [{args.student}, median of {args.repeats}, {cpu_model()}, load avg {os.getloadavg()[0]:.1f}]: "
+    print(f"\nsummary [{args.student}, {args.precision}, median of {args.repeats}, {cpu_model()}, "
+          f"load avg {os.getloadavg()[0]:.1f}]: "
           + ", ".join(parts))
 
 
