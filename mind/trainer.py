@@ -8,7 +8,8 @@ Per optimiser step, for each problem of the batch (GUIDE.md section 1):
 3. The student is teacher-forced on the rationales with alpha > 0 (per-rationale cross-entropy and the answer
    distributions P_k; L_total = sum_k alpha_k CE_k + lambda * sum_{i<j} alpha_i alpha_j JSD(P_i || P_j)), then
    on the others in a no-grad pass, so L_real is known for every rationale (every ``rescore_every`` steps).
-   Each question's prompt runs once for its K rationales where the student allows (``shared_prefix``).
+   Each question's prompt runs once per step for its K rationales, both passes, where the student allows
+   (``shared_prefix``); MetaNet and the other small tensor work run on one thread (mind/threads.py).
 4. The inertia calibrator folds L_real into L~ (EMA, factor g); MetaNet learns from
    L_meta = KL(softmax(s/tau) || softmax(-L~/tau)), with its own learning rate and accumulation.
 5. Records go to the sinks (run directory, trackers); snapshots and checkpoints at their intervals.
