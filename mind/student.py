@@ -141,7 +141,7 @@ class StudentLM(nn.Module):
       tokens, computed in chunks of ``chunk`` rows under activation checkpointing: no (M, V) logits tensor is kept
       for backward (it is recomputed chunk by chunk), so memory stays flat in the number of target tokens;
     * ``answer_logp`` (A, V): full log-distributions at the ``answer_index`` rows (a few per sequence), for the
-      consistency term, taken from the same chunks (logits minus the log-normaliser).
+      consistency term.
 
     With ``prefix`` (a :class:`mind.batching.Prefix`, from ``collate(shared_prefix=True)``) each question's prompt
     runs once; its per-layer keys and values are handed to the rationale pass of all its sequences through a
@@ -170,13 +170,9 @@ class StudentLM(nn.Module):
                 and getattr(cfg, "_attn_implementation", None) in ("sdpa", "eager")
                 and hasattr(self.lm.get_decoder(), "layers"))
 
-    def _target_logp(self, h: torch.Tensor, targets: torch.Tensor, answer_rows: torch.Tensor):
-        """log p(targets) of the rows ``h``, and the full log-distributions of the rows ``answer_rows`` (local
-        indices), from the same logits and log-normaliser."""
+    def _target_logp(self, h: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         logits = self.lm.get_output_embeddings()(h).float()
-        lse = torch.logsumexp(logits, dim=-1)
-        token_logp = logits.gather(1, targets[:, None]).squeeze(1) - lse
-        return token_logp, logits.index_select(0, answer_rows) - lse.index_select(0, answer_rows)[:, None]
+        return logits.gather(1, targets[:, None]).squeeze(1) - torch.logsumexp(logits, dim=-1)
 
     def _decode_shared(self, input_ids, attention_mask, prefix, prompt: PromptCache | None = None) -> torch.Tensor:
         dec = self.lm.get_decoder()
@@ -223,22 +219,13 @@ class StudentLM(nn.Module):
         else:
             hidden = self.lm.get_decoder()(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
         h = hidden[rows, cols]
-        # The answer rows' log-distributions come out of the same chunks as the token log-probs: no second pass of
-        # the vocabulary projection over them, forward or backward.
-        ans_sorted, ans_order = answer_index.sort()
-        parts, answer_parts = [], []
+        parts = []
         for lo in range(0, h.shape[0], self.chunk):
             hc, tc = h[lo : lo + self.chunk], targets[lo : lo + self.chunk]
-            ac = ans_sorted[(ans_sorted >= lo) & (ans_sorted < lo + hc.shape[0])] - lo
             if torch.is_grad_enabled() and hc.requires_grad:
-                tok, ans = torch.utils.checkpoint.checkpoint(self._target_logp, hc, tc, ac, use_reentrant=False)
+                parts.append(torch.utils.checkpoint.checkpoint(self._target_logp, hc, tc, use_reentrant=False))
             else:
-                tok, ans = self._target_logp(hc, tc, ac)
-            parts.append(tok)
-            answer_parts.append(ans)
+                parts.append(self._target_logp(hc, tc))
         token_logp = torch.cat(parts)
-        V = self.lm.get_output_embeddings().weight.shape[0]
-        answer_logp = torch.cat(answer_parts) if answer_parts else h.new_zeros((0, V))
-        if not torch.equal(ans_order, torch.arange(len(ans_order), device=ans_order.device)):  # back to the asked order
-            answer_logp = answer_logp.index_select(0, torch.argsort(ans_order))
+        answer_logp = torch.log_softmax(self.lm.get_output_embeddings()(h.index_select(0, answer_index)).float(), dim=-1)
         return hidden, token_logp, answer_logp
