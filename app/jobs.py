@@ -246,6 +246,15 @@ class JobRegistry:
             self._jobs[("eval", str(paths[0]))] = job
         return job
 
+    def forget(self, kind: str, run_path: str | Path) -> bool:
+        """Drop a finished job from the registry (a running one stays: stop it first). True if one was dropped."""
+        with self._lock:
+            job = self._jobs.get((kind, str(Path(run_path))))
+            if job is None or job.running:
+                return False
+            del self._jobs[(kind, str(Path(run_path)))]
+            return True
+
     def stop(self, kind: str, run_path: str | Path, timeout: float = 0.0) -> bool:
         """SIGTERM the job's process group (only jobs this registry started). True if a signal was sent."""
         access.require_actions("Stop")

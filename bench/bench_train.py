@@ -3,8 +3,8 @@ hardware efficiency.
 
 Composes the library's own pieces (mind.trainer's ``_weights`` / ``rationale_losses`` / ``_student_pass``, mind.losses, MetaNet, the
 inertia calibrator, mind.telemetry and RunWriter) into one step per variant, on one batch of ``--problems-per-step``
-demo problems x 8 perspectives per round, and runs the variants interleaved (A B C ... A B C ...) so that load from
-other processes hits them alike. Medians over ``--repeats`` rounds after ``--warmup`` rounds. Every variant uses the
+demo problems x 8 perspectives per round, and runs the variants interleaved (A B C, B C A, C A B, ...: the order
+rotates each round) so that load from other processes hits them alike. Medians over ``--repeats`` rounds after ``--warmup`` rounds. Every variant uses the
 trainer's shared-prompt layout (each question's prompt once for its K rationales) unless named "-full".
 Variants:
 
@@ -52,7 +52,8 @@ real positions only (prompt once per question) with causal attention.
     .venv/bin/python bench/bench_train.py --student tiny --precision bf16   # every variant under bf16 autocast
 
 Ratios in the summary are medians over rounds of the two variants' per-round ratio (next to the ratio of their
-medians): both are timed in the same round, so load from other work that comes and goes hits both.
+medians, and the per-round ratio of the CPU seconds the process spent, which load from other work inflates least):
+both are timed in the same round, so load that comes and goes hits both.
 """
 
 from __future__ import annotations
@@ -69,6 +70,12 @@ import _env  # noqa: F401  (the repository on sys.path, the offline environment)
 
 
 VARIANTS = ("mind", "mind-skip", "bare", "bare-2prompt", "sft-sel", "uniform", "uniform-full", "uniform-bf16")
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return b is not None and torch.equal(a, b)
 
 
 def _now():
@@ -124,6 +131,7 @@ class Bench:
         self.tmp = tempfile.TemporaryDirectory(prefix="bench_train_")
         self.writer = RunWriter(Path(self.tmp.name) / "run")
         self.times: dict[str, list[float]] = {}
+        self.cpu: dict[str, list[float]] = {}  # CPU seconds of this process per variant (all its threads)
         self.tokens: dict[str, list[int]] = {}
         self.extra: dict[str, list[float]] = {"telemetry": [], "n_selected": [], "matmul_flops": [], "flops": [],
                                               "useful_flops": [], "pad_frac": []}
@@ -215,9 +223,31 @@ class Bench:
             self.extra["telemetry"].append(marks[-1][1] - t1)
             for (_, a), (name, b) in zip(marks, marks[1:]):
                 self.parts.setdefault(name, []).append(b - a)
-            self.alpha_sel, self.rest_sel = alpha, rest
+            assert torch_equal(alpha, self.alpha_sel), "MetaNet changed between the round's selection and the mind step"
             self.extra["n_selected"].append(float((alpha > 0).sum(-1).float().mean()))
         return n_tok
+
+    def _meta_state(self):
+        import copy
+
+        return copy.deepcopy((self.metanet.state_dict(), self.opt_m.state_dict(), self.calibrator.state_dict(),
+                              self.curriculum.state_dict()))
+
+    def _load_meta_state(self, saved) -> None:
+        self.metanet.load_state_dict(saved[0])
+        self.opt_m.load_state_dict(saved[1])
+        self.calibrator.load_state_dict(saved[2])
+        self.curriculum.load_state_dict(saved[3])
+
+    def _select(self, r: int, warm: bool) -> None:
+        """This round's selection (alpha and the rationales left for the no-grad pass) from MetaNet as it is now."""
+        from mind.trainer import _weights
+
+        idx, mask, _ = self._batch(r)
+        with self.torch.no_grad():
+            scores, _ = self.metanet(self.features[idx], mask)
+        self.alpha_sel = _weights(self.cfg, warm, scores, mask, self.golden[idx])
+        self.rest_sel = mask & ~(self.alpha_sel > 0)
 
     def v_bare(self, r: int, reuse_prompt: bool = True) -> int:
         """The student's work of this round's `mind` step, bare: selected with gradients, the rest without."""
@@ -295,16 +325,26 @@ class Bench:
         if self.bf16:
             plan.append(("uniform-bf16", lambda: self.v_uniform(r, bf16=True)))
         plan = [(n, fn) for n, fn in plan if self.variants is None or n in self.variants]
+        # The order rotates each round, so that no variant always runs first or right after the same one (the
+        # allocator and cache state left behind differ). The round's selection is made first, untimed, with the
+        # MetaNet every variant of the round sees (`mind` makes the same one, then updates MetaNet; `mind-skip`'s
+        # updates of MetaNet, its optimiser and the calibrator are undone after it, untimed).
+        self._select(r, warm)
+        plan = plan[r % len(plan):] + plan[: r % len(plan)]
         bf16_all = self.args.precision == "bf16"
         for name, fn in plan:
-            t = _now()
+            saved = self._meta_state() if name == "mind-skip" else None
+            t, c = _now(), time.process_time()
             if bf16_all and name != "uniform-bf16":  # --precision bf16: every variant under autocast, as precision=bf16
                 with self.torch.autocast("cpu", dtype=self.torch.bfloat16):
                     n = fn()
             else:
                 n = fn()
             self.times.setdefault(name, []).append(_now() - t)
+            self.cpu.setdefault(name, []).append(time.process_time() - c)
             self.tokens.setdefault(name, []).append(n)
+            if saved is not None:
+                self._load_meta_state(saved)
         self.matmul()
         done = "  ".join(f"{k} {v[-1]:.2f}s" for k, v in self.times.items())
         print(f"round {r + 1}{' (warm-up)' if warm else ''}: {done}", file=sys.stderr, flush=True)
@@ -452,7 +492,10 @@ def report(bench: Bench, args) -> None:
     # load that comes and goes hits both), next to the ratio of the medians.
     def ratio(a: str, b: str) -> str:
         per = statistics.median([x / y for x, y in zip(bench.times[a][w:], bench.times[b][w:])])
-        return f"{a}/{b} {per:.2f}x (ratio of medians {t[a] / t[b]:.2f}x)"
+        out = f"{a}/{b} {per:.2f}x (ratio of medians {t[a] / t[b]:.2f}x"
+        if a in bench.cpu and b in bench.cpu:  # CPU time: what load from other work inflates least
+            out += f", CPU time {statistics.median([x / y for x, y in zip(bench.cpu[a][w:], bench.cpu[b][w:])]):.2f}x"
+        return out + ")"
 
     parts = []
     if "mind" in t:

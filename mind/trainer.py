@@ -89,14 +89,14 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     prec = resolve_for_run(cfg.precision, out if resume else None)  # auto -> fp32/bf16 for this device (precision.py)
     acc = Accelerator(log_with=cfg.trackers or None, project_dir=str(out), cpu=not torch.cuda.is_available() or None,
                       mixed_precision="bf16" if prec.precision == "bf16" else "no")
-    if acc.is_main_process and (prec.warning or cfg.precision == "auto"):
-        print(f"warning: {prec.warning}" if prec.warning else f"note: precision=auto -> {prec.precision} ({prec.reason})",
-              file=sys.stderr)
     set_seed(cfg.seed)
     problems = load_training_set(cfg.data, perspectives=cfg.perspectives or None)
     persp = list(validate_ids(cfg.perspectives or perspectives_in(problems)))
     n_holdout = resolve_holdout(cfg.holdout, cfg.data)
     problems, heldout = split_holdout(problems, n_holdout, cfg.holdout_seed)
+    if acc.is_main_process and (prec.warning or cfg.precision == "auto"):  # after the data loaded: errors stay one line
+        print(f"warning: {prec.warning}" if prec.warning else f"note: precision=auto -> {prec.precision} ({prec.reason})",
+              file=sys.stderr)
     if cfg.max_problems:
         problems = problems[: cfg.max_problems]
     K, world = len(persp), acc.num_processes

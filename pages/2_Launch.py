@@ -87,7 +87,9 @@ if submitted:
         st.error(str(exc))
 
 registry = ui.registry()
-launched = [j for j in registry.jobs() if j.kind == "train"]
+runs_root = settings.runs_dir().resolve()
+launched = [j for j in registry.jobs()  # this server's runs in this runs folder (one process can serve several)
+            if j.kind == "train" and Path(j.run_path).resolve().parent == runs_root]
 if not launched:
     st.info("Fill in the form and press **Start training**; the run's progress appears here.")
     st.stop()

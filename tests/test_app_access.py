@@ -369,6 +369,7 @@ def test_launch_form_accepts_a_file_in_an_allowed_folder(roots, tmp_path, monkey
         if job is not None and job.running:
             os.killpg(job.proc.pid, signal.SIGKILL)
             job.proc.wait(30)
+        ui.registry().forget("train", roots / "allowed-run")
     assert (roots / "allowed-run" / "log.txt").read_text().startswith(f"$ mind train --data {data.resolve()}")
 
 
