@@ -214,7 +214,7 @@ class JobRegistry:
             self._jobs[("export", str(path))] = job
         return job
 
-    def start_eval(self, run_paths, benchmarks, limit: int, precision: str = "fp32", base: bool = True) -> Job:
+    def start_eval(self, run_paths, benchmarks, limit: int, precision: str = "auto", base: bool = True) -> Job:
         """Run ``mind eval --run A [--run B ...]`` on the given runs (each against the first, item by item), keyed
         by the first run; log in ``<first run>/eval.log.txt`` (tqdm lines, which the Evaluation page follows).
         Rerunning resumes: ``mind eval`` skips the items already in its prediction files. A second call while one
@@ -231,8 +231,8 @@ class JobRegistry:
         names = resolve_benchmarks(list(benchmarks))
         if not (isinstance(limit, int) and not isinstance(limit, bool) and 1 <= limit <= 100_000):
             raise ConfigError(f"limit={limit!r}: use an integer from 1 to 100000 items per benchmark")
-        if precision not in ("fp32", "bf16"):
-            raise ConfigError(f"precision={precision!r}: use fp32 or bf16")
+        if precision not in ("auto", "fp32", "bf16"):
+            raise ConfigError(f"precision={precision!r}: use auto, fp32 or bf16")
         existing = self.get("eval", paths[0])
         if existing and existing.running:
             return existing

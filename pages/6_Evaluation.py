@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from mind.errors import MindError
-from app import eval_charts, evaluation, loading, ui
+from app import eval_charts, evaluation, loading, settings, ui
 
 st.title("Evaluation")
 st.caption("Accuracy (%) from `mind eval`, in-distribution (MATH500, GSM8K, SVAMP, the run's held-out problems) and "
@@ -28,32 +28,35 @@ for p in chosen:
         else:
             summaries[p.name] = (p, obj, evaluation.parse_summary(obj))
 for p in missing:
-    st.info(f"{p.name}: no evaluation yet — run `mind eval --run {p}`, or press Evaluate below.")
+    st.info(f"{p.name}: no evaluation yet — run `mind eval --run {p}`"
+            + ("." if settings.read_only() else ", or press Evaluate below."))
 
 # ------------------------------------------------------------------------------------------ the Evaluate job
 registry = ui.registry()
 eval_jobs = [j for j in registry.jobs() if j.kind == "eval" and j.run_path in chosen]
-with st.expander("Evaluate the chosen runs (`mind eval`)", expanded=bool(missing) or any(j.running for j in eval_jobs)):
-    offer = ["gsm8k", "svamp", "math500", "csqa", "strategyqa", "gpqa"]
-    default = ["gsm8k", "svamp", "csqa", "strategyqa"]
-    if evaluation.heldout_runs(chosen):
-        offer, default = offer + ["heldout"], default + ["heldout"]
-    with st.form("eval_form"):
-        c1, c2, c3 = st.columns([3, 1, 1])
-        benches = c1.multiselect("Benchmarks", offer, default=default, help="heldout: the runs' held-out training problems")
-        limit = c2.number_input("Items per benchmark", 1, 100_000, 20, 1, help="the first N items of each benchmark")
-        precision = c3.selectbox("Precision", ["fp32", "bf16"], help="bf16 generates about 2x faster on AMX CPUs")
-        base = st.checkbox("Also the base student (forgetting)", value=True)
-        st.caption("Each run is compared with the first one item by item. An interrupted evaluation resumes where it "
-                   "stopped when you press Evaluate again with the same settings.")
-        submitted = st.form_submit_button("Evaluate", type="primary")
-    if submitted:
-        try:
-            job = registry.start_eval(chosen, benches, int(limit), precision, base)
-            st.session_state["eval_follow"] = str(job.run_path)
-            eval_jobs = [job] + [j for j in eval_jobs if j is not job]
-        except MindError as exc:
-            st.error(str(exc))
+if not settings.read_only():  # a read-only dashboard offers no Evaluate form (access.require_actions)
+    with st.expander("Evaluate the chosen runs (`mind eval`)", expanded=bool(missing) or any(j.running for j in eval_jobs)):
+        offer = ["gsm8k", "svamp", "math500", "csqa", "strategyqa", "gpqa"]
+        default = ["gsm8k", "svamp", "csqa", "strategyqa"]
+        if evaluation.heldout_runs(chosen):
+            offer, default = offer + ["heldout"], default + ["heldout"]
+        with st.form("eval_form"):
+            c1, c2, c3 = st.columns([3, 1, 1])
+            benches = c1.multiselect("Benchmarks", offer, default=default, help="heldout: the runs' held-out training problems")
+            limit = c2.number_input("Items per benchmark", 1, 100_000, 20, 1, help="the first N items of each benchmark")
+            precision = c3.selectbox("Precision", ["auto", "fp32", "bf16"],
+                                     help="auto: bf16 where this machine computes bf16 fast (AMX CPUs, GPUs), else fp32")
+            base = st.checkbox("Also the base student (forgetting)", value=True)
+            st.caption("Each run is compared with the first one item by item. An interrupted evaluation resumes where it "
+                       "stopped when you press Evaluate again with the same settings.")
+            submitted = st.form_submit_button("Evaluate", type="primary")
+        if submitted:
+            try:
+                job = registry.start_eval(chosen, benches, int(limit), precision, base)
+                st.session_state["eval_follow"] = str(job.run_path)
+                eval_jobs = [job] + [j for j in eval_jobs if j is not job]
+            except MindError as exc:
+                st.error(str(exc))
 
 
 @st.fragment(run_every=1.0 if any(j.running for j in eval_jobs) else None)

@@ -72,7 +72,7 @@ def test_evaluate_form_starts_mind_eval_and_the_page_shows_the_result(roots):
     at.button[0].click().run()
     assert not at.exception, texts(at.exception)
     job = next(j for j in ui.registry().jobs() if j.kind == "eval")
-    assert job.argv[3:] == ["eval", "--run", str(run), "--benchmarks", "gsm8k", "--limit", "2", "--precision", "fp32"]
+    assert job.argv[3:] == ["eval", "--run", str(run), "--benchmarks", "gsm8k", "--limit", "2", "--precision", "auto"]
     assert job.proc.wait(300) == 0, evaluation.log_tail(job.log_path)
     at.run()
     assert not at.exception, texts(at.exception)
@@ -96,6 +96,20 @@ def test_start_eval_validates_and_is_refused_read_only(roots, tmp_path, monkeypa
     with pytest.raises(Exception, match="read-only"):
         reg.start_eval([tmp_path], ["gsm8k"], 5)
     assert not reg.jobs()
+
+
+def test_a_read_only_dashboard_offers_no_evaluate_form(roots, monkeypatch):
+    run = copy_run(roots, "solo")
+    monkeypatch.setenv(settings.ENV_READ_ONLY, "1")
+    at = open_page("evaluation")
+    at.multiselect(key="eval_runs").set_value([str(run)]).run()
+    assert not at.exception, texts(at.exception)
+    assert "no evaluation yet" in texts(at.info) and "press Evaluate" not in texts(at.info)
+    assert not [b for b in at.button if "Evaluate" in str(b.label)] and len(at.number_input) == 0
+    monkeypatch.delenv(settings.ENV_READ_ONLY)
+    at = open_page("evaluation")
+    at.multiselect(key="eval_runs").set_value([str(run)]).run()
+    assert [b.label for b in at.button if "Evaluate" in str(b.label)] == ["Evaluate"]
 
 
 def test_eval_progress_from_a_tqdm_log():
