@@ -103,7 +103,7 @@ def compare(out_root: Path, *, data: str, student: str, methods: tuple[str, ...]
             if not (run_dir / "analysis" / "metrics.json").exists():
                 _mind("analyze", "--run", run_dir, log=out_root / f"{run_dir.name}.log")
         if "eval" in stages and _finished(run_dir):
-            if not (run_dir / "eval" / "summary.json").exists():
+            if _eval_needed(run_dir, eval_args):
                 _share_base_predictions(out_root, run_dir, prefix)
                 t = _mind("eval", "--run", run_dir, *eval_args, log=out_root / f"{run_dir.name}.log")
                 write_card(run_dir, eval_command="mind eval --run " + f"{run_dir} " + " ".join(eval_args), eval_wall_s=round(t, 1))
@@ -114,6 +114,19 @@ def compare(out_root: Path, *, data: str, student: str, methods: tuple[str, ...]
                                                            "paired": paired})
     table.attrs["paired"] = paired
     return table
+
+
+def _eval_needed(run_dir: Path, eval_args: list[str]) -> bool:
+    """No evaluation yet, or one on fewer items than ``--limit`` asks now (a sitting with less time evaluates the
+    first N items; a later one extends it, and ``mind eval`` reuses the predictions it already has)."""
+    summary = run_dir / "eval" / "summary.json"
+    if not summary.exists():
+        return True
+    if "--limit" not in eval_args:
+        return False
+    want = int(eval_args[eval_args.index("--limit") + 1])
+    have = json.loads(summary.read_text(encoding="utf-8")).get("limit")
+    return have is not None and int(have) < want
 
 
 def paired_against_first(run_dirs: list[Path]) -> dict:

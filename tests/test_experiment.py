@@ -126,3 +126,16 @@ def test_the_tiny_cached_run_reproduces_from_its_card(tmp_path):
     for col in ("loss_total", "loss_sft", "loss_meta"):
         assert np.allclose(got[col], ref[col], rtol=2e-3, atol=1e-5), col
     assert np.allclose(got["meta_spearman"], ref["meta_spearman"], atol=0.02)
+
+
+def test_an_evaluation_on_fewer_items_than_asked_is_extended(tmp_path):
+    from mind.experiment import _eval_needed
+
+    args = ["--benchmarks", "gsm8k", "--limit", "100"]
+    assert _eval_needed(tmp_path, args)  # none yet
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "summary.json").write_text(json.dumps({"limit": 30}))
+    assert _eval_needed(tmp_path, args) and not _eval_needed(tmp_path, ["--limit", "30"])
+    assert not _eval_needed(tmp_path, ["--benchmarks", "gsm8k"])  # no --limit: whatever exists stands
+    (tmp_path / "eval" / "summary.json").write_text(json.dumps({"limit": 100}))
+    assert not _eval_needed(tmp_path, args)
