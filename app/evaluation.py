@@ -249,6 +249,34 @@ def difference_frame(comps: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["run", "benchmark", "metric", "diff", "lo", "hi", "p", "n", "significant"])
 
 
+def comparison_for(run_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The ``mind experiment compare`` table that ``run_path`` belongs to (a ``*compare.json`` beside it naming it):
+    (one row per method: steps, final SFT loss, latent ARI, ID/OOD average accuracy in points with 95% intervals,
+    forgetting; the paired ID/OOD differences of every run against the experiment's first run, as
+    :func:`difference_frame`). None when the run is not part of an experiment."""
+    run_path = Path(run_path)
+    for path in sorted(run_path.parent.glob("*compare.json")):
+        try:
+            obj = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        rows = obj.get("rows") or []
+        if not any(r.get("run") == run_path.name for r in rows):
+            continue
+        cols = {"run": "run", "method": "method", "steps": "steps", "final_loss_sft": "final SFT loss",
+                "latent_ari": "latent ARI", "id_avg": "ID avg", "id_avg_lo": "ID lo", "id_avg_hi": "ID hi",
+                "ood_avg": "OOD avg", "ood_avg_lo": "OOD lo", "ood_avg_hi": "OOD hi", "forgetting": "forgetting"}
+        table = pd.DataFrame(rows).reindex(columns=list(cols)).rename(columns=cols)
+        for c in ("ID avg", "ID lo", "ID hi", "OOD avg", "OOD lo", "OOD hi", "forgetting"):
+            table[c] = pd.to_numeric(table[c], errors="coerce") * 100.0
+        paired = (obj.get("paired") or {}).get("runs") or {}
+        diffs = difference_frame(paired)
+        diffs = diffs[diffs["benchmark"].isin(["ID avg", "OOD avg"])].reset_index(drop=True)
+        diffs.attrs["reference"] = (obj.get("paired") or {}).get("reference")
+        return table, diffs
+    return None
+
+
 def likelihood_frame(blocks: dict[str, dict]) -> pd.DataFrame:
     """model, benchmark, mean, lo, hi of the answer log-likelihood (nats) from summary blocks."""
     rows = []

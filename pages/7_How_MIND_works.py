@@ -1,10 +1,11 @@
-"""How MIND works: a short explanation for teaching demos, filled in with the live quantities of a chosen run."""
+"""How MIND works: a short explanation for teaching demos, filled in with the live quantities of a chosen run: its
+scores and selection, losses, MetaNet's tracking and the inertia, and the comparison it belongs to (cached_runs/)."""
 
 import numpy as np
 import streamlit as st
 
 from mind.perspectives import display_name
-from app import charts, loading, ui, whatif
+from app import charts, evaluation, loading, tracking_view, ui, whatif
 
 st.title("How MIND works")
 st.markdown(
@@ -62,6 +63,41 @@ with ui.guard(path.name):
                 "perspectives the way the student currently finds them easy, with a smaller learning rate than the "
                 "student. This lag (*inertia*) keeps the curriculum from chasing noise.")
     st.plotly_chart(charts.weights_area(df, ps), key="how_area")
+    said = tracking_view.sentences(df, int(last["step"]), n_heldout=len(cfg.get("heldout_ids") or []) or None)
+    if said:
+        st.markdown(f"**Does MetaNet follow the student in {run.name}?** (its last epoch)")
+        for line in said:
+            st.markdown(f"- {line}")
+        st.plotly_chart(tracking_view.inertia_chart(charts.bin_means(df), ps, charts.colors(ps),
+                                                    {p: display_name(p) for p in ps}), key="how_inertia")
+        st.caption("Thin dotted lines: the raw loss L_real of each perspective; thick: the filtered L̃ that MetaNet "
+                   "learns from. Where they part, the inertia is acting.")
+
+    st.header("5. Does it beat the alternatives here?")
+    comp = evaluation.comparison_for(path)
+    if comp is None:
+        st.caption(f"{run.name} is not part of a comparison. `mind experiment compare` trains the same student with "
+                   "every method and evaluates them on the same items; the cached SmolLM2 runs are one.")
+    else:
+        table, diffs = comp
+        st.markdown("The same student, data, seed and number of steps with each method (`mind experiment compare`). "
+                    "Accuracies in points with 95% intervals; the runs are evaluated on the same items.")
+        st.dataframe(table, hide_index=True, column_config={c: st.column_config.NumberColumn(format="%.1f")
+                                                           for c in ("ID avg", "ID lo", "ID hi", "OOD avg", "OOD lo",
+                                                                     "OOD hi", "forgetting")})
+        acc = diffs[diffs["metric"] == "accuracy"]
+        if len(acc):
+            clear = acc[acc["significant"]]
+            ref = diffs.attrs.get("reference") or "the first run"
+            st.markdown(f"Item by item against **{ref}** (McNemar, Newcombe 95% intervals): " + (
+                "; ".join(f"{r.run} {r.benchmark} {r.diff:+.1f} points [{r.lo:+.1f}, {r.hi:+.1f}]"
+                          for r in clear.itertuples()) + " differ from it." if len(clear) else
+                f"none of the {len(acc)} ID/OOD accuracy differences is distinguishable from zero at this size "
+                "(every interval includes 0)."))
+        else:
+            st.caption("No evaluation in this comparison yet: `mind experiment compare --stages eval` adds one.")
     st.page_link(ui.page_path("3_Curriculum.py"), label="Explore the curriculum step by step", icon=":material/school:")
+    st.page_link(ui.page_path("6_Evaluation.py"), label="Compare the runs on the Evaluation page",
+                 icon=":material/fact_check:")
     st.page_link(ui.page_path("4_MetaNet_debugger.py"), label="Inspect one problem in the MetaNet debugger",
                  icon=":material/bug_report:")

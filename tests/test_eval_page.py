@@ -151,3 +151,24 @@ def test_parse_summary_reads_a_likelihood_only_base_block():
            "base": {"benchmarks": {"gsm8k": {"n": 2, "answer_logp": {"mean": -3.0, "ci": [-4, -2]}}}, "id_avg": None}}
     parsed = evaluation.parse_summary(obj)
     assert parsed["accuracy"] == {"gsm8k": 50.0} and parsed["base"] == {}
+
+
+@pytest.mark.slow
+def test_how_mind_works_shows_the_comparison_its_run_belongs_to(evaluated):
+    from mind.experiment import paired_against_first, summarize
+    from mind.jsonl_io import write_json_atomic
+
+    first, second = evaluated
+    at = open_page("how-mind-works", mind_run=str(first))
+    assert not at.exception and "is not part of a comparison" in texts(at.caption)
+    rows = [summarize(first), summarize(second)]
+    write_json_atomic(first.parent / "x-compare.json", {"methods": ["mind", "mind"], "rows": rows,
+                                                        "paired": paired_against_first([first, second])})
+    at = open_page("how-mind-works", mind_run=str(first))
+    assert not at.exception, texts(at.exception)
+    table = at.dataframe[0].value
+    assert table["run"].tolist() == ["first", "second"] and {"ID avg", "ID lo", "ID hi", "OOD avg"} <= set(table.columns)
+    assert (table["ID lo"] <= table["ID avg"]).all() and (table["ID avg"] <= table["ID hi"]).all()
+    said = texts(at.markdown)
+    assert "Item by item against **first**" in said and "distinguishable from zero" in said  # identical runs
+    assert "Does MetaNet follow the student" in said
