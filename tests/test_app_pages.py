@@ -149,8 +149,10 @@ def test_how_mind_works_uses_the_run(roots):
     copy_run(roots)
     at = open_page("how-mind-works")
     assert_clean(at)
-    assert len(figures(at)) == 3 and len(at.latex) == 3
+    titles = [f["layout"].get("title", {}).get("text", "") for f in figures(at)]
+    assert len(titles) == 4 and len(at.latex) == 3  # selection, losses, weights, and the inertia (L_real vs L~)
     assert "In **tiny-mind** at step 6" in texts(at.markdown)
+    assert "Does MetaNet follow the student in tiny-mind?" in texts(at.markdown)
 
 
 def test_launch_form_rejects_a_name_outside_the_runs_folder(roots):
