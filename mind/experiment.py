@@ -90,8 +90,10 @@ def write_card(run_dir: Path, **entries) -> None:
 
 
 def compare(out_root: Path, *, data: str, student: str, methods: tuple[str, ...], train_args: list[str],
-            stages: tuple[str, ...], eval_args: list[str], prefix: str = "") -> pd.DataFrame:
-    """Train every method on the same student and data; analyze and evaluate each; return the summary table."""
+            stages: tuple[str, ...], eval_args: list[str], prefix: str = "",
+            analyze_args: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Train every method on the same student and data; analyze (``mind analyze`` with ``analyze_args``) and
+    evaluate each; return the summary table."""
     out_root.mkdir(parents=True, exist_ok=True)
     rows = []
     for method in methods:
@@ -101,7 +103,7 @@ def compare(out_root: Path, *, data: str, student: str, methods: tuple[str, ...]
             write_card(run_dir, **train_run(run_dir, args)) if not _finished(run_dir) else None
         if "analyze" in stages and _finished(run_dir):
             if not (run_dir / "analysis" / "metrics.json").exists():
-                _mind("analyze", "--run", run_dir, log=out_root / f"{run_dir.name}.log")
+                _mind("analyze", "--run", run_dir, *analyze_args, log=out_root / f"{run_dir.name}.log")
         if "eval" in stages and _finished(run_dir):
             if _eval_needed(run_dir, eval_args):
                 _share_base_predictions(out_root, run_dir, prefix)

@@ -24,6 +24,7 @@ CACHED_SEPARATION = ["--steps", "40", "--batch-size", "2", "--snapshot-every", "
 CACHED_MT = ["--steps", "96", "--batch-size", "2", "--snapshot-every", "32", "--probe-problems", "8",
              "--checkpoint-every", "32", "--seed", "0", "max_problems=64"]
 CACHED_MT_EVAL = ["--benchmarks", "svamp", "--limit", "300", "--batch-size", "16", "--precision", "auto"]
+CACHED_ANALYZE = ("--text",)  # Sentence-BERT text clusters beside the hidden states': style separable before training
 CACHED_PARTS = ("tiny", "smollm2", "separation", "multi-teacher")
 
 
@@ -103,10 +104,12 @@ def run_cached(args) -> int:
         raise ConfigError(f"--parts {','.join(unknown)} unknown; use some of {','.join(CACHED_PARTS)}")
     if "tiny" in parts:
         experiment.compare(out, data="demo", student="tiny", methods=("mind",), train_args=CACHED_TINY,
-                           stages=tuple(s for s in stages if s != "eval"), eval_args=[], prefix="tiny-")
+                           stages=tuple(s for s in stages if s != "eval"), eval_args=[], prefix="tiny-",
+                           analyze_args=CACHED_ANALYZE)
     if "smollm2" in parts:
         table = experiment.compare(out, data="demo", student="smollm2-135m", methods=CACHED_METHODS,
-                                   train_args=CACHED_SMOLLM2, stages=stages, eval_args=CACHED_EVAL, prefix="smollm2-")
+                                   train_args=CACHED_SMOLLM2, stages=stages, eval_args=CACHED_EVAL, prefix="smollm2-",
+                                   analyze_args=CACHED_ANALYZE)
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         _print_paired(table.attrs.get("paired"))
     if "separation" in parts and "train" in stages:
@@ -117,7 +120,8 @@ def run_cached(args) -> int:
                                       if k != "perspectives"))
     if "multi-teacher" in parts:
         table = experiment.compare(out, data="svamp-multi-teacher", student="smollm2-135m", methods=("mind", "uniform"),
-                                   train_args=CACHED_MT, stages=stages, eval_args=CACHED_MT_EVAL, prefix="svamp-mt-")
+                                   train_args=CACHED_MT, stages=stages, eval_args=CACHED_MT_EVAL, prefix="svamp-mt-",
+                                   analyze_args=CACHED_ANALYZE)
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         _print_paired(table.attrs.get("paired"))
     for run_dir in [*out.glob("*/"), *out.glob("*/*/")]:
