@@ -59,6 +59,38 @@ def load(run_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     return metrics, points
 
 
+def text_view(run_path: str | Path) -> dict | None:
+    """The Sentence-BERT view of the same probe rationales (``mind analyze --text``): its agreement scores with the
+    perspectives, or None when the analysis has none (or an older one, which clustered the texts uncentred)."""
+    import json
+
+    try:
+        summary = json.loads((Path(run_path) / "analysis" / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    text = summary.get("text") if isinstance(summary, dict) else None
+    if not isinstance(text, dict) or "ari" not in text or text.get("center", "none") != summary.get("center", "none"):
+        return None
+    return text
+
+
+def text_sentence(text: dict, metrics: pd.DataFrame, step: int) -> str:
+    """Hidden-state ARI at ``step`` beside two controls: the same student before training (step 0) and the same
+    rationale texts under Sentence-BERT. Both controls see only the texts, so separation up to their level is style
+    the texts already carry; what training adds is the change from step 0."""
+    def ari(s):
+        row = metrics[metrics["step"] == s]
+        return float(row["ari"].iloc[0]) if len(row) else float("nan")
+
+    first = int(metrics["step"].min())
+    out = f"Hidden states at step {step}: ARI {ari(step):.2f} against the perspectives"
+    if step != first:
+        out += f" (step {first}, before training: {ari(first):.2f})"
+    return (out + f". The same {text['n']} rationale texts under Sentence-BERT, clustered the same way: ARI "
+            f"{text['ari']:.2f}. Separation the untrained student or the text encoder already shows is style the "
+            "texts carry; what training adds is the change since the first snapshot.")
+
+
 def point_ids(points: pd.DataFrame) -> list[str]:
     """String id of each point of one step: ``problem_id::perspective`` (unique per step)."""
     return (points["problem_id"].astype(str) + SEP + points["perspective"].astype(str)).tolist()

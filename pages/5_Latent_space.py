@@ -115,6 +115,12 @@ with ui.guard(path.name):
                 m1.plotly_chart(charts.metric_lines(metrics, score_cols, step, "Agreement with perspectives"), key="lat_m")
                 if count_cols:
                     m2.plotly_chart(charts.metric_lines(metrics, count_cols, step, "Active clusters"), key="lat_n")
+            text = latent.text_view(path)
+            if text is not None and "ari" in metrics:
+                st.markdown(latent.text_sentence(text, metrics, step))
+            elif len(metrics):
+                st.caption(f"`mind analyze --run {path} --text` adds the same rationales clustered as Sentence-BERT "
+                           "text, to tell modes the student learned from style the texts already had.")
             st.subheader(f"Selected points ({len(chosen)})")
             if not chosen:
                 st.caption("Click a point, or pick box or lasso select in the chart toolbar and drag, to list rationales here.")

@@ -116,8 +116,10 @@ def test_umap_map_and_text_view(tmp_path):
     assert np.hypot(a.x - b.x, a.y - b.y)[unchanged].median() < 0.1 * spread
     tp = pd.read_parquet(run / "analysis" / "text_points.parquet")
     assert len(tp) == N_PROBLEMS * len(PERSPECTIVES) and (tp.step == -1).all()
-    # four very different writing styles: the text view separates the perspectives
-    assert res.summary["text"]["ari"] >= 0.9 and res.summary["text"]["dim"] == 384
+    # four very different writing styles: the text view (problem-centred, like the hidden states) separates the
+    # perspectives: every cluster holds one style (homogeneity), though the mixture may split a style in two
+    t = res.summary["text"]
+    assert t["homogeneity"] >= 0.9 and t["ari"] >= 0.7 and t["dim"] == 384 and t["center"] == "problem", t
 
 
 def test_cli_prints_a_table(tmp_path, capsys):

@@ -233,6 +233,15 @@ def test_latent_page_on_an_analysed_run(roots):
     assert [int(s) for s in steps] == [0, 3, 6]
     at.select_slider(key="lat_step").set_value(3).run()
     assert "Step 3" in figures(at)[0]["layout"]["title"]["text"]
+    assert "--text` adds the same rationales" in texts(at.caption)  # no text view in this analysis
+    res = subprocess.run([sys.executable, "-m", "mind", "analyze", "--run", str(run), "--projector", "pca", "--text",
+                          "--quiet"], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    at = open_page("latent")
+    at.select_slider(key="lat_step").set_value(3).run()
+    said = texts(at.markdown)
+    assert "Hidden states at step 3: ARI" in said and "(step 0, before training:" in said
+    assert "rationale texts under Sentence-BERT, clustered the same way: ARI" in said
 
 
 def test_latent_page_shows_a_separation_experiment_with_its_controls(roots, tmp_path):

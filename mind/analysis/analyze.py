@@ -141,11 +141,15 @@ def analyze_run(
 
         meta = states[-1][1]
         E = embed_texts(probe_texts(run.problems, meta), progress=progress)
-        lm = LatentMap(n_components=n_components, max_clusters=max_clusters, projector=projector,
+        if center == "problem":  # the same view as the hidden states': what differs within a problem
+            E = center_by_problem(E, meta)
+        dims = int(min(n_components, max(4, E.shape[0] // 32)))  # the same rows-per-dimension rule as above
+        lm = LatentMap(n_components=dims, max_clusters=max_clusters, projector=projector,
                        n_neighbors=n_neighbors, n_epochs=n_epochs, umap_max_points=map_max_points,
                        random_state=random_state).fit(E, _labels(meta))
         text_points = _points(-1, meta, lm.labels_, lm.embedding_)
-        text_summary = {"encoder": "all-MiniLM-L6-v2", "n": int(len(E)), "dim": int(E.shape[1]), **lm.metrics_,
+        text_summary = {"encoder": "all-MiniLM-L6-v2", "n": int(len(E)), "dim": int(E.shape[1]), "center": center,
+                        "pca_dims": dims, **lm.metrics_,
                         "n_active_clusters": lm.n_active_clusters_}
         timings["text"] = time.perf_counter() - t
 
