@@ -248,11 +248,12 @@ class JobRegistry:
 
     def forget(self, kind: str, run_path: str | Path) -> bool:
         """Drop a finished job from the registry (a running one stays: stop it first). True if one was dropped."""
+        key = (kind, str(Path(run_path)))
         with self._lock:
-            job = self._jobs.get((kind, str(Path(run_path))))
+            job = self._jobs.get(key)
             if job is None or job.running:
                 return False
-            del self._jobs[(kind, str(Path(run_path)))]
+            del self._jobs[key]
             return True
 
     def stop(self, kind: str, run_path: str | Path, timeout: float = 0.0) -> bool:

@@ -8,6 +8,7 @@ active clusters, ...).
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -62,8 +63,6 @@ def load(run_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame] | None:
 def text_view(run_path: str | Path) -> dict | None:
     """The Sentence-BERT view of the same probe rationales (``mind analyze --text``): its agreement scores with the
     perspectives, or None when the analysis has none (or an older one, which clustered the texts uncentred)."""
-    import json
-
     try:
         summary = json.loads((Path(run_path) / "analysis" / "summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -87,6 +87,7 @@ with ui.guard(path.name):
         st.stop()
 
     metrics, points = res
+    text = latent.text_view(path)  # read once per page run, not on every tick of the animated fragment
     steps = sorted(int(s) for s in points["step"].unique())
     c1, c3 = st.columns([4, 1])
     color_label = c1.radio("Colour by", list(latent.COLOR_CHOICES), horizontal=True, key="lat_color")
@@ -115,7 +116,6 @@ with ui.guard(path.name):
                 m1.plotly_chart(charts.metric_lines(metrics, score_cols, step, "Agreement with perspectives"), key="lat_m")
                 if count_cols:
                     m2.plotly_chart(charts.metric_lines(metrics, count_cols, step, "Active clusters"), key="lat_n")
-            text = latent.text_view(path)
             if text is not None and "ari" in metrics:
                 st.markdown(latent.text_sentence(text, metrics, step))
             elif len(metrics):
