@@ -66,10 +66,12 @@ def choose_run(label: str = "Run", key: str = "run_select", only: list[Path] | N
         st.info(NO_RUNS.format(roots=", ".join(f"`{r}`" for r in settings.roots())))
         return None
     options = [str(p) for p in paths]
-    wanted = st.session_state.get(RUN_KEY)
+    # an address that names a run (a shared link, "Open in Curriculum") wins over the session's last choice;
+    # this function writes the chosen run back to the address, so the two only differ when the address is new
     qp = st.query_params.get("run")
-    if wanted not in options and qp:
-        wanted = next((o for o in options if Path(o).name == qp), None)
+    wanted = next((o for o in options if Path(o).name == qp), None) if qp else None
+    if wanted is None:
+        wanted = st.session_state.get(RUN_KEY)
     index = options.index(wanted) if wanted in options else 0
 
     def _label(o: str) -> str:

@@ -146,15 +146,17 @@ def paired_against_first(run_dirs: list[Path]) -> dict:
 
 
 def _share_base_predictions(out_root: Path, run_dir: Path, prefix: str) -> None:
-    """Every run of a comparison has the same base student: reuse base predictions another run already made
-    (``mind eval`` keys them by student and decoding settings, so it regenerates nothing that matches)."""
-    target = run_dir / "eval" / "base_predictions.jsonl"
-    if target.exists():
-        return
-    for other in sorted(out_root.glob(f"{prefix}*/eval/base_predictions.jsonl")):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(other, target)
-        return
+    """Every run of a comparison has the same base student: hand it the base predictions and likelihoods the other
+    runs already made (``mind eval`` keys them by student and decoding settings and recomputes nothing that
+    matches; a line made under other settings is carried along but never used)."""
+    from mind.evaluation.store import share_records
+
+    for name in ("base_predictions.jsonl", "base_likelihoods.jsonl"):
+        target = run_dir / "eval" / name
+        for other in sorted(out_root.glob(f"{prefix}*/eval/{name}")):
+            if other.parent.parent != run_dir:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                share_records(other, target)
 
 
 def summarize(run_dir: Path) -> dict:

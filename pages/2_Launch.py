@@ -129,7 +129,9 @@ def follow(path: Path):
             st.code(loading.log_tail(path), language="text")
         elif state == "finished":
             st.success("Finished. Explore it on the Curriculum and MetaNet pages.")
-            st.page_link(ui.page_path("3_Curriculum.py"), label="Open in Curriculum", icon=":material/school:")
+            st.session_state[ui.RUN_KEY] = str(path)
+            st.page_link(ui.page_path("3_Curriculum.py"), label="Open in Curriculum", icon=":material/school:",
+                         query_params={"run": path.name})
         if len(df):
             ps = loading.perspectives(run, df)
             c1, c2 = st.columns(2)

@@ -275,3 +275,21 @@ def test_runs_page_shows_the_start_here_note_of_the_bundled_runs(roots):
     at = open_page("runs")
     assert_clean(at)
     assert "smollm2-mind" in texts(at.markdown)
+
+
+@pytest.mark.slow
+def test_an_address_naming_a_run_wins_over_the_session_choice(roots):
+    """'Open in Curriculum' on the Launch page and shared links carry ?run=NAME; the page opens that run even when
+    the session chose another one earlier."""
+    copy_run(roots, "first")
+    copy_run(roots, "second")
+    at = open_page("runs", mind_run=str(roots / "second"))
+    at.query_params["run"] = "first"
+    at.switch_page(PAGE["curriculum"]).run()
+    assert_clean(at)
+    assert at.selectbox(key="run_select").value == str(roots / "first")
+    assert at.session_state[ui.RUN_KEY] == str(roots / "first")
+    at.query_params["run"] = "no-such-run"  # a stale link falls back to the session's run, not to an error
+    at.switch_page(PAGE["metanet"]).run()
+    assert_clean(at)
+    assert at.selectbox(key="run_select").value == str(roots / "first")

@@ -139,3 +139,23 @@ def test_an_evaluation_on_fewer_items_than_asked_is_extended(tmp_path):
     assert not _eval_needed(tmp_path, ["--benchmarks", "gsm8k"])  # no --limit: whatever exists stands
     (tmp_path / "eval" / "summary.json").write_text(json.dumps({"limit": 100}))
     assert not _eval_needed(tmp_path, args)
+
+
+def test_runs_of_one_student_share_base_predictions_and_likelihoods(tmp_path):
+    from mind.experiment import _share_base_predictions
+    from mind.jsonl_io import read_jsonl
+
+    def rec(i, key="k"):
+        return json.dumps({"key": key, "benchmark": "gsm8k", "id": str(i), "pred": i}) + "\n"
+
+    for name, ids in (("a", (0, 1)), ("b", (1, 2))):
+        (tmp_path / f"s-{name}" / "eval").mkdir(parents=True)
+        for f in ("base_predictions.jsonl", "base_likelihoods.jsonl"):
+            (tmp_path / f"s-{name}" / "eval" / f).write_text("".join(rec(i) for i in ids))
+    new = tmp_path / "s-new"
+    new.mkdir()
+    _share_base_predictions(tmp_path, new, "s-")
+    for f in ("base_predictions.jsonl", "base_likelihoods.jsonl"):
+        assert sorted(r["id"] for r in read_jsonl(new / "eval" / f)) == ["0", "1", "2"], f  # the union, no duplicates
+    _share_base_predictions(tmp_path, tmp_path / "s-a", "s-")  # a run also picks up what the others have since made
+    assert sorted(r["id"] for r in read_jsonl(tmp_path / "s-a" / "eval" / "base_likelihoods.jsonl")) == ["0", "1", "2"]
