@@ -96,8 +96,10 @@ if not launched:
 
 names = [str(j.run_path) for j in reversed(launched)]
 current = st.session_state.get("launched")
+# keyed by the run this session launched last: a new launch makes a fresh picker that follows the new run (a browser
+# sends the old picker's value back with the form, which would keep following the previous run)
 follow_path = Path(st.selectbox("Follow", names, index=names.index(current) if current in names else 0,
-                                format_func=lambda s: Path(s).name, key="follow_select"))
+                                format_func=lambda s: Path(s).name, key=f"follow_select_{current}"))
 job = registry.get("train", follow_path)
 
 

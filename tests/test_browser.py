@@ -229,7 +229,9 @@ def test_the_demo_preset_launches_and_the_curriculum_page_shows_tracking(server,
     assert "finished" in text, text
     argv = (runs / "demo-preset" / "log.txt").read_text(encoding="utf-8").splitlines()[0]
     assert "--preset demo" in argv
-    page.get_by_role("link", name="Open in Curriculum").click()  # what a user does next: same session, same run
+    link = page.get_by_role("link", name="Open in Curriculum")
+    assert link.get_attribute("href").endswith("curriculum?run=demo-preset")  # the run just launched, not the previous
+    link.click()  # what a user does next: same session, same run
     _settle(page, timeout_s=120)
     assert "demo-preset" in page.locator('[class*="st-key-run_select"]').get_by_role("combobox").input_value()
     try:  # the tracking block renders inside a fragment after the charts above it; on a loaded machine give it time
