@@ -252,8 +252,13 @@ def _cluster(X: np.ndarray, labels: list[str], k: int):
     return LatentMap(projector="pca", max_clusters=max(2 * k, 4), n_components=min(16, X.shape[0] - 1)).fit(X, labels)
 
 
-def prune_for_shipping(run_dir: Path) -> None:
-    """Keep only the final checkpoint's adapter/weights and MetaNet (drop optimiser states, older checkpoints)."""
+def prune_for_shipping(run_dir: Path, keep_weights: bool = True) -> None:
+    """Keep only the final checkpoint's adapter/weights and MetaNet (drop optimiser states, older checkpoints);
+    ``keep_weights=False`` drops the checkpoints altogether (the separation students: what the experiment reads
+    is their snapshots' hidden states, and eight adapters would double the shipped folder)."""
+    if not keep_weights:
+        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+        return
     ckpts = sorted((run_dir / "checkpoints").glob("step_*"))
     for old in ckpts[:-1]:
         shutil.rmtree(old, ignore_errors=True)

@@ -159,3 +159,21 @@ def test_runs_of_one_student_share_base_predictions_and_likelihoods(tmp_path):
         assert sorted(r["id"] for r in read_jsonl(new / "eval" / f)) == ["0", "1", "2"], f  # the union, no duplicates
     _share_base_predictions(tmp_path, tmp_path / "s-a", "s-")  # a run also picks up what the others have since made
     assert sorted(r["id"] for r in read_jsonl(tmp_path / "s-a" / "eval" / "base_likelihoods.jsonl")) == ["0", "1", "2"]
+
+
+def test_pruning_for_shipping_keeps_the_final_weights_or_none(tmp_path):
+    from mind.experiment import prune_for_shipping
+
+    for keep in (True, False):
+        run = tmp_path / str(keep)
+        for step in ("step_000016", "step_000032"):
+            d = run / "checkpoints" / step
+            d.mkdir(parents=True)
+            for f in ("adapter.safetensors", "metanet.pt", "optim_student.pt"):
+                (d / f).write_bytes(b"x")
+        (run / "snapshots").mkdir()
+        (run / "snapshots" / "step_000032.safetensors").write_bytes(b"x")
+        prune_for_shipping(run, keep_weights=keep)
+        left = sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.is_file())
+        want = ["checkpoints/step_000032/adapter.safetensors", "checkpoints/step_000032/metanet.pt"] if keep else []
+        assert left == want + ["snapshots/step_000032.safetensors"], left

@@ -124,9 +124,9 @@ def run_cached(args) -> int:
                                    analyze_args=CACHED_ANALYZE)
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         _print_paired(table.attrs.get("paired"))
-    for run_dir in [*out.glob("*/"), *out.glob("*/*/")]:
+    for run_dir in [*out.glob("*/"), *out.glob("*/*/")]:  # the second level: the separation students
         if (run_dir / "config.json").exists() and load_run_state(run_dir) == "finished":
-            experiment.prune_for_shipping(run_dir)
+            experiment.prune_for_shipping(run_dir, keep_weights=run_dir.parent.resolve() == out.resolve())
     return 0
 
 
