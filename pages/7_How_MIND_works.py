@@ -94,6 +94,13 @@ with ui.guard(path.name):
                           for r in clear.itertuples()) + " differ from it." if len(clear) else
                 f"none of the {len(acc)} ID/OOD accuracy differences is distinguishable from zero at this size "
                 "(every interval includes 0)."))
+            lik = diffs[diffs["metric"] == "answer log-lik"]
+            if len(lik):
+                clear = lik[lik["significant"]]
+                st.markdown("Teacher-forced answer log-likelihood, same items (paired bootstrap): " + (
+                    "; ".join(f"{r.run} {r.benchmark} {r.diff:+.3f} nats [{r.lo:+.3f}, {r.hi:+.3f}]"
+                              for r in clear.itertuples()) + f" differ from {ref}." if len(clear) else
+                    f"none of the {len(lik)} ID/OOD differences is distinguishable from zero."))
         else:
             st.caption("No evaluation in this comparison yet: `mind experiment compare --stages eval` adds one.")
     st.page_link(ui.page_path("3_Curriculum.py"), label="Explore the curriculum step by step", icon=":material/school:")

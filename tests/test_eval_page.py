@@ -171,4 +171,5 @@ def test_how_mind_works_shows_the_comparison_its_run_belongs_to(evaluated):
     assert (table["ID lo"] <= table["ID avg"]).all() and (table["ID avg"] <= table["ID hi"]).all()
     said = texts(at.markdown)
     assert "Item by item against **first**" in said and "distinguishable from zero" in said  # identical runs
+    assert "answer log-likelihood, same items (paired bootstrap): none of the 2 ID/OOD differences" in said
     assert "Does MetaNet follow the student" in said
