@@ -18,6 +18,12 @@ path = ui.choose_run("Run that illustrates the steps")
 if path is None:
     st.stop()
 
+def _differing(rows, unit: str, digits: int) -> str:
+    """'run benchmark +d unit [lo, hi]; ...' for the rows whose interval excludes zero."""
+    return "; ".join(f"{r.run} {r.benchmark} {r.diff:+.{digits}f} {unit} [{r.lo:+.{digits}f}, {r.hi:+.{digits}f}]"
+                     for r in rows[rows["significant"]].itertuples())
+
+
 with ui.guard(path.name):
     run = loading.open_run(path)
     ui.run_caption(run)
@@ -87,19 +93,15 @@ with ui.guard(path.name):
                                                                      "OOD hi", "forgetting")})
         acc = diffs[diffs["metric"] == "accuracy"]
         if len(acc):
-            clear = acc[acc["significant"]]
             ref = diffs.attrs.get("reference") or "the first run"
             st.markdown(f"Item by item against **{ref}** (McNemar, Newcombe 95% intervals): " + (
-                "; ".join(f"{r.run} {r.benchmark} {r.diff:+.1f} points [{r.lo:+.1f}, {r.hi:+.1f}]"
-                          for r in clear.itertuples()) + " differ from it." if len(clear) else
+                _differing(acc, "points", 1) + " differ from it." if acc["significant"].any() else
                 f"none of the {len(acc)} ID/OOD accuracy differences is distinguishable from zero at this size "
                 "(every interval includes 0)."))
             lik = diffs[diffs["metric"] == "answer log-lik"]
             if len(lik):
-                clear = lik[lik["significant"]]
                 st.markdown("Teacher-forced answer log-likelihood, same items (paired bootstrap): " + (
-                    "; ".join(f"{r.run} {r.benchmark} {r.diff:+.3f} nats [{r.lo:+.3f}, {r.hi:+.3f}]"
-                              for r in clear.itertuples()) + f" differ from {ref}." if len(clear) else
+                    _differing(lik, "nats", 3) + f" differ from {ref}." if lik["significant"].any() else
                     f"none of the {len(lik)} ID/OOD differences is distinguishable from zero."))
         else:
             st.caption("No evaluation in this comparison yet: `mind experiment compare --stages eval` adds one.")
