@@ -192,10 +192,15 @@ def summarize(run_dir: Path) -> dict:
     return row
 
 
-def separation(out_root: Path, *, data: str, student: str, train_args: list[str], perspectives: list[str]) -> dict:
+def separation(out_root: Path, *, data: str, student: str, train_args: list[str], perspectives: list[str],
+               center: str = "problem") -> dict:
     """RQ4: one single-perspective student per perspective, all from the same initial weights (same seed). Their
     final hidden states on the same probe problems, each on its own perspective's rationale, are clustered with the
     DP mixture: ``ari`` (and the other scores) says how well the clusters recover which student it was.
+
+    ``center="problem"`` (the default, as in ``mind analyze``) subtracts from each state the mean over the students'
+    states on the same problem: a real student's mean-pooled states are dominated by what the problem is about, so
+    uncentred states cluster by problem and say nothing about the students. ``center="none"`` clusters them raw.
 
     Two controls separate what the students internalised from what the texts already carry:
 
@@ -204,6 +209,8 @@ def separation(out_root: Path, *, data: str, student: str, train_args: list[str]
     * ``same_text``: the trained students on one shared perspective's rationales (the first of ``perspectives``), so
       only the weights differ. A high ``same_text`` score means the students process identical input differently.
     """
+    if center not in ("problem", "none"):
+        raise ConfigError(f"center must be 'problem' or 'none', got {center!r}")
     out_root.mkdir(parents=True, exist_ok=True)
     states = {}
     for p in perspectives:
@@ -216,10 +223,10 @@ def separation(out_root: Path, *, data: str, student: str, train_args: list[str]
     views = {"own_text": [(p, states[p][1], p) for p in perspectives],
              "text_only": [(p, states[p][0], p) for p in perspectives],
              "same_text": [(p, states[p][1], perspectives[0]) for p in perspectives]}
-    result: dict = {"perspectives": perspectives, "shared_text": perspectives[0]}
+    result: dict = {"perspectives": perspectives, "shared_text": perspectives[0], "center": center}
     for name, parts in views.items():
         X, labels, ids = _separation_points(parts)
-        lm = _cluster(X, labels, len(perspectives))
+        lm = cluster_students(X, labels, ids, len(perspectives), center=center)
         scores = {k: float(v) for k, v in lm.metrics_.items() if isinstance(v, (int, float))}
         scores["n_active_clusters"] = int(lm.n_active_clusters_)
         if name == "own_text":
@@ -246,10 +253,18 @@ def _separation_points(parts) -> tuple[np.ndarray, list[str], list[str]]:
     return np.concatenate(Xs), labels, ids
 
 
-def _cluster(X: np.ndarray, labels: list[str], k: int):
+def cluster_students(X: np.ndarray, labels: list[str], problem_ids: list[str], k: int, center: str = "problem"):
+    """The separation experiment's clustering of one view: optionally problem-centred states (see
+    :func:`separation`), a DP mixture with up to ``2k`` clusters, fitted with ``mind analyze``'s rule for the PCA
+    dimensions (about 32 rows per dimension, at least 4, at most 16: a diagonal mixture on few rows in many
+    dimensions flips between one cluster and all). Returns the fitted :class:`~mind.analysis.latent.LatentMap`."""
+    from mind.analysis.analyze import center_by_problem
     from mind.analysis.latent import LatentMap
 
-    return LatentMap(projector="pca", max_clusters=max(2 * k, 4), n_components=min(16, X.shape[0] - 1)).fit(X, labels)
+    if center == "problem":
+        X = center_by_problem(X, pd.DataFrame({"problem_id": problem_ids}))
+    dims = int(min(16, max(4, X.shape[0] // 32), X.shape[0] - 1))
+    return LatentMap(projector="pca", max_clusters=max(2 * k, 4), n_components=dims).fit(X, labels)
 
 
 def prune_for_shipping(run_dir: Path, keep_weights: bool = True) -> None:

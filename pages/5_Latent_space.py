@@ -56,8 +56,9 @@ def separation():
             except (OSError, ValueError):
                 st.warning(f"{f}: unreadable result file")
                 continue
+            centring = {"problem": ", states centred per problem", "none": ", raw (uncentred) states"}
             st.markdown(f"**{f.parent.name}**: {len(result.get('perspectives', []))} students, "
-                        f"{result.get('n_points', '?')} points")
+                        f"{result.get('n_points', '?')} points{centring.get(result.get('center'), '')}")
             st.dataframe(latent.separation_table(result), hide_index=True, width="stretch",
                          column_config={"what it shows": st.column_config.TextColumn(width="large")})
             pts = latent.separation_points(f)

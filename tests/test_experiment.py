@@ -62,6 +62,24 @@ def test_separation_clusters_single_perspective_students(tmp_path):
     assert sorted(pts["student"].unique()) == ["formal", "intuitive"] and len(pts) == 16
 
 
+def test_separation_centres_states_by_problem_before_clustering():
+    """States dominated by what the problem is about (a large offset per problem) hide a small per-student offset:
+    raw, the mixture finds the problems; centred per problem (the default, as in `mind analyze`), the students."""
+    from mind.experiment import cluster_students
+
+    rng = np.random.default_rng(0)
+    students, problems, dim = ["a", "b", "c"], [f"p{i}" for i in range(32)], 24
+    problem_shift = {p: rng.normal(0, 20, dim) for p in problems}
+    student_shift = {s: rng.normal(0, 3, dim) for s in students}
+    rows = [(s, p, problem_shift[p] + student_shift[s] + rng.normal(0, 0.5, dim)) for s in students for p in problems]
+    X = np.stack([r[2] for r in rows]).astype(np.float32)
+    labels, ids = [r[0] for r in rows], [r[1] for r in rows]
+    centred = cluster_students(X, labels, ids, k=3)
+    raw = cluster_students(X, labels, ids, k=3, center="none")
+    assert centred.metrics_["homogeneity"] > 0.9 and centred.metrics_["ari"] > 0.8  # it may split a student, not mix two
+    assert raw.metrics_["ari"] < 0.3
+
+
 def test_cached_runs_exist_and_follow_the_contract():
     assert CACHED, "cached_runs/ holds no run; regenerate with `make cached-runs`"
     assert any(load_run(p).config["student"] == "tiny" for p in CACHED)

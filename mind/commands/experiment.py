@@ -50,6 +50,9 @@ def add_parser(sub) -> None:
                            help="arguments passed to `mind eval`")
         else:
             e.add_argument("--perspectives", default="", help="comma-separated ids (default: all in the data)")
+            e.add_argument("--center", choices=("problem", "none"), default="problem",
+                           help="subtract each problem's mean state over the students before clustering (default, as "
+                                "in mind analyze: raw states cluster by problem) or cluster raw states")
         e.add_argument("train_args", nargs="*", metavar="key=value", help="extra training options for every run")
         e.set_defaults(func=run)
     c = esub.add_parser("cached-runs", help="regenerate cached_runs/ (the small experiment shipped with mind)",
@@ -82,7 +85,8 @@ def run(args) -> int:
         from mind.training_sets import load_training_set
 
         persp = [p for p in args.perspectives.split(",") if p] or list(perspectives_in(load_training_set(args.data)))
-        res = experiment.separation(out, data=args.data, student=args.student, train_args=train_args, perspectives=persp)
+        res = experiment.separation(out, data=args.data, student=args.student, train_args=train_args, perspectives=persp,
+                                  center=args.center)
         print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in res.items() if k != "perspectives"))
     return 0
 
