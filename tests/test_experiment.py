@@ -112,6 +112,26 @@ def test_cached_run_loads_with_every_column_analysis_and_card(run_dir):
         assert summary["base"] and summary["forgetting"] is not None
 
 
+def test_the_cached_smollm2_evaluations_are_on_the_recipes_items_and_paired():
+    """Every evaluated SmolLM2 run (and its base student) on the same items, as many as the recipe's --limit asks
+    per public benchmark, and smollm2-compare.json pairs each against smollm2-mind."""
+    from mind.commands.experiment import CACHED_EVAL
+
+    runs = [p for p in CACHED if p.name.startswith("smollm2-") and (p / "eval" / "summary.json").is_file()]
+    assert len(runs) >= 2, "fewer than two evaluated SmolLM2 runs; run `make cached-runs`"
+    limit = int(CACHED_EVAL[CACHED_EVAL.index("--limit") + 1])
+    summaries = {p.name: json.loads((p / "eval" / "summary.json").read_text()) for p in runs}
+    items = {name: s["items"] for name, s in summaries.items()}
+    first = next(iter(items.values()))
+    assert all(i == first for i in items.values()), "the runs were evaluated on different items"
+    for bench in ("gsm8k", "svamp", "csqa", "strategyqa"):
+        assert len(first[bench]) == limit, (bench, len(first[bench]))
+        assert all(s["base"]["benchmarks"][bench]["n"] == limit for s in summaries.values())
+    compare = json.loads((ROOT / "cached_runs" / "smollm2-compare.json").read_text())
+    assert compare["paired"]["reference"] == "smollm2-mind"
+    assert set(compare["paired"]["runs"]) == set(items) - {"smollm2-mind"}
+
+
 @pytest.mark.slow
 def test_analyze_on_the_tiny_cached_run_writes_what_the_dashboard_reads(tmp_path):
     src = next(p for p in CACHED if load_run(p).config["student"] == "tiny")
