@@ -223,7 +223,9 @@ def test_the_demo_preset_launches_and_the_curriculum_page_shows_tracking(server,
     while time.time() < deadline:
         text = bar.first.inner_text() if bar.count() else ""
         assert "crashed" not in text, text
-        if "finished" in text:
+        # right after the click the page may still show the previous run's (finished) bar: wait for the new run
+        following = page.locator('[class*="st-key-follow_select"]').get_by_role("combobox")
+        if "finished" in text and following.count() and "demo-preset" in following.first.input_value():
             break
         time.sleep(1.0)
     assert "finished" in text, text
