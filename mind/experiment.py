@@ -255,15 +255,15 @@ def _separation_points(parts) -> tuple[np.ndarray, list[str], list[str]]:
 
 def cluster_students(X: np.ndarray, labels: list[str], problem_ids: list[str], k: int, center: str = "problem"):
     """The separation experiment's clustering of one view: optionally problem-centred states (see
-    :func:`separation`), a DP mixture with up to ``2k`` clusters, fitted with ``mind analyze``'s rule for the PCA
-    dimensions (about 32 rows per dimension, at least 4, at most 16: a diagonal mixture on few rows in many
-    dimensions flips between one cluster and all). Returns the fitted :class:`~mind.analysis.latent.LatentMap`."""
-    from mind.analysis.analyze import center_by_problem
+    :func:`separation`), a DP mixture with up to ``2k`` clusters, in as many PCA dimensions as ``mind analyze``
+    uses (:func:`~mind.analysis.analyze.pca_dims`, at most 16). Returns the fitted
+    :class:`~mind.analysis.latent.LatentMap`."""
+    from mind.analysis.analyze import center_by_problem, pca_dims
     from mind.analysis.latent import LatentMap
 
     if center == "problem":
         X = center_by_problem(X, pd.DataFrame({"problem_id": problem_ids}))
-    dims = int(min(16, max(4, X.shape[0] // 32), X.shape[0] - 1))
+    dims = min(pca_dims(X.shape[0], 16), X.shape[0] - 1)
     return LatentMap(projector="pca", max_clusters=max(2 * k, 4), n_components=dims).fit(X, labels)
 
 

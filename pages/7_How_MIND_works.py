@@ -18,6 +18,7 @@ path = ui.choose_run("Run that illustrates the steps")
 if path is None:
     st.stop()
 
+
 def _differing(rows, unit: str, digits: int) -> str:
     """'run benchmark +d unit [lo, hi]; ...' for the rows whose interval excludes zero."""
     return "; ".join(f"{r.run} {r.benchmark} {r.diff:+.{digits}f} {unit} [{r.lo:+.{digits}f}, {r.hi:+.{digits}f}]"

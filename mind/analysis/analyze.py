@@ -49,6 +49,13 @@ def center_by_problem(X: np.ndarray, meta: pd.DataFrame) -> np.ndarray:
     return (X - sums[codes] / counts[codes]).astype(np.float32)
 
 
+def pca_dims(n_rows: int, cap: int) -> int:
+    """PCA dimensions for a DP mixture on ``n_rows`` points: a diagonal mixture on few rows in many dimensions is
+    unstable (it flips between one cluster and all of them), so keep about 32 rows per dimension, at least 4 and at
+    most ``cap`` (128 probes -> 4 dims, 10k -> 32 with cap 32)."""
+    return int(min(cap, max(4, n_rows // 32)))
+
+
 def _labels(meta: pd.DataFrame):
     if "perspective" not in meta or meta["perspective"].isna().all():
         return None
@@ -102,9 +109,7 @@ def analyze_run(
     records, clusters = [], []
     for step, (X, meta) in zip(tqdm(steps, desc="cluster snapshots", disable=not progress), states):
         t = time.perf_counter()
-        # A diagonal DP mixture on few rows in many PCA dimensions is unstable (it flips between one cluster and
-        # max_clusters); keep about 32 rows per dimension, at least 4 and at most n_components (128 probes -> 4 dims, 10k -> 32).
-        dims = int(min(n_components, max(4, X.shape[0] // 32)))
+        dims = pca_dims(X.shape[0], n_components)
         lm = LatentMap(n_components=dims, max_clusters=max_clusters, projector="none",
                        random_state=random_state).fit(X, _labels(meta))
         clusters.append(lm.labels_)
