@@ -270,7 +270,8 @@ def cluster_students(X: np.ndarray, labels: list[str], problem_ids: list[str], k
 def prune_for_shipping(run_dir: Path, keep_weights: bool = True) -> None:
     """Keep only the final checkpoint's adapter/weights and MetaNet (drop optimiser states, older checkpoints);
     ``keep_weights=False`` drops the checkpoints altogether (the separation students: what the experiment reads
-    is their snapshots' hidden states, and eight adapters would double the shipped folder)."""
+    is their snapshots' hidden states, and eight adapters would double the shipped folder). Full student weights
+    (the tiny run's) are stored in float16, half the size; loading casts them back to the model's dtype."""
     if not keep_weights:
         shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
         return
@@ -280,3 +281,22 @@ def prune_for_shipping(run_dir: Path, keep_weights: bool = True) -> None:
     if ckpts:
         for f in ckpts[-1].glob("optim_*.pt"):
             f.unlink()
+        _halve_full_weights(ckpts[-1] / "student.safetensors")
+
+
+def _halve_full_weights(path: Path) -> None:
+    """Rewrite a safetensors file's float32 tensors as float16 (atomically; nothing to do when there are none)."""
+    if not path.is_file():
+        return
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(path))
+    if not any(t.dtype == torch.float32 for t in state.values()):
+        return
+    with safe_open(str(path), "pt") as f:
+        metadata = f.metadata()
+    tmp = path.with_suffix(".tmp")
+    save_file({k: t.half() if t.dtype == torch.float32 else t for k, t in state.items()}, str(tmp), metadata=metadata)
+    tmp.replace(path)

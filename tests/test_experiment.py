@@ -215,3 +215,27 @@ def test_pruning_for_shipping_keeps_the_final_weights_or_none(tmp_path):
         left = sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.is_file())
         want = ["checkpoints/step_000032/adapter.safetensors", "checkpoints/step_000032/metanet.pt"] if keep else []
         assert left == want + ["snapshots/step_000032.safetensors"], left
+
+
+def test_pruning_for_shipping_stores_full_student_weights_in_half_precision_that_load_back(tmp_path):
+    import torch
+    from safetensors.torch import load_file, save_model
+
+    from mind.experiment import prune_for_shipping
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Embedding(50, 8), torch.nn.Linear(8, 50))
+    ckpt = tmp_path / "run" / "checkpoints" / "step_000004"
+    ckpt.mkdir(parents=True)
+    save_model(model, str(ckpt / "student.safetensors"), metadata={"format": "pt"})
+    size = (ckpt / "student.safetensors").stat().st_size
+    prune_for_shipping(tmp_path / "run")
+    state = load_file(str(ckpt / "student.safetensors"))
+    assert {t.dtype for t in state.values()} == {torch.float16}
+    assert (ckpt / "student.safetensors").stat().st_size < 0.6 * size and not list(ckpt.glob("*.tmp"))
+    fresh = torch.nn.Sequential(torch.nn.Embedding(50, 8), torch.nn.Linear(8, 50))
+    fresh.load_state_dict(state)  # cast back to the model's float32
+    assert fresh[1].weight.dtype == torch.float32
+    assert torch.allclose(fresh[1].weight, model[1].weight, atol=1e-3) and torch.allclose(fresh[0].weight, model[0].weight, atol=2e-3)
+    prune_for_shipping(tmp_path / "run")  # a second pass leaves float16 files alone
+    assert {t.dtype for t in load_file(str(ckpt / "student.safetensors")).values()} == {torch.float16}
