@@ -108,8 +108,9 @@ def test_cached_run_loads_with_every_column_analysis_and_card(run_dir):
     assert sorted(points["step"].unique().tolist()) == run.snapshot_steps and len(metrics) == len(run.snapshot_steps)
     if run.config["student"] != "tiny" and (run_dir / "eval" / "summary.json").exists():
         summary = json.loads((run_dir / "eval" / "summary.json").read_text())
-        assert {"gsm8k", "svamp", "csqa", "strategyqa"} <= set(summary["benchmarks"])
-        assert summary["base"] and summary["forgetting"] is not None
+        asked = card["eval_command"].split("--benchmarks ", 1)[1].split()[0].split(",")  # the card's command made it
+        assert set(summary["benchmarks"]) == set(asked), (summary["benchmarks"].keys(), asked)
+        assert summary["base"] and summary["base"]["benchmarks"].keys() == summary["benchmarks"].keys()
 
 
 def test_the_cached_smollm2_evaluations_are_on_the_recipes_items_and_paired():
@@ -130,6 +131,22 @@ def test_the_cached_smollm2_evaluations_are_on_the_recipes_items_and_paired():
     compare = json.loads((ROOT / "cached_runs" / "smollm2-compare.json").read_text())
     assert compare["paired"]["reference"] == "smollm2-mind"
     assert set(compare["paired"]["runs"]) == set(items) - {"smollm2-mind"}
+
+
+def test_the_cached_multi_teacher_runs_are_evaluated_on_the_same_300_svamp_questions_and_paired():
+    """mind and uniform on the real multi-teacher rationales: both (and the base student) on the same SVAMP
+    questions, as many as the recipe's --limit, and svamp-mt-compare.json pairs uniform against mind."""
+    from mind.commands.experiment import CACHED_MT_EVAL
+
+    runs = {m: ROOT / "cached_runs" / f"svamp-mt-{m}" for m in ("mind", "uniform")}
+    assert all(r in CACHED for r in runs.values()), "the multi-teacher runs are missing; run `make cached-runs`"
+    assert {load_run(r).config["data"] for r in runs.values()} == {"svamp-multi-teacher"}
+    summaries = {m: json.loads((r / "eval" / "summary.json").read_text()) for m, r in runs.items()}
+    limit = int(CACHED_MT_EVAL[CACHED_MT_EVAL.index("--limit") + 1])
+    assert summaries["mind"]["items"] == summaries["uniform"]["items"] and len(summaries["mind"]["items"]["svamp"]) == limit
+    assert all(s["base"]["benchmarks"]["svamp"]["n"] == limit for s in summaries.values())
+    compare = json.loads((ROOT / "cached_runs" / "svamp-mt-compare.json").read_text())
+    assert compare["paired"]["reference"] == "svamp-mt-mind" and set(compare["paired"]["runs"]) == {"svamp-mt-uniform"}
 
 
 @pytest.mark.slow
