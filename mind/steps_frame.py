@@ -1,8 +1,9 @@
 """``Run.steps`` without re-reading the run: a DataFrame of steps.jsonl extended by what each refresh appends.
 
 :func:`build_steps` is the one definition of the steps DataFrame (pandas' ``from_records`` over the records, the
-expected columns added as NaN, duplicates of a step resolved to the last, sorted by step); :func:`read_steps_full`
-applies it to the whole file, as every read did before (the reference for the tests and the bench).
+expected columns added as NaN, an expected column holding only nulls made NaN floats too, duplicates of a step
+resolved to the last, sorted by step); :func:`read_steps_full` applies it to the whole file, as every read did before
+(the reference for the tests and the bench).
 
 :class:`StepsFrame` gives the same DataFrame while parsing only appended lines. It keeps the frame of the complete
 records read so far and concatenates the frame of the new ones when that is provably what ``from_records`` over
@@ -41,13 +42,17 @@ def build_steps(rows: list[dict], cols: list[str]) -> pd.DataFrame:
     return _build(rows, cols)[0]
 
 
+def _all_none(s: pd.Series) -> bool:
+    return s.dtype == object and all(v is None for v in s)
+
+
 def _build(rows: list[dict], cols: list[str]) -> tuple[pd.DataFrame, dict]:
     """:func:`build_steps` and the records' keys in order of first appearance (the columns from_records made)."""
     df = pd.DataFrame.from_records(rows) if rows else pd.DataFrame(columns=cols)
     keys = dict.fromkeys(df.columns) if rows else {}
     for c in cols:
-        if c not in df.columns:
-            df[c] = np.nan
+        if c not in df.columns or _all_none(df[c]):  # an expected column never written (e.g. uniform's loss_meta)
+            df[c] = np.nan                           # is a float column of NaN, not objects that format as None
     if len(df):
         df = df.drop_duplicates("step", keep="last").sort_values("step").reset_index(drop=True)
         df["step"] = df["step"].astype(int)
@@ -65,10 +70,6 @@ def read_steps_full(path: Path, cols: list[str]) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------- exact appending
 
 _MISSING = object()  # a column the new records do not have at all (from_records fills NaN)
-
-
-def _all_none(s: pd.Series) -> bool:
-    return s.dtype == object and all(v is None for v in s)
 
 
 def _nulls_like(dtype, n: int) -> pd.Series:

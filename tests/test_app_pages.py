@@ -293,3 +293,25 @@ def test_an_address_naming_a_run_wins_over_the_session_choice(roots):
     at.switch_page(PAGE["metanet"]).run()
     assert_clean(at)
     assert at.selectbox(key="run_select").value == str(roots / "first")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["smollm2-uniform", "svamp-mt-mind"])
+def test_every_page_shows_a_shipped_run_without_metanet_or_with_other_perspectives(roots, tmp_path, monkeypatch, name):
+    """A run without MetaNet (uniform: loss_meta and the tracking columns null at every step) and a run on the
+    multi-teacher SVAMP views (perspective ids the demo set does not have) render on every run page."""
+    cached = tmp_path / "cached-one"
+    shutil.copytree(ROOT / "cached_runs" / name, cached / name, ignore=shutil.ignore_patterns("checkpoints"))
+    monkeypatch.setenv("MIND_CACHED_RUNS", str(cached))
+    for slug in ("curriculum", "metanet", "latent", "evaluation", "how-mind-works"):
+        at = open_page(slug)
+        assert_clean(at)
+        assert not at.error, (slug, texts(at.error))
+        assert figures(at), slug
+    at = open_page("curriculum")
+    shown = {m.label: m.value for m in at.metric}
+    if name == "smollm2-uniform":
+        assert shown["L_meta"] == "n/a" and shown["perspectives selected (batch mean)"] == "8.0"
+    else:
+        legend = {t.get("name") for f in figures(at) for t in f["data"]}
+        assert {"Gemini", "Llama", "Human"} & {str(n).title() for n in legend}, legend

@@ -341,6 +341,24 @@ def test_extend_steps_takes_the_fast_path_exactly(old, new):
     pd.testing.assert_frame_equal(got, build_steps(old_rows + new_rows, cols), check_exact=True)
 
 
+def test_an_expected_column_never_written_is_a_float_column_of_nan():
+    """A run without MetaNet (uniform, single) writes loss_meta as null at every step: it reads as NaN floats (pages
+    format it as a number or 'n/a'), in a full read and when steps are appended."""
+    from mind.steps_frame import build_steps, extend_steps
+
+    cols = ["step", "loss_total", "loss_meta"]
+    rows = [{"step": i + 1, "loss_total": 1.0 / (i + 1), "loss_meta": None} for i in range(4)]
+    full = build_steps([dict(r) for r in rows], cols)
+    assert full["loss_meta"].dtype == "float64" and full["loss_meta"].isna().all()
+    keys = dict.fromkeys(rows[0])
+    grown = extend_steps(build_steps([dict(r) for r in rows[:2]], cols), keys, [dict(r) for r in rows[2:]], cols)
+    assert grown is not None, "fell back to a full re-read"
+    pd.testing.assert_frame_equal(grown, full, check_exact=True)
+    later = extend_steps(full, keys, [{"step": 5, "loss_total": 0.1, "loss_meta": 0.3}], cols)  # MetaNet from step 5
+    pd.testing.assert_frame_equal(later, build_steps(rows + [{"step": 5, "loss_total": 0.1, "loss_meta": 0.3}], cols),
+                                  check_exact=True)
+
+
 @pytest.mark.parametrize("old, new", [([True], [None]), ([1], ["x"]), ([None], [True])])
 def test_extend_steps_refuses_what_it_cannot_prove(old, new):
     from mind.steps_frame import build_steps, extend_steps
