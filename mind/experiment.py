@@ -270,8 +270,9 @@ def cluster_students(X: np.ndarray, labels: list[str], problem_ids: list[str], k
 def prune_for_shipping(run_dir: Path, keep_weights: bool = True) -> None:
     """Keep only the final checkpoint's adapter/weights and MetaNet (drop optimiser states, older checkpoints);
     ``keep_weights=False`` drops the checkpoints altogether (the separation students: what the experiment reads
-    is their snapshots' hidden states, and eight adapters would double the shipped folder). Full student weights
-    (the tiny run's) are stored in float16, half the size; loading casts them back to the model's dtype."""
+    is their snapshots' hidden states, and eight adapters would double the shipped folder). The student's weights
+    (a LoRA adapter, or the tiny run's full weights) are stored in float16, half the size; loading casts them back
+    to the model's dtype (PEFT upcasts an adapter to the base model's)."""
     if not keep_weights:
         shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
         return
@@ -281,10 +282,11 @@ def prune_for_shipping(run_dir: Path, keep_weights: bool = True) -> None:
     if ckpts:
         for f in ckpts[-1].glob("optim_*.pt"):
             f.unlink()
-        _halve_full_weights(ckpts[-1] / "student.safetensors")
+        for weights in (ckpts[-1] / "student.safetensors", ckpts[-1] / "adapter" / "adapter_model.safetensors"):
+            _halve(weights)
 
 
-def _halve_full_weights(path: Path) -> None:
+def _halve(path: Path) -> None:
     """Rewrite a safetensors file's float32 tensors as float16 (atomically; nothing to do when there are none)."""
     if not path.is_file():
         return

@@ -134,19 +134,21 @@ def test_the_cached_smollm2_evaluations_are_on_the_recipes_items_and_paired():
 
 
 def test_the_cached_multi_teacher_runs_are_evaluated_on_the_same_300_svamp_questions_and_paired():
-    """mind and uniform on the real multi-teacher rationales: both (and the base student) on the same SVAMP
-    questions, as many as the recipe's --limit, and svamp-mt-compare.json pairs uniform against mind."""
-    from mind.commands.experiment import CACHED_MT_EVAL
+    """The recipe's methods on the real multi-teacher rationales: all (and the base student) on the same SVAMP
+    questions, as many as the recipe's --limit, and svamp-mt-compare.json pairs each against mind."""
+    from mind.commands.experiment import CACHED_MT_EVAL, CACHED_MT_METHODS
 
-    runs = {m: ROOT / "cached_runs" / f"svamp-mt-{m}" for m in ("mind", "uniform")}
+    runs = {m: ROOT / "cached_runs" / f"svamp-mt-{m}" for m in CACHED_MT_METHODS}
     assert all(r in CACHED for r in runs.values()), "the multi-teacher runs are missing; run `make cached-runs`"
     assert {load_run(r).config["data"] for r in runs.values()} == {"svamp-multi-teacher"}
     summaries = {m: json.loads((r / "eval" / "summary.json").read_text()) for m, r in runs.items()}
     limit = int(CACHED_MT_EVAL[CACHED_MT_EVAL.index("--limit") + 1])
-    assert summaries["mind"]["items"] == summaries["uniform"]["items"] and len(summaries["mind"]["items"]["svamp"]) == limit
+    assert all(s["items"] == summaries["mind"]["items"] for s in summaries.values())
+    assert len(summaries["mind"]["items"]["svamp"]) == limit
     assert all(s["base"]["benchmarks"]["svamp"]["n"] == limit for s in summaries.values())
     compare = json.loads((ROOT / "cached_runs" / "svamp-mt-compare.json").read_text())
-    assert compare["paired"]["reference"] == "svamp-mt-mind" and set(compare["paired"]["runs"]) == {"svamp-mt-uniform"}
+    assert compare["paired"]["reference"] == "svamp-mt-mind"
+    assert set(compare["paired"]["runs"]) == {f"svamp-mt-{m}" for m in CACHED_MT_METHODS} - {"svamp-mt-mind"}
 
 
 @pytest.mark.slow

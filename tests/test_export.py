@@ -107,6 +107,30 @@ def logits(model, ids: list[int]) -> torch.Tensor:
         return model(torch.tensor([ids])).logits
 
 
+def test_a_run_pruned_for_shipping_keeps_its_student_within_half_precision(grown_run, shared_data, tmp_path):
+    """cached_runs/ ships the final LoRA adapter in float16 (mind.experiment.prune_for_shipping): the student
+    `mind eval` rebuilds from it gives the fp32 adapter's logits to within float16 rounding, and the same greedy
+    answers."""
+    from safetensors.torch import load_file
+
+    from mind.evaluation.generate import greedy
+    from mind.experiment import prune_for_shipping
+
+    shipped = Path(shutil.copytree(grown_run, tmp_path / "shipped"))
+    prune_for_shipping(shipped)
+    adapter = load_file(str(shipped / "checkpoints" / "step_000002" / "adapter" / "adapter_model.safetensors"))
+    assert {t.dtype for t in adapter.values()} == {torch.float16}
+    assert not (shipped / "checkpoints" / "step_000001").exists()
+    tok, ref = run_student(grown_run)
+    _, got = run_student(shipped)
+    ps = prompts(tok, shared_data)
+    for ids in ps:
+        a, b = logits(ref, ids), logits(got, ids)
+        assert b.dtype == torch.float32 and not torch.equal(a, b)  # really the rounded adapter
+        assert (a - b).abs().max() < 3e-2 * a.abs().max()  # B ~ N(0, 1) here; a trained adapter moves far less
+    assert [g.text for g in greedy(got, tok, ps, max_new_tokens=16)] == [g.text for g in greedy(ref, tok, ps, max_new_tokens=16)]
+
+
 # ------------------------------------------------------------------------------------------------ merged export
 
 

@@ -19,10 +19,11 @@ CACHED_EVAL = ["--benchmarks", "gsm8k,svamp,csqa,strategyqa,heldout", "--limit",
 # RQ4: one single-perspective SmolLM2 student per perspective, one epoch each.
 CACHED_SEPARATION = ["--steps", "40", "--batch-size", "2", "--snapshot-every", "0", "--probe-problems", "8",
                      "--checkpoint-every", "0", "--seed", "0"]
-# Real teacher text: the multi-teacher SVAMP rationales (GPT-4o, Gemini, Llama, human), `mind` vs `uniform` on 64
-# problems for 3 epochs, evaluated on the 300 SVAMP questions outside that corpus.
+# Real teacher text: the multi-teacher SVAMP rationales (GPT-4o, Gemini, Llama, human), `mind` against `uniform` and
+# `instant` (g = 0) on 64 problems for 3 epochs, evaluated on the 300 SVAMP questions outside that corpus.
 CACHED_MT = ["--steps", "96", "--batch-size", "2", "--snapshot-every", "32", "--probe-problems", "8",
              "--checkpoint-every", "32", "--seed", "0", "max_problems=64"]
+CACHED_MT_METHODS = ("mind", "uniform", "instant")
 CACHED_MT_EVAL = ["--benchmarks", "svamp", "--limit", "300", "--batch-size", "16", "--precision", "auto"]
 CACHED_ANALYZE = ("--text",)  # Sentence-BERT text clusters beside the hidden states': style separable before training
 CACHED_PARTS = ("tiny", "smollm2", "separation", "multi-teacher")
@@ -59,8 +60,8 @@ def add_parser(sub) -> None:
                         description="Regenerate the runs shipped in cached_runs/: a tiny-student run (the demo preset); "
                                     f"the embedded SmolLM2-135M-Instruct trained with {', '.join(CACHED_METHODS)} for 3 "
                                     "epochs of 32 demo problems and evaluated with intervals; the separation experiment "
-                                    "(one SmolLM2 student per perspective); and mind vs uniform on the real "
-                                    "multi-teacher SVAMP rationales. Finished runs are skipped; interrupted ones resume.")
+                                    "(one SmolLM2 student per perspective); and mind, uniform and instant on the "
+                                    "real multi-teacher SVAMP rationales. Finished runs are skipped; interrupted ones resume.")
     c.add_argument("--out", default="cached_runs")
     c.add_argument("--stages", default="train,analyze,eval")
     c.add_argument("--parts", default=",".join(CACHED_PARTS),
@@ -123,7 +124,7 @@ def run_cached(args) -> int:
         print("separation:", " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in res.items()
                                       if k != "perspectives"))
     if "multi-teacher" in parts:
-        table = experiment.compare(out, data="svamp-multi-teacher", student="smollm2-135m", methods=("mind", "uniform"),
+        table = experiment.compare(out, data="svamp-multi-teacher", student="smollm2-135m", methods=CACHED_MT_METHODS,
                                    train_args=CACHED_MT, stages=stages, eval_args=CACHED_MT_EVAL, prefix="svamp-mt-",
                                    analyze_args=CACHED_ANALYZE)
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
