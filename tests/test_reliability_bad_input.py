@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mind.config import TrainConfig, build_config
@@ -362,6 +362,7 @@ def expected_reading(file: str, data, base: dict) -> dict:
 @FAST
 @given(file=st.sampled_from(FILES), how=st.sampled_from(["truncate", "replace", "insert_middle", "delete", "folder"]),
        cut=st.floats(0, 1), junk=GARBAGE)
+@example(file="snapshots/step_000003.safetensors", how="truncate", cut=1.0, junk=b"")  # nothing cut: must not count as damage
 def test_corrupt_run_directories_read_as_documented_or_raise_run_dir_error(tmp_path_factory, good_run, file, how, cut, junk):
     """For each kind of damage, an oracle says what must happen: the documented tolerated reading, or a one-line
     RunDirError that names the damaged file. Nothing else (no traceback, no silently different reading)."""
@@ -373,7 +374,7 @@ def test_corrupt_run_directories_read_as_documented_or_raise_run_dir_error(tmp_p
     f = run / file
     data = f.read_bytes()
     if how == "truncate":
-        data = data[: int(len(data) * cut)]
+        data = data[: min(int(len(data) * cut), len(data) - 1)]  # at least one byte gone (cut=1.0 damaged nothing)
     elif how == "replace":
         data = junk
     elif how == "insert_middle":
