@@ -362,7 +362,7 @@ def expected_reading(file: str, data, base: dict) -> dict:
 @FAST
 @given(file=st.sampled_from(FILES), how=st.sampled_from(["truncate", "replace", "insert_middle", "delete", "folder"]),
        cut=st.floats(0, 1), junk=GARBAGE)
-@example(file="snapshots/step_000003.safetensors", how="truncate", cut=1.0, junk=b"")  # nothing cut: must not count as damage
+@example(file="snapshots/step_000003.safetensors", how="truncate", cut=1.0, junk=b"")  # cut=1.0 still removes a byte
 def test_corrupt_run_directories_read_as_documented_or_raise_run_dir_error(tmp_path_factory, good_run, file, how, cut, junk):
     """For each kind of damage, an oracle says what must happen: the documented tolerated reading, or a one-line
     RunDirError that names the damaged file. Nothing else (no traceback, no silently different reading)."""
