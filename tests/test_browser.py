@@ -220,20 +220,23 @@ def test_the_demo_preset_launches_and_the_curriculum_page_shows_tracking(server,
     page.get_by_role("textbox", name="Run name").fill("demo-preset")
     page.get_by_role("button", name="Start training").click()
     bar, deadline = page.locator('[data-testid="stProgress"]'), time.time() + 900
+    link = page.get_by_role("link", name="Open in Curriculum")
+    href = ""
     while time.time() < deadline:
         text = bar.first.inner_text() if bar.count() else ""
         assert "crashed" not in text, text
-        # right after the click the page may still show the previous run's (finished) bar: wait for the new run
-        following = page.locator('[class*="st-key-follow_select"]').get_by_role("combobox")
-        if "finished" in text and following.count() and "demo-preset" in following.first.input_value():
+        # right after the click, and while a rerun redraws the page top-down, the previous run's finished bar and
+        # link can still be on screen beside the new run's picker: wait for the link to the run just launched
+        href = (link.first.get_attribute("href") or "") if link.count() else ""
+        if "finished" in text and href.endswith("curriculum?run=demo-preset"):
             break
         time.sleep(1.0)
-    assert "finished" in text, text
+    assert "finished" in text and href.endswith("curriculum?run=demo-preset"), (text, href)
+    following = page.locator('[class*="st-key-follow_select"]').get_by_role("combobox")
+    assert "demo-preset" in following.first.input_value()  # the picker follows the run just launched
     argv = (runs / "demo-preset" / "log.txt").read_text(encoding="utf-8").splitlines()[0]
     assert "--preset demo" in argv
-    link = page.get_by_role("link", name="Open in Curriculum")
-    assert link.get_attribute("href").endswith("curriculum?run=demo-preset")  # the run just launched, not the previous
-    link.click()  # what a user does next: same session, same run
+    link.first.click()  # what a user does next: same session, same run
     _settle(page, timeout_s=120)
     assert "demo-preset" in page.locator('[class*="st-key-run_select"]').get_by_role("combobox").input_value()
     try:  # the tracking block renders inside a fragment after the charts above it; on a loaded machine give it time
