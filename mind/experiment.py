@@ -292,13 +292,13 @@ def _halve(path: Path) -> None:
         return
     import torch
     from safetensors import safe_open
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import save_file
 
-    state = load_file(str(path))
+    with safe_open(str(path), "pt") as f:  # one read: the tensors and the metadata to keep
+        metadata = f.metadata()
+        state = {k: f.get_tensor(k) for k in f.keys()}
     if not any(t.dtype == torch.float32 for t in state.values()):
         return
-    with safe_open(str(path), "pt") as f:
-        metadata = f.metadata()
     tmp = path.with_suffix(".tmp")
     save_file({k: t.half() if t.dtype == torch.float32 else t for k, t in state.items()}, str(tmp), metadata=metadata)
     tmp.replace(path)
