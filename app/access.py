@@ -28,7 +28,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from mind.commands.app import is_loopback
+from mind.hosts import is_loopback
 from mind.errors import MindError
 
 from app import settings

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from mind.perspectives import display_name
+from mind.data.perspectives import display_name
 
 MAX_POINTS = 1000  # points per trace (or heatmap columns) drawn at most; more steps are downsampled
 

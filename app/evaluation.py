@@ -27,6 +27,8 @@ from mind.errors import RunDirError
 from mind.evaluation.table import ID_BENCHMARKS, OOD_BENCHMARKS  # heldout counts as ID
 from mind.run import read_jsonl
 
+from app import logs
+
 ALIASES = {"commonsenseqa": "csqa", "gpqa-diamond": "gpqa", "gpqa_diamond": "gpqa", "math": "math500"}
 # The paper's main table (Qwen2.5-7B-Instruct student), percent: one source of truth, shared with `mind eval`.
 from mind.evaluation.table import PAPER_ROWS as PAPER_REFERENCE  # noqa: E402
@@ -346,25 +348,12 @@ def eval_progress(log_text: str) -> tuple[float, str]:
     ``[2/4] generate base tiny:  40%|...| 4/10 [...]`` gives (0.4, "[2/4] generate base tiny: 4/10 items")."""
     import re
 
-    from app.loading import last_progress_line
-
-    line = last_progress_line(log_text)
+    line = logs.last_progress_line(log_text)
     m = re.search(r"^(.*?):\s*\d+%\|.*?\|\s*(\d+)/(\d+)", line)
     if not m:
         return 0.0, line[:120] or "starting: loading the student..."
     done, total = int(m.group(2)), int(m.group(3))
     return (done / total if total else 0.0), f"{m.group(1).strip()}: {done}/{total} items"
-
-
-def log_tail(path: str | Path, max_bytes: int = 64_000) -> str:
-    """The end of a log file ('' when it cannot be read)."""
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, 2)
-            fh.seek(max(0, fh.tell() - max_bytes))
-            return fh.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
 
 
 def heldout_runs(paths) -> bool:

@@ -10,7 +10,7 @@ import json
 import re
 from pathlib import Path
 
-from mind.export import MARKER
+from mind.export.folder import MARKER
 
 
 def default_out(run_path: str | Path) -> Path:

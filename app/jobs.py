@@ -30,7 +30,7 @@ MAX_STEPS = 100_000
 
 
 def _methods() -> tuple[str, ...]:
-    from mind.config import METHODS
+    from mind.training.config import METHODS
 
     return METHODS
 
@@ -52,9 +52,9 @@ class LaunchSpec:
     g: float = 0.9
     lr: float = 2e-4
     meta_lr: float = 5e-5
-    precision: str = "auto"  # bf16 where the device computes it fast, else fp32 (mind/precision.py); or fp32 / bf16
+    precision: str = "auto"  # bf16 where the device computes it fast, else fp32 (mind/model/precision.py); or fp32 / bf16
     rescore_every: int = 1  # measure unselected rationales' L_real every Nth step
-    preset: str = ""  # a bundled preset (mind/presets/NAME.yaml) under the form's values, e.g. "demo"; "" = none
+    preset: str = ""  # a bundled preset (mind/training/presets/NAME.yaml) under the form's values, e.g. "demo"; "" = none
 
     def __post_init__(self):
         safe_name = re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", self.name or "")
@@ -82,7 +82,7 @@ class LaunchSpec:
             raise ConfigError(f"g={self.g}: the EMA factor must be in [0, 1)")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"precision={self.precision!r}: use auto, fp32 or bf16")
-        from mind.config import presets
+        from mind.training.config import presets
 
         if self.preset and self.preset not in presets():
             raise ConfigError(f"preset {self.preset!r} is unknown; use one of {', '.join(presets())} or none")
@@ -220,7 +220,7 @@ class JobRegistry:
         Rerunning resumes: ``mind eval`` skips the items already in its prediction files. A second call while one
         runs returns the job in flight."""
         access.require_actions("Evaluate")
-        from mind.evaluate import resolve_benchmarks
+        from mind.evaluation.runner import resolve_benchmarks
 
         paths = [Path(p) for p in run_paths]
         if not paths:

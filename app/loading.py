@@ -22,7 +22,7 @@ import streamlit as st
 from mind.errors import MindError, RunDirError
 from mind.run import Run, list_runs, load_run
 
-from app import settings
+from app import evaluation, settings
 
 # Hyperparameters shown in the runs table: (column, candidate config keys, nested or flat).
 KEY_PARAMS: dict[str, tuple[str, ...]] = {
@@ -186,8 +186,6 @@ def summarize(path: str | Path) -> dict:
         last = df.iloc[-1] if len(df) else None
         for c in FINAL_LOSSES:
             row[c] = float(last[c]) if last is not None and pd.notna(last.get(c)) else None
-        from app import evaluation
-
         try:
             acc = evaluation.accuracies(p)
         except MindError:
@@ -209,20 +207,6 @@ def runs_table(paths: list[Path]) -> pd.DataFrame:
     return df[cols] if len(df) else pd.DataFrame(columns=front + ["where", "path", "error"])
 
 
-def log_tail(run_path: str | Path, lines: int = 40) -> str:
-    """The last ``lines`` lines of the run's ``log.txt`` ('' when there is none)."""
-    f = Path(run_path) / "log.txt"
-    try:
-        with open(f, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - 64_000))
-            data = fh.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(data.rstrip("\n").split("\n")[-lines:])
-
-
 def require_steps(run: Run, df: pd.DataFrame) -> None:
     """Raise a friendly :class:`RunDirError` when a run has no step records yet."""
     if not len(df):
@@ -230,12 +214,3 @@ def require_steps(run: Run, df: pd.DataFrame) -> None:
         if state in ("running", "unknown"):
             raise RunDirError(f"{run.name}: no steps recorded yet; the run is starting, this page refreshes when they land")
         raise RunDirError(f"{run.name}: has no step records (state {state}); it may have failed before its first step")
-
-
-def last_progress_line(text: str) -> str:
-    """The newest progress message in a log (tqdm rewrites its line with '\\r': keep the last rewrite)."""
-    for line in reversed(text.split("\n")):
-        seg = [s for s in line.split("\r") if s.strip()]
-        if seg:
-            return seg[-1].strip()
-    return ""

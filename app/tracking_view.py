@@ -1,6 +1,6 @@
 """Is MetaNet following the student? Sentences a teacher can say aloud, and the chart behind them.
 
-Both read the tracking columns of steps.jsonl (mind/tracking.py): ``meta_spearman`` / ``meta_top1`` on the batch,
+Both read the tracking columns of steps.jsonl (mind/training/tracking.py): ``meta_spearman`` / ``meta_top1`` on the batch,
 the perspective-mean ``baseline_*`` beside them, the ``heldout_*`` values at snapshot steps and ``curriculum_shift``.
 Runs written before these columns existed give no sentences and an empty chart, not an error.
 """

@@ -30,10 +30,10 @@ def main(argv=None) -> int:
 
     import torch
 
-    from mind.batching import collate, encode_problem
+    from mind.model.batching import collate, encode_problem
     from mind.data import load_problems, perspectives_in
-    from mind.student import StudentLM, add_lora, load_causal_lm, load_tokenizer
-    from mind.trainer import _student_pass, batch_indices
+    from mind.model.student import StudentLM, add_lora, load_causal_lm, load_tokenizer
+    from mind.training.loop import _student_pass, batch_indices
 
     settings = [int(x) for x in args.every.split(",")]
     tok = load_tokenizer(args.student)
@@ -46,7 +46,7 @@ def main(argv=None) -> int:
         if n:
             hf.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False}, every_n_layers=n)
         students[n] = StudentLM(add_lora(hf, 8, 16, 0.0, ("q_proj", "k_proj", "v_proj", "o_proj"), seed=0)).train()
-    from mind.precision import machine_line
+    from mind.model.precision import machine_line
 
     print(f"machine: {machine_line()}")
     print(f"student {args.student}; {args.problems} problems x {len(persp)} perspectives per step (fp32); torch "

@@ -42,10 +42,10 @@ def likelihood_part(args) -> str:
     import torch
 
     from mind.benchmarks import load_benchmark
-    from mind.evaluation.generate import greedy
+    from mind.evaluation.decode import greedy
     from mind.evaluation.likelihood import score_items
-    from mind.prompting import prompt_ids
-    from mind.student import StudentLM, load_causal_lm, load_tokenizer
+    from mind.data.prompting import prompt_ids
+    from mind.model.student import StudentLM, load_causal_lm, load_tokenizer
 
     class Plain(StudentLM):
         @property
@@ -162,7 +162,7 @@ def main(argv=None) -> int:
         args.end_to_end = args.end_to_end or args.train_run
     if args.end_to_end:
         lines.append(end_to_end(args))
-    from mind.precision import cpu_model
+    from mind.model.precision import cpu_model
 
     print(f"\nsummary ({cpu_model()}): " + " | ".join(lines))
     return 0

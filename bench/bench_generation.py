@@ -7,7 +7,7 @@ token (padding after a sequence ended is not counted), so both modes are credite
 generated texts of the batched run are checked against the one-at-a-time run.
 
 The first lines name the machine (CPU model, ISA flags, torch). bf16 runs only where this CPU's bf16 matmul is fast
-(mind/precision.py's probe, the one behind ``precision=auto``): ``--precision both`` or ``auto`` then skips bf16,
+(mind/model/precision.py's probe, the one behind ``precision=auto``): ``--precision both`` or ``auto`` then skips bf16,
 saying so; an explicit ``--precision bf16`` runs it anyway, with the measured ratio.
 
     .venv/bin/python bench/bench_generation.py --prompts 16 --max-new-tokens 64 --repeats 3 --batch-sizes 1,16 --precision both
@@ -40,10 +40,10 @@ def main(argv=None) -> int:
     import torch
 
     from mind.benchmarks import load_benchmark
-    from mind.evaluation.generate import greedy
-    from mind.precision import cached_probe, is_fast, machine_line
-    from mind.prompting import prompt_ids
-    from mind.student import load_causal_lm, load_tokenizer
+    from mind.evaluation.decode import greedy
+    from mind.model.precision import cached_probe, is_fast, machine_line
+    from mind.data.prompting import prompt_ids
+    from mind.model.student import load_causal_lm, load_tokenizer
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -109,7 +109,7 @@ def main(argv=None) -> int:
     if len(precisions) > 1:
         top = max(modes, key=lambda m: rate[m])
         parts.append(f"best ({top[0]} batch {top[1]}) vs {base[0]} one-at-a-time {rate[top] / rate[base]:.2f}x")
-    from mind.precision import cpu_model
+    from mind.model.precision import cpu_model
 
     print(f"\nratio (aim >= 4x; median of {args.repeats}, {len(prompts)} prompts x {args.max_new_tokens} new tokens, "
           f"{cpu_model()}): " + "; ".join(parts))

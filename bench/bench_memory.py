@@ -73,7 +73,7 @@ def main(argv=None) -> int:
     if unknown:
         ap.error(f"--variants: unknown {unknown}; pick from {list(VARIANTS)}")
 
-    from mind.precision import cached_probe, cpu_model, is_fast, machine_line
+    from mind.model.precision import cached_probe, cpu_model, is_fast, machine_line
 
     print(f"machine: {machine_line()}", flush=True)
     if "bf16" in variants:

@@ -1,8 +1,8 @@
 """Training-step benchmarks: MIND overhead over the bare student work, `uniform` tokens/s against TRL's SFTTrainer,
 hardware efficiency.
 
-Composes the library's own pieces (mind.trainer's ``_weights`` / ``rationale_losses`` / ``_student_pass``, mind.losses, MetaNet, the
-inertia calibrator, mind.telemetry and RunWriter) into one step per variant, on one batch of ``--problems-per-step``
+Composes the library's own pieces (mind.training.loop's ``_weights`` / ``rationale_losses`` / ``_student_pass``, mind.model.losses, MetaNet, the
+inertia calibrator, mind.training.telemetry and RunWriter) into one step per variant, on one batch of ``--problems-per-step``
 demo problems x 8 perspectives per round, and runs the variants interleaved (A B C, B C A, C A B, ...: the order
 rotates each round) so that load from other processes hits them alike. Medians over ``--repeats`` rounds after ``--warmup`` rounds. Every variant uses the
 trainer's shared-prompt layout (each question's prompt once for its K rationales) unless named "-full".
@@ -11,11 +11,11 @@ Variants:
   mind         the trainer's MIND step: MetaNet forward/backward, selection, the selected rationales with gradients
                and the others under no_grad (their L_real feeds the calibrator; the no-grad pass reuses the
                selected pass's prompt keys/values), consistency term, calibration, meta loss, both optimisers,
-               the per-step tracking metrics (mind.tracking.agreement, curriculum shift) and telemetry records
+               the per-step tracking metrics (mind.training.tracking.agreement, curriculum shift) and telemetry records
                written to a temporary run directory. Timed in parts too (printed as a breakdown)
   mind-skip    the same step on a step where ``rescore_every`` > 1 skips the no-grad pass; a run with rescore_every=N
                costs (mind + (N - 1) * mind-skip) / N per step on average (printed for N = 4 and 8)
-  bare         the same student work done bare: ``mind.trainer.rationale_losses`` over the rationales `mind`
+  bare         the same student work done bare: ``mind.training.loop.rationale_losses`` over the rationales `mind`
                selected this round (backward, alpha-weighted plain CE, lambda = 0) and a no-grad pass over the
                others, then the student's optimiser step; no MetaNet, calibration, consistency term, tracking or
                telemetry. mind/bare is the MIND-overhead target (<= 1.10x)
@@ -26,7 +26,7 @@ Variants:
   uniform-full the same step with every sequence carrying its own copy of the prompt (the layout before the
                shared-prompt fast path; what TRL computes)
   uniform-bf16 the `uniform` step under bf16 autocast (``precision=bf16``); only where this CPU's bf16 matmul is fast
-               (mind/precision.py's probe, the one behind ``precision=auto``; ``--bf16 on`` forces it), else skipped
+               (mind/model/precision.py's probe, the one behind ``precision=auto``; ``--bf16 on`` forces it), else skipped
   trl          (--trl) TRL SFTTrainer in fp32 (as `uniform`), same student/sequences/max length, completion-only
                loss, LoRA r=8 q/k/v/o, no packing, timed with a TrainerCallback; our variants run inside its
                on_step_end, so rounds interleave
@@ -90,15 +90,15 @@ class Bench:
     def __init__(self, args):
         import torch
 
-        from mind.batching import encode_problem
-        from mind.calibration import InertiaCalibrator
-        from mind.config import TrainConfig
+        from mind.model.batching import encode_problem
+        from mind.training.calibration import InertiaCalibrator
+        from mind.training.config import TrainConfig
         from mind.data import load_problems, perspectives_in
-        from mind.encoder import encode_texts, feature_text
-        from mind.metanet import MetaNet
+        from mind.model.encoder import encode_texts, feature_text
+        from mind.model.metanet import MetaNet
         from mind.run import RunWriter
-        from mind.student import StudentLM, add_lora, load_causal_lm, load_tokenizer
-        from mind.trainer import _features, _golden_slots
+        from mind.model.student import StudentLM, add_lora, load_causal_lm, load_tokenizer
+        from mind.training.loop import _features, _golden_slots
 
         self.args, self.torch = args, torch
         self.bf16 = True  # run the bf16 variants (main() decides from the probe)
@@ -123,7 +123,7 @@ class Bench:
         self.metanet = MetaNet(self.features.shape[-1], self.K, cfg.meta_hidden, cfg.meta_heads, True, cfg.meta_score)
         self.opt_m = torch.optim.AdamW(self.metanet.parameters(), lr=cfg.meta_warmup_lr)
         self.calibrator = InertiaCalibrator(len(self.problems), self.K, cfg.effective_g)
-        from mind.tracking import CurriculumTracker
+        from mind.training.tracking import CurriculumTracker
 
         self.curriculum = CurriculumTracker(self.K)
         self.variants: set[str] | None = None  # None = all (main() sets --variants)
@@ -144,7 +144,7 @@ class Bench:
 
     # ------------------------------------------------------------------ pieces shared by the variants
     def _batch(self, r: int):
-        from mind.trainer import batch_indices
+        from mind.training.loop import batch_indices
 
         idx = self.torch.as_tensor(batch_indices(r + 1, self.cfg.batch_size, len(self.problems), self.cfg.seed))
         return idx, self.masks[idx], [self.encoded[i] for i in idx.tolist()]
@@ -156,9 +156,9 @@ class Bench:
 
     def _sft(self, r: int, alpha, rows, shared: bool = True):
         """Plain SFT step: alpha-weighted CE over ``rows`` (B, K), no consistency term."""
-        from mind import losses
-        from mind.batching import collate
-        from mind.trainer import _student_pass
+        from mind.model import losses
+        from mind.model.batching import collate
+        from mind.training.loop import _student_pass
 
         idx, mask, eps = self._batch(r)
         batch = collate(eps, rows.tolist(), self.tok.pad_token_id, shared and self.shared)
@@ -170,11 +170,11 @@ class Bench:
 
     # ------------------------------------------------------------------ variants: each returns real tokens
     def v_mind(self, r: int, warm: bool, rescore: bool = True) -> int:
-        from mind import losses
-        from mind.telemetry import sample_records, step_record
-        from mind.threads import small_ops
-        from mind.tracking import agreement, perspective_mean_predictor
-        from mind.trainer import _weights, rationale_losses
+        from mind.model import losses
+        from mind.training.telemetry import sample_records, step_record
+        from mind.model.threads import small_ops
+        from mind.training.tracking import agreement, perspective_mean_predictor
+        from mind.training.loop import _weights, rationale_losses
 
         cfg, K = self.cfg, self.K
         marks = [("start", _now())]
@@ -241,7 +241,7 @@ class Bench:
 
     def _select(self, r: int, warm: bool) -> None:
         """This round's selection (alpha and the rationales left for the no-grad pass) from MetaNet as it is now."""
-        from mind.trainer import _weights
+        from mind.training.loop import _weights
 
         idx, mask, _ = self._batch(r)
         with self.torch.no_grad():
@@ -251,7 +251,7 @@ class Bench:
 
     def v_bare(self, r: int, reuse_prompt: bool = True) -> int:
         """The student's work of this round's `mind` step, bare: selected with gradients, the rest without."""
-        from mind.trainer import rationale_losses
+        from mind.training.loop import rationale_losses
 
         _, _, eps = self._batch(r)
         _, _, _, _, n_tok = rationale_losses(self.student, eps, self.alpha_sel, self.rest_sel, self.K, 0.0,
@@ -266,7 +266,7 @@ class Bench:
     def v_uniform(self, r: int, shared: bool = True, bf16: bool = False) -> int:
         import contextlib
 
-        from mind import losses
+        from mind.model import losses
 
         _, mask, eps = self._batch(r)
         with self.torch.autocast("cpu", dtype=self.torch.bfloat16) if bf16 else contextlib.nullcontext():
@@ -360,9 +360,9 @@ def trl_run(bench: Bench, rounds: int, warm_rounds: int, precision: str = "fp32"
     from transformers import TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
-    from mind.prompting import user_message
-    from mind.student import load_causal_lm
-    from mind.trainer import batch_indices
+    from mind.data.prompting import user_message
+    from mind.model.student import load_causal_lm
+    from mind.training.loop import batch_indices
 
     logging.getLogger("transformers").setLevel(logging.ERROR)
     rows = []  # step r's 16 rows = the problems of our round r, all their rationales: same sequences as `uniform`
@@ -441,7 +441,7 @@ def main(argv=None) -> int:
 
     import torch
 
-    from mind.precision import cached_probe, is_fast, machine_line
+    from mind.model.precision import cached_probe, is_fast, machine_line
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -544,7 +544,7 @@ def report(bench: Bench, args) -> None:
         parts.append(f"uniform/trl tok/s {rate['uniform'] / rate['trl']:.2f}x (>=1.0; both fp32)")
     if "trl-bf16" in rate:
         parts.append(f"uniform-bf16/trl-bf16 tok/s {rate['uniform-bf16*'] / rate['trl-bf16']:.2f}x (both bf16, TRL's default)")
-    from mind.precision import cpu_model
+    from mind.model.precision import cpu_model
 
     print(f"\nsummary [{args.student}, {args.precision}, median of {args.repeats}, {cpu_model()}, "
           f"load avg {os.getloadavg()[0]:.1f}]: "

@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     if unknown:
         ap.error(f"--only: unknown benchmark(s) {sorted(unknown)}; pick from {[short(p) for p in all_scripts]}")
     sys.path.insert(0, str(HERE.parent))  # this checkout's mind
-    from mind.precision import machine_line
+    from mind.model.precision import machine_line
 
     machine = machine_line()
     print(f"machine: {machine}", flush=True)

@@ -2,7 +2,7 @@
 and the dashboard tests on a large run).
 
 What it writes is shaped like a real ``mind train --method mind`` run, by the trainer's own record builders
-(``mind.telemetry.step_record`` / ``sample_records`` and ``mind.tracking.agreement``):
+(``mind.training.telemetry.step_record`` / ``sample_records`` and ``mind.training.tracking.agreement``):
 
 - config.json (the demo set's 8 perspectives, ``student: synthetic``), data.jsonl (the bundled demo problems),
   probes.jsonl, status.json (``finished``, or ``running`` with a fresh heartbeat for ``--running``);
@@ -39,8 +39,8 @@ import numpy as np
 import torch
 
 from mind.run import RunWriter, read_jsonl
-from mind.telemetry import sample_records, step_record
-from mind.tracking import agreement
+from mind.training.telemetry import sample_records, step_record
+from mind.training.tracking import agreement
 
 torch.set_num_threads(1)  # tiny tensors: one thread is fastest (and fair to a shared machine)
 DEMO = Path(__file__).resolve().parents[1] / "mind" / "data" / "demo.jsonl"

@@ -1,7 +1,7 @@
 """Does MetaNet follow the student? The tracking table of README.md ("MetaNet tracking"), one run per option.
 
 Each option is a real ``mind train`` run (subprocess) of several epochs of the demo set; the table reports, per run
-(:func:`mind.tracking.tracking_summary`): meta_spearman / meta_top1 on the trained problems averaged over the last
+(:func:`mind.training.tracking.tracking_summary`): meta_spearman / meta_top1 on the trained problems averaged over the last
 epoch, the same on the held-out problems at the last snapshot, the perspective-mean baseline beside each, the
 mean curriculum shift of the last epoch and how many distinct selection sets the student trained on.
 
@@ -24,7 +24,7 @@ from pathlib import Path
 import _env  # noqa: F401 - repository root on sys.path, offline environment
 
 from mind.run import load_run, write_json_atomic
-from mind.tracking import tracking_summary
+from mind.training.tracking import tracking_summary
 
 # The options measured, each on top of the paper's reading (meta_warmup_steps=4, meta_lr=5e-5, meta_grad_accum=4).
 OPTIONS = {

@@ -19,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mind",
         description="Capability-aware multi-perspective chain-of-thought distillation (MIND).",
     )
-    from mind import __version__
+    from mind._version import __version__
 
     parser.add_argument("--version", action="version", version=f"mind {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

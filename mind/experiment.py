@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mind.config import METHODS
+from mind.training.config import METHODS
 from mind.errors import ConfigError
 from mind.run import load_run, write_json_atomic
 
@@ -73,9 +73,9 @@ def write_card(run_dir: Path, **entries) -> None:
     import torch
     import transformers
 
-    import mind
+    from mind._version import __version__
 
-    from mind.precision import cpu_flags, cpu_model
+    from mind.model.precision import cpu_flags, cpu_model
 
     card.setdefault("machine", f"{cpu_model()} ({platform.machine()}; {' '.join(cpu_flags()) or 'no listed ISA flags'}), "
                                f"{os.cpu_count()} cores, torch threads {torch.get_num_threads()}")
@@ -84,7 +84,7 @@ def write_card(run_dir: Path, **entries) -> None:
         resolved = json.loads(cfg.read_text()).get("precision_resolved")
         if resolved:
             card["precision"] = resolved
-    card["versions"] = {"mind": mind.__version__, "torch": torch.__version__, "transformers": transformers.__version__,
+    card["versions"] = {"mind": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
                         "python": platform.python_version()}
     write_json_atomic(path, card)
 

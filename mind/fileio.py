@@ -1,6 +1,6 @@
 """Reading small YAML/JSON files that a person writes (config files, presets, perspective sets).
 
-A layer below :mod:`mind.config` and :mod:`mind.perspectives`, which both read such files; it imports nothing of
+A layer below :mod:`mind.training.config` and :mod:`mind.data.perspectives`, which both read such files; it imports nothing of
 ``mind`` but the error types.
 """
 

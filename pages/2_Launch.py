@@ -8,9 +8,9 @@ import time
 
 import streamlit as st
 
-from mind.config import preset_values
+from mind.training.config import preset_values
 from mind.errors import MindError
-from app import access, charts, jobs, loading, settings, ui
+from app import access, charts, jobs, loading, logs, settings, ui
 
 st.title("Launch a run")
 if settings.read_only():
@@ -28,7 +28,7 @@ if st.session_state.pop("launch_new_name", False) or "launch_name" not in st.ses
 PRESETS = {"demo": "demo: a curriculum you can watch in about two minutes (tiny student, 16 problems, 6 epochs)",
            "": "none: the options below on top of mind train's defaults"}
 preset = st.selectbox("Preset", list(PRESETS), format_func=PRESETS.get, key="launch_preset",
-                      help="a bundled set of options (mind/presets/demo.yaml) applied first; the form's values win")
+                      help="a bundled set of options (mind/training/presets/demo.yaml) applied first; the form's values win")
 d = {**jobs.LaunchSpec(name="x").__dict__, **(preset_values(preset) if preset else {})}  # the form's defaults
 
 with st.form("launch"):
@@ -113,7 +113,7 @@ def follow(path: Path):
                 st.progress(0.0, text="starting: loading the student and the data...")
             else:
                 st.error(f"`mind train` exited with code {rc} before writing the run.")
-                st.code(loading.log_tail(path) or "(empty log)", language="text")
+                st.code(logs.log_tail(path) or "(empty log)", language="text")
             return _maybe_rerun(j)
         run = loading.open_run(path)
         df = loading.steps(path)
@@ -128,7 +128,7 @@ def follow(path: Path):
             st.toast("Sent SIGTERM; the trainer saves and marks the run stopped.")
         if state in ("crashed",) or (rc not in (None, 0) and state != "stopped"):
             st.error(f"The run failed (exit code {rc}). " + (run.status.get("error") or ""))
-            st.code(loading.log_tail(path), language="text")
+            st.code(logs.log_tail(path), language="text")
         elif state == "finished":
             st.success("Finished. Explore it on the Curriculum and MetaNet pages.")
             st.session_state[ui.RUN_KEY] = str(path)
@@ -140,7 +140,7 @@ def follow(path: Path):
             c1.plotly_chart(charts.loss_curves({path.name: df}, columns=("loss_total", "loss_meta")), key="live_loss")
             c2.plotly_chart(charts.weights_area(df, ps), key="live_weights")
         with st.expander("Log"):
-            st.code(loading.log_tail(path, 30) or "(empty)", language="text")
+            st.code(logs.log_tail(path, 30) or "(empty)", language="text")
     _maybe_rerun(j)
 
 

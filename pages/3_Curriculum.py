@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from mind.perspectives import display_name
+from mind.data.perspectives import display_name
 from app import charts, loading, tracking_view, ui
 
 st.title("Curriculum")

@@ -5,8 +5,8 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from mind.perspectives import display_name
-from mind.tracking import spearman
+from mind.data.perspectives import display_name
+from mind.training.tracking import spearman
 from app import charts, loading, tracking_view, ui, whatif
 
 st.title("MetaNet debugger")

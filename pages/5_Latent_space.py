@@ -5,9 +5,9 @@ import time
 
 import streamlit as st
 
-from mind.perspectives import display_name
+from mind.data.perspectives import display_name
 
-from app import charts, latent, loading, settings, ui
+from app import charts, latent, loading, logs, settings, ui
 
 st.title("Latent space")
 st.caption("Each point is the student's last-layer hidden state for one (problem, perspective) probe. A Dirichlet-"
@@ -25,7 +25,7 @@ def analysis_progress(p):
     if job is None:
         return
     if job.running:
-        line = loading.last_progress_line(_tail(job.log_path))
+        line = logs.last_progress_line(_tail(job.log_path))
         st.status(f"Computing the latent map... {time.time() - job.started_at:.0f} s", state="running").write(
             line or "starting (the first UMAP fit compiles numba code; this can take a minute)")
     elif job.returncode == 0:

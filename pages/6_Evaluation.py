@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from mind.errors import MindError
-from app import eval_charts, evaluation, loading, settings, ui
+from app import eval_charts, evaluation, loading, logs, settings, ui
 
 st.title("Evaluation")
 st.caption("Accuracy (%) from `mind eval`, in-distribution (MATH500, GSM8K, SVAMP, the run's held-out problems) and "
@@ -64,7 +64,7 @@ def follow_eval(run_path: str):
     j = ui.registry().get("eval", run_path)
     if j is None:
         return
-    frac, label = evaluation.eval_progress(evaluation.log_tail(j.log_path))
+    frac, label = evaluation.eval_progress(logs.read_tail(j.log_path))
     if j.running:
         st.progress(frac, text=f"mind eval: {label}")
         if st.button("Stop the evaluation", key="eval_stop", icon=":material/stop:"):
@@ -76,7 +76,7 @@ def follow_eval(run_path: str):
             st.success("Evaluation finished; its results are below.")
         else:
             st.error(f"`mind eval` exited with code {j.returncode}.")
-            st.code(evaluation.log_tail(j.log_path, 4000)[-3000:] or "(empty log)", language="text")
+            st.code(logs.read_tail(j.log_path, 4000)[-3000:] or "(empty log)", language="text")
         if st.session_state.get("eval_running") == run_path:  # it has just ended: show its results
             st.session_state["eval_running"] = None
             st.rerun()

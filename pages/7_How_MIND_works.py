@@ -4,7 +4,7 @@ scores and selection, losses, MetaNet's tracking and the inertia, and the compar
 import numpy as np
 import streamlit as st
 
-from mind.perspectives import display_name
+from mind.data.perspectives import display_name
 from app import charts, evaluation, loading, tracking_view, ui, whatif
 
 st.title("How MIND works")

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from mind.answers import answers_equal, check_answer, extract_answer, normalize_number
+from mind.benchmarks.answers import answers_equal, check_answer, extract_answer, normalize_number
 
 CSQA_CHOICES = ["bank", "library", "department store", "mall", "new york"]
 

@@ -22,7 +22,8 @@ from streamlit.testing.v1 import AppTest
 from test_app_runs import ROOT, copy_run, roots  # noqa: F401  (roots is a fixture)
 
 from app import access, jobs, settings, ui
-from mind.commands.app import command, is_loopback, resolve_token, urls
+from mind.commands.app import command, resolve_token, urls
+from mind.hosts import is_loopback
 from mind.errors import ConfigError
 
 MAIN = str(ROOT / "app" / "main.py")

@@ -10,7 +10,7 @@ import pytest
 
 from test_app_runs import real_runs
 
-from app import jobs, loading
+from app import jobs, loading, logs
 
 
 @pytest.mark.slow
@@ -26,7 +26,7 @@ def test_start_then_stop_a_real_training_run(tmp_path):
             steps = tmp_path / "to-stop" / "steps.jsonl"
             if steps.exists() and steps.read_text(encoding="utf-8").count("\n") >= 1:
                 break
-            assert job.running, loading.log_tail(job.run_path)
+            assert job.running, logs.log_tail(job.run_path)
             time.sleep(0.5)
         assert loading.open_run(job.run_path).state == "running"
         assert reg.stop("train", job.run_path, timeout=120)

@@ -21,10 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from app import loading, settings  # noqa: E402
+from app import loading, logs, settings  # noqa: E402
 from mind.data import write_problems  # noqa: E402
 from mind.errors import RunDirError  # noqa: E402
-from mind.perspectives import DEFAULT_IDS  # noqa: E402
+from mind.data.perspectives import DEFAULT_IDS  # noqa: E402
 
 TRAIN_STEPS = 6
 TRAIN_ARGS = ["--student", "tiny", "--method", "mind", "--steps", str(TRAIN_STEPS), "--quiet",
@@ -32,7 +32,7 @@ TRAIN_ARGS = ["--student", "tiny", "--method", "mind", "--steps", str(TRAIN_STEP
 
 
 def tiny_dataset(path: Path, n: int = 8) -> Path:
-    """A small multi-perspective dataset in the schema of mind/data.py (two-digit answers)."""
+    """A small multi-perspective dataset in the schema of mind/data/schema.py (two-digit answers)."""
     probs = []
     for i in range(n):
         a, b = 12 + i, 11 + 2 * i
@@ -155,9 +155,9 @@ def test_progress_and_eta_from_real_status():
 
 def test_log_tail_and_progress_line(tmp_path):
     (tmp_path / "log.txt").write_text("a\nb\nstep  10%|#\rstep  50%|#####\r\n", encoding="utf-8")
-    assert loading.log_tail(tmp_path, 2).splitlines()[0] == "b"
-    assert loading.last_progress_line(loading.log_tail(tmp_path)) == "step  50%|#####"
-    assert loading.log_tail(tmp_path / "missing") == ""
+    assert logs.log_tail(tmp_path, 2).splitlines()[0] == "b"
+    assert logs.last_progress_line(logs.log_tail(tmp_path)) == "step  50%|#####"
+    assert logs.log_tail(tmp_path / "missing") == ""
 
 
 def test_settings_from_env_and_argv(monkeypatch, tmp_path):

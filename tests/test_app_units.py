@@ -186,7 +186,7 @@ def test_launch_argv_is_a_fixed_argument_list(tmp_path):
 
 def test_launch_speed_options_reach_the_trainer_config(tmp_path):
     from mind.commands.train import parse_overrides
-    from mind.config import build_config
+    from mind.training.config import build_config
 
     spec = jobs.LaunchSpec(name="r2", precision="bf16", rescore_every=4)
     argv = spec.argv(tmp_path / "r2")
@@ -196,7 +196,7 @@ def test_launch_speed_options_reach_the_trainer_config(tmp_path):
 
 def test_launch_with_the_demo_preset_passes_it_under_the_form_values(tmp_path):
     from mind.commands.train import parse_overrides
-    from mind.config import build_config
+    from mind.training.config import build_config
 
     spec = jobs.LaunchSpec(name="r3", preset="demo", steps=12, lr=5e-4)
     argv = spec.argv(tmp_path / "r3")

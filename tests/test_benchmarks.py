@@ -15,10 +15,10 @@ from collections import Counter
 
 import pytest
 
-from mind import benchmarks
-from mind.answers import check_answer
+from mind.benchmarks import items as benchmarks
+from mind.benchmarks.answers import check_answer
 from mind.benchmarks import BENCHMARKS, BenchmarkItem, load_benchmark, normalize_question
-from mind.svamp_multi_teacher import MULTI_TEACHER_FILES, load_svamp_multi_teacher, svamp_multi_teacher_questions
+from mind.benchmarks.svamp_multi_teacher import MULTI_TEACHER_FILES, load_svamp_multi_teacher, svamp_multi_teacher_questions
 from mind.errors import ConfigError, DataError
 
 

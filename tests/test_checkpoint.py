@@ -1,4 +1,4 @@
-"""mind/checkpoint.py in-process: when checkpoints are due (step interval, time bound with an injected clock), and
+"""mind/model/checkpoint.py in-process: when checkpoints are due (step interval, time bound with an injected clock), and
 that a checkpoint carries accumulated gradients and RNG state back exactly."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from mind import checkpoint as ck
-from mind.calibration import InertiaCalibrator
+from mind.model import checkpoint as ck
+from mind.training.calibration import InertiaCalibrator
 from mind.errors import RunDirError
-from mind.metanet import MetaNet
+from mind.model.metanet import MetaNet
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,9 @@ from fractions import Fraction
 
 import pytest
 
-from mind.answers import check_answer, extract_answer
+from mind.benchmarks.answers import check_answer, extract_answer
 from mind.data import DEMO_PATH, load_problems
-from mind.perspectives import ANSWER_LINE, DEFAULT_IDS
+from mind.data.perspectives import ANSWER_LINE, DEFAULT_IDS
 
 _WORD = re.compile(r"[a-z0-9]+")
 

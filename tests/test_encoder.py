@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mind import encoder
+from mind.model import encoder
 
 
 @pytest.fixture

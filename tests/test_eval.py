@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from mind.cli import main as cli
-from mind.evaluate import ALL_BENCHMARKS, evaluate, resolve_benchmarks
+from mind.evaluation.runner import ALL_BENCHMARKS, evaluate, resolve_benchmarks
 from mind.evaluation.store import PredictionStore, count_lines, share_records
 from mind.evaluation.table import PAPER_ROWS, format_table, summary_rows
 from mind.errors import ConfigError
@@ -109,9 +109,9 @@ def test_resume_after_interruption_generates_only_missing(run_dir, evaluated, sh
 
 def test_batched_and_unbatched_greedy_give_the_same_text(shared_data):
     from mind.benchmarks import load_benchmark
-    from mind.evaluation.generate import greedy
-    from mind.prompting import prompt_ids
-    from mind.student import load_causal_lm, load_tokenizer
+    from mind.evaluation.decode import greedy
+    from mind.data.prompting import prompt_ids
+    from mind.model.student import load_causal_lm, load_tokenizer
 
     torch.set_num_threads(1)
     tok = load_tokenizer("tiny")
@@ -135,9 +135,9 @@ def test_batched_and_unbatched_greedy_give_the_same_text(shared_data):
 
 def test_stop_at_answer_ends_a_generation_after_its_answer_line(shared_data):
     """A model made to repeat 'The answer is 7.' stops after the first complete line instead of at the budget."""
-    from mind.evaluation.generate import answer_line_done, greedy
-    from mind.prompting import prompt_ids
-    from mind.student import load_causal_lm, load_tokenizer
+    from mind.evaluation.decode import answer_line_done, greedy
+    from mind.data.prompting import prompt_ids
+    from mind.model.student import load_causal_lm, load_tokenizer
 
     assert answer_line_done("so The answer is 3.5.\n") and answer_line_done("The answer is 7. Then")
     assert not answer_line_done("The answer is 3.") and not answer_line_done("The answer is 3.5")

@@ -33,8 +33,8 @@ def _train(out: Path, *extra: str) -> Path:
 
 def yes_sayer_state(tok, seed: int = 0) -> dict:
     """Weights of the tiny student that greedily answer any chat prompt with 'The answer is yes.' and stop."""
-    from mind.prompting import prompt_ids
-    from mind.student import load_causal_lm
+    from mind.data.prompting import prompt_ids
+    from mind.model.student import load_causal_lm
 
     model = load_causal_lm("tiny", tok, seed=seed)
     last = prompt_ids(tok, "?")[-1]  # the chat template's last prompt token (the newline after 'assistant')
@@ -65,7 +65,7 @@ def yes_sayer_state(tok, seed: int = 0) -> dict:
 def runs(tmp_path_factory, shared_data):
     from safetensors.torch import load_file, save_file
 
-    from mind.student import load_tokenizer
+    from mind.model.student import load_tokenizer
 
     torch.set_num_threads(1)
     base = tmp_path_factory.mktemp("compare")
@@ -132,7 +132,7 @@ def test_runs_with_different_heldout_problems_are_refused(runs, capsys):
 
 
 def test_bare_student_takes_the_heldout_split_from_a_run(runs, tmp_path):
-    from mind.evaluate import evaluate
+    from mind.evaluation.runner import evaluate
 
     s = evaluate(student="tiny", out_dir=tmp_path / "bare", benchmarks="heldout", heldout_from=runs["a"], limit=4,
                  max_new_tokens=4, progress=False)

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from mind.evaluation.likelihood import LEAD, continuations, rationale_ce, score_items
-from mind.prompting import prompt_ids
-from mind.student import StudentLM, load_causal_lm, load_tokenizer
+from mind.data.prompting import prompt_ids
+from mind.model.student import StudentLM, load_causal_lm, load_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def test_continuations_are_the_canonical_answer_line(tiny):
 
 def test_rationale_ce_is_the_trainers_l_real(tiny):
     """The heldout rationale loss equals the per-rationale cross-entropy computed by hand on the plain model."""
-    from mind.batching import encode_problem
+    from mind.model.batching import encode_problem
     from mind.data import load_problems
 
     tok, model = tiny

@@ -156,7 +156,7 @@ def test_parse_summary_reads_a_likelihood_only_base_block():
 @pytest.mark.slow
 def test_how_mind_works_shows_the_comparison_its_run_belongs_to(evaluated):
     from mind.experiment import paired_against_first, summarize
-    from mind.jsonl_io import write_json_atomic
+    from mind.run.jsonl import write_json_atomic
 
     first, second = evaluated
     at = open_page("how-mind-works", mind_run=str(first))

@@ -200,7 +200,7 @@ def test_an_evaluation_on_fewer_items_than_asked_is_extended(tmp_path):
 
 def test_runs_of_one_student_share_base_predictions_and_likelihoods(tmp_path):
     from mind.experiment import _share_base_predictions
-    from mind.jsonl_io import read_jsonl
+    from mind.run.jsonl import read_jsonl
 
     def rec(i, key="k"):
         return json.dumps({"key": key, "benchmark": "gsm8k", "id": str(i), "pred": i}) + "\n"

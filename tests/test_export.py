@@ -22,12 +22,12 @@ import pytest
 import torch
 
 from mind.cli import main as cli
-from mind.evaluate import apply_checkpoint
-from mind.export import MARKER, check_out_dir, export_run
-from mind.model_card import command_line, data_counts, find_interval, render_card
-from mind.prompting import prompt_ids
+from mind.model.checkpoint import apply_checkpoint
+from mind.export.folder import MARKER, check_out_dir, export_run
+from mind.export.card import command_line, data_counts, find_interval, render_card
+from mind.data.prompting import prompt_ids
 from mind.run import load_run, read_jsonl
-from mind.student import load_causal_lm, load_tokenizer
+from mind.model.student import load_causal_lm, load_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 MINI = ROOT / "tests" / "data" / "mini.jsonl"
@@ -113,7 +113,7 @@ def test_a_run_pruned_for_shipping_keeps_its_student_within_half_precision(grown
     answers."""
     from safetensors.torch import load_file
 
-    from mind.evaluation.generate import greedy
+    from mind.evaluation.decode import greedy
     from mind.experiment import prune_for_shipping
 
     shipped = Path(shutil.copytree(grown_run, tmp_path / "shipped"))
@@ -137,7 +137,7 @@ def test_a_run_pruned_for_shipping_keeps_its_student_within_half_precision(grown
 def test_merged_export_is_a_plain_hf_folder_that_decodes_like_mind_eval(grown_run, merged, shared_data):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from mind.evaluation.generate import greedy, stop_ids
+    from mind.evaluation.decode import greedy, stop_ids
 
     assert MODEL_FILES <= {p.name for p in merged.iterdir()}
     assert not (merged / "adapter_config.json").exists()
@@ -170,7 +170,7 @@ def test_merged_export_is_a_plain_hf_folder_that_decodes_like_mind_eval(grown_ru
 
 
 def test_mind_eval_accepts_the_exported_folder(grown_run, merged, shared_data, tmp_path):
-    from mind.evaluate import evaluate
+    from mind.evaluation.runner import evaluate
 
     code, stdout, err = mind("eval", "--student", merged, "--benchmarks", "gsm8k", "--limit", 2, "--max-new-tokens", 12,
                              "--data", shared_data, "--out", tmp_path / "ev", "--quiet")
@@ -188,7 +188,7 @@ def test_the_cards_usage_code_runs_and_prints_the_greedy_answer(merged):
     """The Python block of the model card, run as written (DIR = the folder): greedy from generation_config.json."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from mind.evaluation.generate import greedy
+    from mind.evaluation.decode import greedy
 
     card = (merged / "README.md").read_text()
     code = card.split("```python\n", 1)[1].split("```", 1)[0].replace('"DIR"', repr(str(merged)))
@@ -406,7 +406,7 @@ def test_smollm2_run_exports_and_decodes_like_mind_eval(tmp_path, shared_data):
     from peft import AutoPeftModelForCausalLM
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from mind.evaluation.generate import greedy
+    from mind.evaluation.decode import greedy
 
     run = Path(shutil.copytree(ROOT / "cached_runs" / "smollm2-mind", tmp_path / "smollm2-mind"))
     res = export_run(run, tmp_path / "smol")

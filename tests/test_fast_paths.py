@@ -1,13 +1,13 @@
 """The trainer's fast paths give the same numbers as the straightforward computation (tiny student, fp32).
 
-* ``mind.trainer._student_pass`` runs all rationales in one padded batch, projects to the vocabulary only at target
+* ``mind.training.loop._student_pass`` runs all rationales in one padded batch, projects to the vocabulary only at target
   positions (``StudentLM``) and takes log p(target) = logit - logsumexp. It must equal Hugging Face's own
   ``model(input_ids, labels=...)`` loss, one sequence at a time, and ``log_softmax`` over the full logits.
 * Right-padding a sequence into a batch with longer ones must not change its cross-entropy.
 * The shared-prompt layout (``collate(shared_prefix=True)``: each question's prompt runs once, its keys/values feed
   all K rationales) gives the plain layout's cross-entropies, answer distributions, gradients and snapshot states,
   with and without activation checkpointing, on a Llama and a Qwen2 student.
-* ``mind.trainer.rationale_losses`` (the trainer's student side: the selected rationales with gradients, then the
+* ``mind.training.loop.rationale_losses`` (the trainer's student side: the selected rationales with gradients, then the
   others in a no-grad pass that reuses the first pass's prompt keys/values, the consistency term's gradient computed
   apart on few threads) gives the losses and gradients of the straightforward two-pass computation.
 
@@ -20,10 +20,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mind.batching import collate, encode_problem
+from mind.model.batching import collate, encode_problem
 from mind.data import load_problems, perspectives_in
-from mind.student import StudentLM, add_lora, load_causal_lm, load_tokenizer
-from mind.trainer import _student_pass
+from mind.model.student import StudentLM, add_lora, load_causal_lm, load_tokenizer
+from mind.training.loop import _student_pass
 
 ATOL = 1e-4
 
@@ -205,7 +205,7 @@ def test_snapshot_states_equal_with_shared_prefix(setup, tmp_path):
     from safetensors.numpy import load_file
 
     from mind.run import RunWriter
-    from mind.trainer import _snapshot
+    from mind.training.loop import _snapshot
 
     tok, encoded, _, _, K = setup
     student = _tiny_student("llama", tok, False)
@@ -250,7 +250,7 @@ def _brute_force_groups(lengths, overhead, max_groups):
 def test_length_groups_cover_every_sequence_once_at_minimal_padding(seed):
     import random
 
-    from mind.batching import length_groups
+    from mind.model.batching import length_groups
 
     rng = random.Random(seed)
     lengths = [rng.randint(3, 200) for _ in range(rng.randint(1, 9))]
@@ -294,7 +294,7 @@ REUSE = {"mixed": (MIXED, None, 0.1), "no consistency": (MIXED, None, 0.0),
 def _reference_losses(student, encoded, alpha, rest, K, lam, pad_id):
     """The path before prompt reuse, from the primitives: two collates, the prompts computed in each pass, one
     backward through the whole objective (consistency term included)."""
-    from mind import losses
+    from mind.model import losses
 
     batch = collate(encoded, (alpha > 0).tolist(), pad_id, shared_prefix=True)
     ce, ans = _student_pass(student, batch, len(encoded), K, lam > 0, "cpu")
@@ -310,7 +310,7 @@ def _reference_losses(student, encoded, alpha, rest, K, lam, pad_id):
 @pytest.mark.parametrize("checkpointing", [False, True])
 @pytest.mark.parametrize("case", list(REUSE))
 def test_no_grad_pass_reusing_the_prompt_gives_the_same_losses_and_gradients(setup, kind, checkpointing, case):
-    from mind.trainer import rationale_losses
+    from mind.training.loop import rationale_losses
 
     tok, encoded, _, _, K = setup
     student = _tiny_student(kind, tok, checkpointing)
@@ -348,8 +348,8 @@ def test_no_grad_pass_reusing_the_prompt_gives_the_same_losses_and_gradients(set
 
 
 def test_a_prompt_cache_refuses_other_prompts(setup):
-    from mind.student import PromptCache
-    from mind.trainer import _student_pass as run
+    from mind.model.student import PromptCache
+    from mind.training.loop import _student_pass as run
 
     tok, encoded, _, _, K = setup
     student = _tiny_student("llama", tok, False)

@@ -4,12 +4,12 @@ from pathlib import Path
 
 import torch
 
-from mind import losses
-from mind.batching import collate, encode_problem
+from mind.model import losses
+from mind.model.batching import collate, encode_problem
 from mind.data import load_problems, perspectives_in
-from mind.metanet import MetaNet
-from mind.student import StudentLM, add_lora, load_causal_lm, load_tokenizer
-from mind.trainer import _student_pass
+from mind.model.metanet import MetaNet
+from mind.model.student import StudentLM, add_lora, load_causal_lm, load_tokenizer
+from mind.training.loop import _student_pass
 
 DATA = Path(__file__).parent / "data" / "mini.jsonl"
 

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from mind import losses
-from mind.calibration import InertiaCalibrator
+from mind.model import losses
+from mind.training.calibration import InertiaCalibrator
 
 
 def logp(*rows):

@@ -1,4 +1,4 @@
-"""mind/precision.py: the bf16 probe's decision with injected timings, its per-machine cache, what auto / fp32 / bf16
+"""mind/model/precision.py: the bf16 probe's decision with injected timings, its per-machine cache, what auto / fp32 / bf16
 resolve to on CPU and CUDA, the warning for slow bf16, resume keeping the recorded precision; plus one real probe."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from mind import precision as pr
+from mind.model import precision as pr
 from mind.errors import ConfigError
 
 

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from mind.config import TrainConfig, build_config
+from mind.training.config import TrainConfig, build_config
 from mind.data import load_problems
 from mind.errors import ConfigError, DataError, MindError, RunDirError
 from mind.run import RunWriter, load_run

@@ -1,4 +1,4 @@
-"""Incremental readers (mind/jsonl_tail.py, mind/steps_frame.py, mind/samples_store.py) against the full read.
+"""Incremental readers (mind/run/tail.py, mind/run/steps.py, mind/run/samples.py) against the full read.
 
 Property: at every point of a growing run (steps.jsonl written in arbitrary pieces, so lines are torn anywhere;
 samples written through RunWriter with small chunks, so compactions happen; files rewritten as ``--resume`` does),
@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mind.errors import RunDirError
-from mind.jsonl_tail import JsonlTail
+from mind.run.tail import JsonlTail
 from mind.run import RunWriter, forget_readers, load_run, read_full, read_jsonl
-from mind.run_cache import readers as _readers
-from mind.samples_store import list_chunks, read_samples_full, samples_frame
+from mind.run.cache import readers as _readers
+from mind.run.samples import list_chunks, read_samples_full, samples_frame
 
 ROOT = Path(__file__).resolve().parents[1]
 PROPS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -329,7 +329,7 @@ def test_existing_jsonl_only_runs_load_unchanged():
     ([None], "missing"),
 ])
 def test_extend_steps_takes_the_fast_path_exactly(old, new):
-    from mind.steps_frame import build_steps, extend_steps
+    from mind.run.steps import build_steps, extend_steps
 
     cols = ["step", "loss_total"]
     old_rows = [{"step": i + 1, "v": v} for i, v in enumerate(old)]
@@ -344,7 +344,7 @@ def test_extend_steps_takes_the_fast_path_exactly(old, new):
 def test_an_expected_column_never_written_is_a_float_column_of_nan():
     """A run without MetaNet (uniform, single) writes loss_meta as null at every step: it reads as NaN floats (pages
     format it as a number or 'n/a'), in a full read and when steps are appended."""
-    from mind.steps_frame import build_steps, extend_steps
+    from mind.run.steps import build_steps, extend_steps
 
     cols = ["step", "loss_total", "loss_meta"]
     rows = [{"step": i + 1, "loss_total": 1.0 / (i + 1), "loss_meta": None} for i in range(4)]
@@ -361,7 +361,7 @@ def test_an_expected_column_never_written_is_a_float_column_of_nan():
 
 @pytest.mark.parametrize("old, new", [([True], [None]), ([1], ["x"]), ([None], [True])])
 def test_extend_steps_refuses_what_it_cannot_prove(old, new):
-    from mind.steps_frame import build_steps, extend_steps
+    from mind.run.steps import build_steps, extend_steps
 
     old_rows = [{"step": 1, "v": old[0]}]
     got = extend_steps(build_steps(old_rows, ["step"]), {"step": 1, "v": 1}, [{"step": 2, "v": new[0]}], ["step"])

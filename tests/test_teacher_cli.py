@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from mind.data import load_problems
-from mind.perspectives import DEFAULT_IDS
+from mind.data.perspectives import DEFAULT_IDS
 from mind.teacher.cache import ResponseCache
 from openai_server import FakeTeacherServer, make_problems
 

@@ -14,7 +14,7 @@ import pytest
 from mind.cli import main
 from mind.data import load_problems
 from mind.errors import BackendError
-from mind.perspectives import DEFAULT_IDS
+from mind.data.perspectives import DEFAULT_IDS
 from mind.teacher.cache import ResponseCache
 from mind.teacher.downsample import DownsampleConfig
 from mind.teacher.pipeline import GenerateConfig, generate

@@ -8,7 +8,7 @@ import pytest
 
 from mind.cli import main
 from mind.errors import ConfigError
-from mind.perspectives import DEFAULT_IDS, Perspective
+from mind.data.perspectives import DEFAULT_IDS, Perspective
 from mind.teacher.pipeline import resolve_perspectives
 from mind.teacher.prompts import (
     PERSPECTIVE_PROMPTS,

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from mind.data import load_problems
-from mind.perspectives import DEFAULT_IDS
+from mind.data.perspectives import DEFAULT_IDS
 from mind.teacher.downsample import DownsampleConfig
 from mind.teacher.pipeline import GenerateConfig, generate
 from mind.teacher.retry import RetryPolicy

@@ -1,9 +1,9 @@
-"""mind.threads: the intra-op pool shrinks for a block and comes back, and the thread count follows the work's size."""
+"""mind.model.threads: the intra-op pool shrinks for a block and comes back, and the thread count follows the work's size."""
 
 import pytest
 import torch
 
-from mind.threads import ELEMENTS_PER_THREAD, intra_op_threads, small_ops, threads_for
+from mind.model.threads import ELEMENTS_PER_THREAD, intra_op_threads, small_ops, threads_for
 
 
 @pytest.fixture

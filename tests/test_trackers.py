@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from mind.cli import main
-from mind.config import TrainConfig
+from mind.training.config import TrainConfig
 from mind.errors import ConfigError
 from mind.run import read_jsonl
-from mind.trackers import TRACKER_MODULES, check_trackers, missing_trackers
+from mind.training.trackers import TRACKER_MODULES, check_trackers, missing_trackers
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 _real_find_spec = importlib.util.find_spec
@@ -93,8 +93,8 @@ def test_mind_train_with_a_missing_tracker_fails_in_one_line_and_writes_nothing(
 
 
 def test_trainer_checks_trackers_before_it_creates_the_run_directory(tmp_path, monkeypatch):
-    """The library entry point (``mind.trainer.train``) has the same guard as the command."""
-    from mind.trainer import train
+    """The library entry point (``mind.training.loop.train``) has the same guard as the command."""
+    from mind.training.loop import train
 
     hide_packages(monkeypatch, "mlflow")
     out = tmp_path / "lib-run"

@@ -1,4 +1,4 @@
-"""Exact tests of MetaNet's tracking metrics (mind/tracking.py) on hand-made scores and losses, ties included."""
+"""Exact tests of MetaNet's tracking metrics (mind/training/tracking.py) on hand-made scores and losses, ties included."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from mind.losses import meta_loss, standardize
-from mind.tracking import (CurriculumTracker, agreement, average_ranks, curriculum_shift, nanmean,
+from mind.model.losses import meta_loss, standardize
+from mind.training.tracking import (CurriculumTracker, agreement, average_ranks, curriculum_shift, nanmean,
                            perspective_mean_predictor, spearman, top1)
 
 T = torch.tensor

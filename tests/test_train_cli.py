@@ -162,7 +162,7 @@ def test_help_lists_every_option(capsys):
     from dataclasses import fields
 
     from mind.cli import main
-    from mind.config import TrainConfig
+    from mind.training.config import TrainConfig
 
     with pytest.raises(SystemExit) as exc:
         main(["train", "--help"])

@@ -6,20 +6,12 @@ package (e.g. from the dashboard for :func:`load_analysis`) does not import scik
 
 from __future__ import annotations
 
-_EXPORTS = {
+from mind._lazy import lazy_face
+
+__getattr__, __dir__, __all__ = lazy_face(__name__, {
     "LatentMap": "mind.analysis.latent",
     "analyze_run": "mind.analysis.analyze",
     "load_analysis": "mind.analysis.store",
     "planted_clusters": "mind.analysis.synthetic",
     "cluster_metrics": "mind.analysis.metrics",
-}
-
-__all__ = list(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'mind.analysis' has no attribute {name!r}")
+})

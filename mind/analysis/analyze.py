@@ -80,7 +80,7 @@ def analyze_run(
     """Analyse every snapshot of ``run_dir`` and (by default) write ``<run>/analysis/``. See the module docstring."""
     from tqdm.auto import tqdm
 
-    from mind import load_run
+    from mind.run import load_run
     from mind.analysis.latent import LatentMap
     from mind.analysis.project import make_projector
     from mind.analysis.reduce import Reducer

@@ -50,8 +50,6 @@ def import_umap():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import umap  # noqa: F401 - imports numba, pynndescent
-        import umap.layouts
-        import umap.umap_
     if not _PATCHED:
         _enable_cache_for(m for name, m in list(sys.modules.items()) if name == "umap" or name.startswith("umap."))
         _PATCHED = True

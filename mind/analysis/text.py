@@ -12,9 +12,9 @@ from mind.errors import DataError, RunDirError
 
 
 def minilm_folder() -> Path:
-    """The embedded all-MiniLM-L6-v2 folder (``mind.embedded.minilm_path`` when present, else the package)."""
+    """The embedded all-MiniLM-L6-v2 folder (``mind.model.embedded.minilm_path`` when present, else the package)."""
     try:
-        from mind.embedded import minilm_path  # provided by the lead's embedded-model module
+        from mind.model.embedded import minilm_path  # provided by the lead's embedded-model module
 
         return Path(minilm_path())
     except ImportError:

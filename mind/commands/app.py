@@ -11,12 +11,12 @@ generated at start and printed as a link, like Jupyter's. The token never appear
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 import re
 from pathlib import Path
 
 from mind.errors import ConfigError
+from mind.hosts import is_loopback
 
 APP_ENTRY = Path(__file__).resolve().parents[2] / "app" / "main.py"
 ENV_RUNS, ENV_TOKEN, ENV_READ_ONLY, ENV_ALLOW_DIRS = ("MIND_RUNS_DIR", "MIND_APP_TOKEN", "MIND_APP_READ_ONLY",
@@ -45,17 +45,6 @@ def add_parser(subparsers) -> None:
                         "folder (repeatable)")
     p.add_argument("--dry-run", action="store_true", help="print the streamlit command instead of running it")
     p.set_defaults(func=run)
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback IP addresses (127.0.0.0/8, ::1); False for 0.0.0.0, :: and host names."""
-    host = host.strip().strip("[]")
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_token(token: str, source: str = "--token") -> str:

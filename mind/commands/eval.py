@@ -60,7 +60,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from mind.errors import ConfigError
-    from mind.evaluate import HELDOUT, EvalSettings, evaluate
+    from mind.evaluation.runner import HELDOUT, EvalSettings, evaluate
 
     if bool(args.run) == bool(args.student):
         raise ConfigError("pass --run RUN_DIR (one or more) or --student ID, not both and not neither")
@@ -70,7 +70,7 @@ def run(args) -> int:
         raise ConfigError("--out applies to --student only; a run's evaluation is written to <run>/eval")
     if args.run and args.heldout_from:
         raise ConfigError("--heldout-from applies to --student only; a run is scored on its own held-out problems")
-    from mind.precision import resolve_name  # auto: bf16 where this device computes it fast (mind/precision.py)
+    from mind.model.precision import resolve_name  # auto: bf16 where this device computes it fast (mind/model/precision.py)
 
     args.precision = resolve_name(args.precision, args.device)
     settings = EvalSettings(args.benchmarks, args.limit, args.max_new_tokens, args.batch_size, args.data, args.precision,

@@ -83,7 +83,7 @@ def run(args) -> int:
         _print_paired(table.attrs.get("paired"))
     else:
         from mind.data import perspectives_in
-        from mind.training_sets import load_training_set
+        from mind.training.sets import load_training_set
 
         persp = [p for p in args.perspectives.split(",") if p] or list(perspectives_in(load_training_set(args.data)))
         res = experiment.separation(out, data=args.data, student=args.student, train_args=train_args, perspectives=persp,
@@ -97,7 +97,7 @@ def run_cached(args) -> int:
     stopped (a run killed mid-way resumes from its last checkpoint)."""
     from mind import experiment
     from mind.data import perspectives_in
-    from mind.training_sets import load_training_set
+    from mind.training.sets import load_training_set
 
     out = Path(args.out)
     stages = tuple(args.stages.split(","))

@@ -32,7 +32,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from mind.export import export_run
+    from mind.export.folder import export_run
 
     res = export_run(args.run, args.out, step=args.step, adapter_only=args.adapter_only, force=args.force,
                      device=args.device)

@@ -7,7 +7,7 @@ import os
 from dataclasses import MISSING, fields
 from pathlib import Path
 
-from mind.config import METHODS, TrainConfig
+from mind.training.config import METHODS, TrainConfig
 
 EXAMPLES = """examples:
   mind train --data demo --student tiny --method mind --steps 20 --out runs/demo
@@ -27,14 +27,14 @@ def add_parser(sub) -> None:
     p.add_argument("overrides", nargs="*", metavar="key=value", help="override any option below (e.g. beta=0.5)")
     p.add_argument("--out", help="run directory to write (required unless --resume)")
     p.add_argument("--config", help="YAML or JSON file of options")
-    p.add_argument("--preset", help="a bundled set of options applied first (mind/presets/NAME.yaml): 'demo' shows "
+    p.add_argument("--preset", help="a bundled set of options applied first (mind/training/presets/NAME.yaml): 'demo' shows "
                                     "MetaNet's curriculum moving within about two minutes on a laptop CPU")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue RUN_DIR from its last checkpoint (its saved config; key=value may extend steps)")
     p.add_argument("--restart", action="store_true",
                    help="with --resume, for a run stopped before its first checkpoint: clear its records and train it "
                         "again from step 1 with its saved config")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    hp = p.add_argument_group("hyperparameters (every option of mind.config.TrainConfig)")
+    hp = p.add_argument_group("hyperparameters (every option of mind.training.config.TrainConfig)")
     for f in fields(TrainConfig):
         default = f.default if f.default is not MISSING else None
         shown = ",".join(default) if isinstance(default, tuple) else default
@@ -58,10 +58,10 @@ def parse_overrides(items: list[str]) -> dict:
 
 
 def run(args) -> int:
-    from mind.config import FIELD_TYPES, build_config
+    from mind.training.config import FIELD_TYPES, build_config
     from mind.errors import ConfigError
-    from mind.trackers import check_trackers
-    from mind.trainer import train
+    from mind.training.trackers import check_trackers
+    from mind.training.loop import train
 
     flags = {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None}
     overrides = {**flags, **parse_overrides(args.overrides)}
@@ -78,7 +78,7 @@ def run(args) -> int:
         cfg = build_config(None, {**saved, **overrides})
         check_trackers(cfg.trackers)  # before anything in the run directory changes
         out = run_dir
-        from mind.checkpoint import clear_for_restart, latest_checkpoint, no_checkpoint_message
+        from mind.model.checkpoint import clear_for_restart, latest_checkpoint, no_checkpoint_message
         from mind.errors import RunDirError
 
         if args.restart:

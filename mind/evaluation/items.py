@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mind.run import _clean, read_jsonl
+from mind.run.jsonl import _clean, read_jsonl
 
 FILE = "items.jsonl"
 MODELS = ("", "base_")  # column prefixes: the evaluated model, its base student

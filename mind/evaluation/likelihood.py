@@ -1,10 +1,10 @@
 """Teacher-forced evaluation metrics: one batched forward pass per batch of items, no generation.
 
-What is scored, exactly. Each item is asked with the training prompt (:func:`mind.prompting.prompt_ids`: the
+What is scored, exactly. Each item is asked with the training prompt (:func:`mind.data.prompting.prompt_ids`: the
 question and its lettered options, chat template when the student has one). The student's reply is then forced to
-be the canonical answer line of training (:data:`mind.perspectives.ANSWER_LINE`) without a rationale:
+be the canonical answer line of training (:data:`mind.data.perspectives.ANSWER_LINE`) without a rationale:
 ``The answer is`` (context, not scored), then the continuation `` <gold>.`` (scored). Like
-:func:`mind.batching.encode_problem`, the pieces are tokenised separately (``"The answer is"``, ``" " + gold``,
+:func:`mind.model.batching.encode_problem`, the pieces are tokenised separately (``"The answer is"``, ``" " + gold``,
 ``"."``) and concatenated.
 
 * ``answer_logp``: log p(`` <gold>.`` | prompt, ``The answer is``), summed over its tokens (nats; higher is
@@ -14,11 +14,11 @@ be the canonical answer line of training (:data:`mind.perspectives.ANSWER_LINE`)
   way, divided by its number of tokens (length-normalised, per-token mean). ``option_pred`` is the letter of the
   highest one, and ``option_correct`` whether it is the gold letter: a second accuracy that needs no generation.
 * Rationale loss (heldout problems, :func:`rationale_ce`): the per-rationale cross-entropy of every perspective's
-  rationale, exactly as training measures L_real (:func:`mind.trainer.score_rationales`): mean over the rationale
+  rationale, exactly as training measures L_real (:func:`mind.training.loop.score_rationales`): mean over the rationale
   and answer-line tokens.
 
 For choice items (several continuations per prompt) the prompt is computed once for all its continuations (the
-shared-prefix layout of :func:`mind.batching.collate`, through :class:`mind.student.StudentLM`) when the student
+shared-prefix layout of :func:`mind.model.batching.collate`, through :class:`mind.model.student.StudentLM`) when the student
 supports it; with one or two continuations per item the plain layout (each continuation after its own copy of the
 prompt) was faster here (SmolLM2 on 2 CPU cores: 8 GSM8K items 1.3x; 8 CSQA items about even), so
 :data:`SHARE_FROM` continuations per item on average switch the shared layout on. Both give the same numbers
@@ -32,7 +32,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from mind.batching import EncodedProblem, collate, encode_problem
+from mind.model.batching import EncodedProblem, collate, encode_problem
 
 LEAD = "The answer is"
 SHARE_FROM = 3  # continuations per item (on average in a batch) from which the prompt is shared
@@ -97,7 +97,7 @@ def score_items(student, tokenizer, prompts: Sequence[Sequence[int]], answers: S
     """Per item: ``answer_logp``, ``answer_tokens`` and, with options, ``option_logp`` (per-token means),
     ``option_pred`` (letter) and ``option_correct`` (against ``answers``, the gold letters). ``shared``: see
     :func:`span_logp`."""
-    from mind.evaluation.generate import pad_id
+    from mind.evaluation.decode import pad_id
 
     was_training = student.training
     student.eval()
@@ -126,8 +126,8 @@ def rationale_ce(student, tokenizer, problems, perspectives: Sequence[str], max_
                  device, chunk: int = 8) -> np.ndarray:
     """(N, K) per-rationale cross-entropy of ``problems`` (NaN where a perspective is missing), computed by the
     trainer's own no-grad pass so that it is the L_real training logs."""
-    from mind.evaluation.generate import pad_id
-    from mind.trainer import score_rationales
+    from mind.evaluation.decode import pad_id
+    from mind.training.loop import score_rationales
 
     if not problems:
         return np.zeros((0, len(perspectives)))

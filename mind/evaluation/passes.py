@@ -27,8 +27,8 @@ def generate_pending(model, tok, store: PredictionStore, items: dict, prompts: d
     of the model generates, so ``model`` itself stays exact for the likelihood pass and checkpoint merging."""
     import torch
 
-    from mind.answers import check_answer, extract_answer
-    from mind.evaluation.generate import iter_greedy
+    from mind.benchmarks.answers import check_answer, extract_answer
+    from mind.evaluation.decode import iter_greedy
 
     todo = [(b, it) for b, its in items.items() for it in its if not store.has(b, it.id)]
     if not todo:
@@ -62,7 +62,7 @@ def score_pending(model, tok, store: PredictionStore, items: dict, prompts: dict
                   chat_template: bool, device, progress: bool, desc: str) -> int:
     """Teacher-forced records for the items missing from ``store``, appended batch by batch."""
     from mind.evaluation.likelihood import rationale_ce, score_items
-    from mind.student import StudentLM
+    from mind.model.student import StudentLM
 
     todo = [(b, it) for b, its in items.items() for it in its if not store.has(b, it.id)]
     if not todo:

@@ -3,7 +3,7 @@
 Prompts are rendered with the tokenizer's chat template (a plain ``System:/User:/Assistant:`` transcript when
 the tokenizer has none), left-padded so that every row's new tokens start at the same position, and decoded
 from that position on. ``hf:smollm2-135m`` resolves to the embedded SmolLM2-135M-Instruct
-(:func:`mind.embedded.smollm2_path`); any other value is a local folder or, when online, a hub id.
+(:func:`mind.model.embedded.smollm2_path`); any other value is a local folder or, when online, a hub id.
 Greedy decoding by default (``temperature=0``); sampling is seeded.
 """
 
@@ -21,7 +21,7 @@ def resolve_model_path(model: str) -> str:
     """Map the embedded alias to its folder; leave folders and hub ids as they are."""
     if model.lower() in EMBEDDED_ALIASES:
         try:
-            from mind.embedded import smollm2_path
+            from mind.model.embedded import smollm2_path
         except ImportError as exc:
             raise BackendError(f"hf:{model}: the embedded model module is unavailable ({exc}); pass a model folder") from None
         return str(smollm2_path())

@@ -1,7 +1,7 @@
 """Judges that decide which teacher rationales to keep.
 
-* ``answer`` (default): :func:`mind.answers.extract_answer` finds the rationale's final answer and
-  :func:`mind.answers.check_answer` compares it with the gold answer (numbers, LaTeX via math-verify, option
+* ``answer`` (default): :func:`mind.benchmarks.answers.extract_answer` finds the rationale's final answer and
+  :func:`mind.benchmarks.answers.check_answer` compares it with the gold answer (numbers, LaTeX via math-verify, option
   letters, yes/no).
 * ``llm:BACKEND_SPEC`` (e.g. ``llm:openai:gpt-4o-mini``): an LLM reads the problem, the reference answer and the
   rationale and answers ``yes`` or ``no``. The answer must still be extractable (a rationale without a final
@@ -57,14 +57,14 @@ class Verdict:
 
 
 def extract(text: str, answer_type: str, choices) -> str | None:
-    from mind.answers import extract_answer
+    from mind.benchmarks.answers import extract_answer
 
     return extract_answer(text, answer_type=answer_type, choices=choices)
 
 
 def answer_verdict(text: str, gold: str, answer_type: str = "number", choices=None) -> Verdict:
     """The default judge: extract the final answer and check it against the gold answer."""
-    from mind.answers import check_answer
+    from mind.benchmarks.answers import check_answer
 
     found = extract(text, answer_type, choices)
     if found is None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mind.data import Problem, Rationale, write_problems
 from mind.errors import ConfigError
-from mind.perspectives import load_perspectives, validate_ids
+from mind.data.perspectives import load_perspectives, validate_ids
 from mind.teacher import card as card_mod
 from mind.teacher.backends import DEFAULT_KEY_ENV, make_backend
 from mind.teacher.cache import ResponseCache, make_key

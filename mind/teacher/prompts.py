@@ -2,7 +2,7 @@
 
 A teacher request is two chat messages: :data:`TEACHER_SYSTEM` and a user message built by
 :func:`build_messages` from the perspective's instruction, the problem (with its answer options, if any) and a
-reminder of the canonical final line ``The answer is <answer>.`` (:data:`mind.perspectives.ANSWER_LINE`).
+reminder of the canonical final line ``The answer is <answer>.`` (:data:`mind.data.perspectives.ANSWER_LINE`).
 
 The eight instructions are the project's own. Each one names the style, says what a good rationale in that
 style does step by step, and forbids the habits of the other styles that it is most easily confused with, so
@@ -16,7 +16,7 @@ import json
 from dataclasses import replace
 
 from mind.errors import ConfigError
-from mind.perspectives import ANSWER_LINE, DEFAULT_PERSPECTIVES, Perspective
+from mind.data.perspectives import ANSWER_LINE, DEFAULT_PERSPECTIVES, Perspective
 
 TEACHER_SYSTEM = (
     "You are an expert teacher writing worked solutions for students who learn by imitation. "

@@ -2,7 +2,7 @@
 
 Collects the authored problems (``problems_*.py``), verifies every number from its structured solution
 (:func:`spec.solve`), renders the eight perspective rationales (:mod:`writers`), checks each with the project's
-answer checker (``mind.answers.check_answer``), rejects any question that overlaps the GSM8K / SVAMP questions in
+answer checker (``mind.benchmarks.answers.check_answer``), rejects any question that overlaps the GSM8K / SVAMP questions in
 ``../shared/data`` when that folder exists, and writes ``mind/data/demo.jsonl`` plus the data card
 (``demo_card.json`` / ``demo_card.md``). The output is deterministic.
 """
@@ -25,7 +25,7 @@ from spec import fmt, solve  # noqa: E402
 from writers import WRITERS  # noqa: E402
 
 from mind.data import DEMO_PATH, load_problems, write_problems  # noqa: E402
-from mind.perspectives import ANSWER_LINE, DEFAULT_IDS  # noqa: E402
+from mind.data.perspectives import ANSWER_LINE, DEFAULT_IDS  # noqa: E402
 
 MODULES = ("problems_1step", "problems_2step", "problems_3step", "problems_4step", "problems_5step", "problems_6step")
 
@@ -60,7 +60,7 @@ def render(specs) -> list[dict]:
 
 def check_answers(rows) -> dict:
     """Run the project's answer checker on every rationale; returns counts (raises if any fails)."""
-    from mind.answers import check_answer, extract_answer
+    from mind.benchmarks.answers import check_answer, extract_answer
 
     n = 0
     for row in rows:
@@ -68,7 +68,7 @@ def check_answers(rows) -> dict:
             assert check_answer(r["text"], row["answer"]), f"{row['id']} {r['perspective']}: checker rejects"
             assert extract_answer(r["text"]) is not None, f"{row['id']} {r['perspective']}: nothing extracted"
             n += 1
-    return {"checker": "mind.answers.check_answer", "rationales_checked": n, "rationales_passed": n}
+    return {"checker": "mind.benchmarks.answers.check_answer", "rationales_checked": n, "rationales_passed": n}
 
 
 def check_overlap(rows) -> dict:

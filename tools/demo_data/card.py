@@ -15,10 +15,10 @@ PROVENANCE = (
     "parts: a simpler analogous case, a counterfactual change with its key constraint, and a tempting wrong "
     "approach with the reason it fails. The eight rationales are rendered from that structure by one writer per "
     "perspective (tools/demo_data/writers.py) that follows the project's eight perspective styles "
-    "(mind/perspectives.py), choosing among several phrasings per sentence. All numbers are computed with exact "
+    "(mind/data/perspectives.py), choosing among several phrasings per sentence. All numbers are computed with exact "
     "fractions from the structured solution and asserted equal to the hand-written gold; every rationale ends in "
     "the canonical line 'The answer is N.' and is accepted by the project's answer checker "
-    "(mind.answers.check_answer). No language model generated any of the text."
+    "(mind.benchmarks.answers.check_answer). No language model generated any of the text."
 )
 
 TEMPLATING = (

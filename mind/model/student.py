@@ -23,7 +23,7 @@ TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_atte
 
 def resolve_student_path(name: str) -> str:
     if name in ("smollm2-135m", "smollm2", "HuggingFaceTB/SmolLM2-135M-Instruct"):
-        from mind.embedded import smollm2_path
+        from mind.model.embedded import smollm2_path
 
         return str(smollm2_path())
     return name
@@ -33,7 +33,7 @@ def load_tokenizer(name: str):
     from transformers import AutoTokenizer
 
     if name == "tiny":
-        from mind.embedded import smollm2_tokenizer_path
+        from mind.model.embedded import smollm2_tokenizer_path
 
         path = str(smollm2_tokenizer_path())
     else:
@@ -84,7 +84,7 @@ def add_lora(model, r: int, alpha: int, dropout: float, targets: tuple[str, ...]
 
 class PromptCache:
     """Each question's prompt as the decoder computed it: every layer's keys and values, and the last prompt
-    position's hidden state, for the prompt rows of one :class:`mind.batching.Prefix`.
+    position's hidden state, for the prompt rows of one :class:`mind.model.batching.Prefix`.
 
     Hand an empty one to :meth:`StudentLM.forward` and the prompt pass fills it: it is the duck-typed cache the
     decoder layers write into (``past_key_values.update(key, value, layer_idx)``). Hand a filled one and the prompt
@@ -143,10 +143,10 @@ class StudentLM(nn.Module):
     * ``answer_logp`` (A, V): full log-distributions at the ``answer_index`` rows (a few per sequence), for the
       consistency term.
 
-    With ``prefix`` (a :class:`mind.batching.Prefix`, from ``collate(shared_prefix=True)``) each question's prompt
+    With ``prefix`` (a :class:`mind.model.batching.Prefix`, from ``collate(shared_prefix=True)``) each question's prompt
     runs once; its per-layer keys and values are handed to the rationale pass of all its sequences through a
     read-only cache, and ``hidden`` is then (N, 1 + S, d): the last prompt position, then the S rationale positions.
-    The rationale pass runs in the prefix's row groups (similar lengths, :func:`mind.batching.length_groups`), each
+    The rationale pass runs in the prefix's row groups (similar lengths, :func:`mind.model.batching.length_groups`), each
     padded only to its own longest, and the rows come back in the batch's order.
     Gradients reach the prompt's computation through those keys and values, so the losses and gradients equal the
     plain path's (``tests/test_fast_paths.py``). With ``prompt`` (a :class:`PromptCache`) the prompt pass fills it,

@@ -5,7 +5,7 @@ numbers, strings, booleans and lists of them). A column Parquet would not give b
 objects, ints beyond 64 bits, ints and floats mixed) is stored as JSON text, and keys a record lacks are listed in
 the file's metadata, so :func:`decode` returns exactly the records ``json.loads`` gave for the lines the chunk
 replaced. Chunks are written to a temporary name, fsynced and renamed; pages carry checksums, and a read checks them
-and that every step lies in the range the name gives. Nothing is pickled. mind/samples_store.py uses them.
+and that every step lies in the range the name gives. Nothing is pickled. mind/run/samples.py uses them.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What ``--data`` can name: a multi-perspective JSONL file, ``demo`` (the bundled set) or ``svamp-multi-teacher``
 (the real GPT-4o / Gemini / Llama / human SVAMP rationales of the benchmark data folder).
 
-A layer above :mod:`mind.data` and :mod:`mind.svamp_multi_teacher`, so that neither has to import the other.
+A layer above :mod:`mind.data` and :mod:`mind.benchmarks.svamp_multi_teacher`, so that neither has to import the other.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mind.data import Problem, load_problems, parse_problem
-from mind.svamp_multi_teacher import load_svamp_multi_teacher
+from mind.benchmarks.svamp_multi_teacher import load_svamp_multi_teacher
 
 MULTI_TEACHER = "svamp-multi-teacher"
 

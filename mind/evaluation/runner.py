@@ -3,14 +3,14 @@ intervals, teacher-forced likelihood metrics and forgetting.
 
 For a run directory the student is rebuilt exactly as training built it (``config.json``: student, seed, finetune,
 chat_template), its latest checkpoint is applied (LoRA adapter merged, or full weights), and every item is asked
-with the same prompt as training (:func:`mind.prompting.prompt_ids` on the question and its lettered options).
+with the same prompt as training (:func:`mind.data.prompting.prompt_ids` on the question and its lettered options).
 Each model (the base student, then the trained one) goes through two passes:
 
 1. teacher-forced, no generation (:mod:`mind.evaluation.likelihood`, fp32): the log-likelihood of the gold answer
    line, the option ranking of choice benchmarks, and on ``heldout`` the per-perspective rationale loss;
-2. greedy batched generation (:mod:`mind.evaluation.generate`; bf16 on a bf16 copy with ``precision="bf16"``),
+2. greedy batched generation (:mod:`mind.evaluation.decode`; bf16 on a bf16 copy with ``precision="bf16"``),
    stopping after the first complete answer line (``stop_at_answer``); answers are extracted and checked with
-   :mod:`mind.answers`.
+   :mod:`mind.benchmarks.answers`.
 
 Results go to ``<run>/eval/`` (or ``out_dir`` for a bare student)::
 
@@ -30,12 +30,11 @@ items already in a file (for the same checkpoint and settings) are not computed 
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from mind.errors import ConfigError, RunDirError
-from mind.evaluation.store import PredictionStore, dumps_key
+from mind.evaluation.store import PredictionStore
 from mind.evaluation.table import ID_BENCHMARKS, OOD_BENCHMARKS
 
 ALL_BENCHMARKS = ("gsm8k", "svamp", "math500", "csqa", "strategyqa", "gpqa")
@@ -99,50 +98,6 @@ def _device(device: str | None) -> str:
     return device or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def latest_checkpoint_dir(run) -> tuple[int, Path]:
-    steps = run.checkpoints
-    if not steps:
-        raise RunDirError(f"{run.path}: no finished checkpoint to evaluate; let the training reach a checkpoint "
-                          "(checkpoint_every) or finish")
-    return steps[-1], run.path / "checkpoints" / f"step_{steps[-1]:06d}"
-
-
-def apply_checkpoint(model, ckpt: Path, finetune: str):
-    """The base model with a run checkpoint applied: a LoRA adapter merged in, or full weights loaded."""
-    from safetensors import SafetensorError  # a truncated or garbage .safetensors file
-
-    if finetune == "lora":
-        folder = ckpt / "adapter"
-        if not (folder / "adapter_config.json").is_file():
-            raise RunDirError(f"{ckpt}: no adapter/adapter_config.json (corrupt checkpoint); delete it or re-run the training")
-        from peft import PeftModel
-
-        try:
-            with warnings.catch_warnings():  # peft calls a transformers method deprecated in v5
-                warnings.simplefilter("ignore", FutureWarning)
-                return PeftModel.from_pretrained(model, str(folder)).merge_and_unload()
-        except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as exc:
-            raise RunDirError(f"{folder}: cannot load the LoRA adapter ({type(exc).__name__}); delete the checkpoint "
-                              "or re-run the training") from None
-    from safetensors.torch import load_file
-
-    f = ckpt / "student.safetensors"
-    try:
-        state = load_file(str(f))
-    except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
-        raise RunDirError(f"{f}: cannot read the student weights ({type(exc).__name__}); delete the checkpoint "
-                          "or re-run the training") from None
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    # safetensors' save_model keeps one name of a tied tensor (embeddings = lm_head), either one: the other is missing
-    emb = model.get_input_embeddings().weight
-    shared = {n for n, p in model.named_parameters(remove_duplicate=False) if p is emb}
-    tied = shared if getattr(model.config, "tie_word_embeddings", False) and shared & set(state) else set()
-    if unexpected or set(missing) - tied:
-        raise RunDirError(f"{f}: weights do not fit the student ({len(missing)} missing, {len(unexpected)} unexpected "
-                          "tensors); was the run trained with another student?")
-    return model
-
-
 # ------------------------------------------------------------------------------------------------ entry point
 
 
@@ -168,12 +123,13 @@ def evaluate(student: str | None = None, run_dir: str | Path | None = None, benc
     (about 2x the tokens/s on CPUs with AMX and on GPUs, with answers that can differ from fp32 ones); the
     teacher-forced metrics are always computed in fp32. ``likelihood=False`` skips the teacher-forced pass.
     """
-    from mind.precision import resolve_name  # precision="auto": bf16 where this device computes it fast
+    from mind.model.precision import resolve_name  # precision="auto": bf16 where this device computes it fast
 
     precision = resolve_name(precision, device)
     settings = EvalSettings(benchmarks, limit, max_new_tokens, batch_size, data, precision, stop_at_answer, likelihood)
     if (student is None) == (run_dir is None):
         raise ConfigError("pass exactly one of --run RUN_DIR or --student ID")
+    from mind.model.checkpoint import apply_checkpoint, checkpoint_at
     from mind.run import load_run
 
     run = step = ckpt = None
@@ -186,7 +142,7 @@ def evaluate(student: str | None = None, run_dir: str | Path | None = None, benc
             raise RunDirError(f"{run.path}/config.json has no 'student'; re-run the training")
         student, seed = str(cfg["student"]), int(cfg.get("seed", 0))
         chat_template, finetune = bool(cfg.get("chat_template", True)), str(cfg.get("finetune", "lora"))
-        step, ckpt = latest_checkpoint_dir(run)
+        step, ckpt = checkpoint_at(run, purpose="evaluate")
         out = run.path / "eval"
     else:
         if out_dir is None:
@@ -206,9 +162,9 @@ def evaluate(student: str | None = None, run_dir: str | Path | None = None, benc
     from mind.evaluation.passes import generate_pending, score_pending, store_keys
     from mind.evaluation.compare import forgetting as forgetting_of
     from mind.evaluation.compare import model_block
-    from mind.prompting import prompt_ids
+    from mind.data.prompting import prompt_ids
     from mind.run import write_json_atomic
-    from mind.student import load_causal_lm, load_tokenizer
+    from mind.model.student import load_causal_lm, load_tokenizer
 
     items = load_items(settings, heldout)
     tok = load_tokenizer(student)

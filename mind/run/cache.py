@@ -12,8 +12,8 @@ import os
 import threading
 from pathlib import Path
 
-from mind.samples_store import SamplesReader
-from mind.steps_frame import StepsFrame
+from mind.run.samples import SamplesReader
+from mind.run.steps import StepsFrame
 
 
 class Readers:

@@ -22,12 +22,12 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from mind.answers import normalize_number
-from mind.benchdata import GPQA_PASSWORD, data_dir, normalize_question  # noqa: F401 - GPQA_PASSWORD: re-exported
-from mind.benchdata import read_rows as _rows_from_file
-from mind.benchdata import row_field as _field
+from mind.benchmarks.answers import normalize_number
+from mind.benchmarks.files import GPQA_PASSWORD, data_dir, normalize_question  # noqa: F401 - GPQA_PASSWORD: re-exported
+from mind.benchmarks.files import read_rows as _rows_from_file
+from mind.benchmarks.files import row_field as _field
 from mind.errors import ConfigError, DataError
-from mind.svamp_multi_teacher import svamp_multi_teacher_questions
+from mind.benchmarks.svamp_multi_teacher import svamp_multi_teacher_questions
 
 log = logging.getLogger(__name__)
 

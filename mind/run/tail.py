@@ -3,7 +3,7 @@
 A :class:`JsonlTail` remembers how far it has read (a byte offset at a line boundary), how many lines and records
 lie before that offset, and which file it read (device and inode, plus the first and the last bytes before the
 offset). A refresh reads from the offset to the end of the file and returns the new complete records. It gives
-exactly what :func:`mind.jsonl_io.read_jsonl` gives on the whole file:
+exactly what :func:`mind.run.jsonl.read_jsonl` gives on the whole file:
 
 - a complete line (ending in ``\\n``) that is not a JSON object is a :class:`RunDirError` naming its line number;
 - the unterminated last line is the record in flight: it is returned as *provisional* when it already parses as a
@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mind.jsonl_io import bad_line_error, parse_line, read_error
+from mind.run.jsonl import bad_line_error, parse_line, read_error
 
 _PROBE = 32  # bytes remembered at the start of the file and just before the offset
 

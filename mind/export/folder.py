@@ -1,13 +1,13 @@
 """``mind export``: a run's student as an ordinary Hugging Face model folder (or its PEFT adapter folder).
 
-:func:`export_run` rebuilds the student exactly as ``mind eval`` does (:func:`mind.student.load_causal_lm` with the
-run's ``student`` and ``seed``, then :func:`mind.evaluate.apply_checkpoint`: the LoRA adapter merged in, or the full
+:func:`export_run` rebuilds the student exactly as ``mind eval`` does (:func:`mind.model.student.load_causal_lm` with the
+run's ``student`` and ``seed``, then :func:`mind.model.checkpoint.apply_checkpoint`: the LoRA adapter merged in, or the full
 fine-tuned weights loaded) and writes::
 
     DIR/
       config.json  model.safetensors  generation_config.json      (merged or full weights, fp32; no quantization_config)
       tokenizer.json  tokenizer_config.json  chat_template.jinja  (the tokenizer training used, pad token set)
-      README.md         the model card (:mod:`mind.model_card`): base, method, hyperparameters, data, evaluation, command
+      README.md         the model card (:mod:`mind.export.card`): base, method, hyperparameters, data, evaluation, command
       mind_export.json  what was exported: run, step, kind, student, mind version
 
 With ``adapter_only=True`` the weights are the run's adapter instead (``adapter_config.json`` +
@@ -44,20 +44,6 @@ class ExportResult:
     replaced: bool = False  # True when a previous export in ``out`` was replaced (``force``)
 
 
-def checkpoint_at(run, step: int | None) -> tuple[int, Path]:
-    """(step, folder) of the run's checkpoint at ``step``, or its latest one when ``step`` is None."""
-    steps = run.checkpoints
-    if not steps:
-        raise RunDirError(f"{run.path}: no finished checkpoint to export; let the training reach a checkpoint "
-                          "(checkpoint_every) or finish")
-    if step is None:
-        step = steps[-1]
-    elif step not in steps:
-        raise ConfigError(f"--step {step}: {run.path} has no checkpoint at that step; available: "
-                          f"{', '.join(map(str, steps))}")
-    return step, run.path / "checkpoints" / f"step_{step:06d}"
-
-
 def check_out_dir(out: Path, run_path: Path, force: bool) -> bool:
     """Refuse an ``out`` that would hold the run or clobber a folder; True when a previous export must be replaced."""
     o, r = out.resolve(), run_path.resolve()
@@ -80,7 +66,7 @@ def _generation_config(tok, model):
     """Greedy decoding with ``mind eval``'s stop tokens, pad token and default budget."""
     from transformers import GenerationConfig
 
-    from mind.evaluation.generate import pad_id, stop_ids
+    from mind.evaluation.decode import pad_id, stop_ids
 
     stops = stop_ids(tok, model)
     return GenerationConfig(bos_token_id=tok.bos_token_id, eos_token_id=stops[0] if len(stops) == 1 else stops,
@@ -122,7 +108,7 @@ def _readable(folder: Path) -> None:
 def _save_adapter(ckpt: Path, folder: Path, student: str) -> None:
     """Copy the run's adapter; ``base_model_name_or_path`` names the base this machine loads it onto (for the
     embedded SmolLM2, its converted folder in the mind cache: the hub's weights differ slightly)."""
-    from mind.student import resolve_student_path
+    from mind.model.student import resolve_student_path
 
     src = ckpt / "adapter"
     shutil.copyfile(src / "adapter_model.safetensors", folder / "adapter_model.safetensors")
@@ -142,8 +128,8 @@ def _read_summary(run_path: Path) -> dict | None:
 
 
 def _card_inputs(run) -> dict:
-    """Data counts, demo card and held-out count for :func:`mind.model_card.render_card`."""
-    from mind.model_card import data_counts
+    """Data counts, demo card and held-out count for :func:`mind.export.card.render_card`."""
+    from mind.export.card import data_counts
     from mind.run import read_jsonl
 
     cfg = run.config
@@ -158,7 +144,7 @@ def _card_inputs(run) -> dict:
     demo = None
     if cfg.get("data") == "demo":
         try:
-            demo = json.loads((Path(__file__).parent / "data" / "demo_card.json").read_text(encoding="utf-8"))
+            demo = json.loads((Path(__file__).parents[1] / "data" / "demo_card.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             demo = None
     return {"counts": counts, "demo_card": demo, "n_heldout": n_heldout, "summary": _read_summary(run.path)}
@@ -174,11 +160,11 @@ def export_command(run_path: Path, out: Path, step: int, adapter_only: bool) -> 
 def export_run(run_dir: str | Path, out: str | Path, step: int | None = None, adapter_only: bool = False,
                force: bool = False, device: str | None = None) -> ExportResult:
     """Write the student of ``run_dir`` (checkpoint ``step``, default the latest) to ``out``; see the module doc."""
-    from mind import __version__
-    from mind.evaluate import apply_checkpoint
-    from mind.model_card import render_card
+    from mind._version import __version__
+    from mind.model.checkpoint import apply_checkpoint, checkpoint_at
+    from mind.export.card import render_card
     from mind.run import load_run, write_json_atomic
-    from mind.student import load_causal_lm, load_tokenizer
+    from mind.model.student import load_causal_lm, load_tokenizer
 
     run = load_run(run_dir)
     cfg = run.config

@@ -15,7 +15,7 @@ from typing import Any
 
 from mind.errors import ConfigError
 from mind.fileio import read_yaml_or_json
-from mind.perspectives import validate_ids
+from mind.data.perspectives import validate_ids
 
 METHODS = ("mind", "single", "uniform", "uniform-consistency", "instant", "no-attention")
 KL_DIRECTIONS = ("scores||losses", "losses||scores")
@@ -29,7 +29,7 @@ def _f(default, help: str, **kw):
 @dataclass(frozen=True)
 class TrainConfig:
     # ---- what to train
-    data: str = _f("demo", "multi-perspective JSONL dataset (see mind/data.py), 'demo' for the bundled set, or 'svamp-multi-teacher' for the real GPT-4o/Gemini/Llama/human SVAMP rationales in the benchmark data folder")
+    data: str = _f("demo", "multi-perspective JSONL dataset (see mind/data/schema.py), 'demo' for the bundled set, or 'svamp-multi-teacher' for the real GPT-4o/Gemini/Llama/human SVAMP rationales in the benchmark data folder")
     student: str = _f("tiny", "'tiny' (random 2-layer Llama), 'smollm2-135m' (embedded), or a HF model id / local folder")
     method: str = _f("mind", f"one of {', '.join(METHODS)}")
     perspectives: tuple[str, ...] = _f((), "perspective ids to use (comma-separated); empty = all found in the data")
@@ -215,7 +215,7 @@ PRESETS_DIR = Path(__file__).parent / "presets"
 
 
 def presets() -> list[str]:
-    """Names of the bundled presets (``mind/presets/<name>.yaml``), for ``mind train --preset NAME``."""
+    """Names of the bundled presets (``mind/training/presets/<name>.yaml``), for ``mind train --preset NAME``."""
     return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
 
 

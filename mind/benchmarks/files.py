@@ -1,7 +1,7 @@
 """Reading local benchmark files into rows: the data folder, JSON / JSONL / GPQA-zip readers, field checks.
 
 A layer below :mod:`mind.benchmarks` (which turns rows into :class:`~mind.benchmarks.BenchmarkItem` records) and
-:mod:`mind.svamp_multi_teacher` (which joins the multi-teacher SVAMP files); it imports nothing of ``mind`` but the
+:mod:`mind.benchmarks.svamp_multi_teacher` (which joins the multi-teacher SVAMP files); it imports nothing of ``mind`` but the
 error types. Every malformed file or row is a one-line :class:`~mind.errors.DataError` naming file and row.
 """
 
@@ -25,9 +25,7 @@ def data_dir() -> Path:
     env = os.environ.get("MIND_DATA_DIR")
     if env:
         return Path(env).expanduser()
-    import mind
-
-    return Path(mind.__file__).resolve().parents[2] / "shared" / "data"
+    return Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def normalize_question(text: str) -> str:

@@ -1,7 +1,7 @@
 """Turn one optimiser step's tensors into the plain records the run directory stores.
 
 Everything here works on tensors already gathered from all processes: (B, K) per-problem arrays, where B is the
-global batch. Per-perspective means follow the column contract of mind/run.py.
+global batch. Per-perspective means follow the column contract of mind/run/directory.py.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Each target is ``rationale body`` + ``\\nThe answer is`` + `` <gold>`` + ``.`` +
 separately and concatenated, so the answer value is the *same token ids* in every perspective of a problem: the
 positions of the answer span align across rationales, which the JSD consistency term needs.
 
-``collate(..., shared_prefix=True)`` lays the batch out for :class:`mind.student.StudentLM`'s shared-prompt path:
+``collate(..., shared_prefix=True)`` lays the batch out for :class:`mind.model.student.StudentLM`'s shared-prompt path:
 each question's prompt appears once (``prefix``) and the N sequence rows hold only the rationale tokens, so the
 prompt is computed once for its K rationales instead of K times.
 """
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from mind.data import Problem, split_answer_line
-from mind.prompting import prompt_ids
+from mind.data.prompting import prompt_ids
 
 
 @dataclass
@@ -99,7 +99,7 @@ def collate(problems: list[EncodedProblem], run: list[list[bool]], pad_id: int, 
     splits the rationale rows into groups of similar length (:func:`length_groups`) that the student runs apart.
     ``prompts[b]`` (shared layout only) puts problem b's prompt in the prefix whether or not it runs a sequence here
     (default: the problems that do): two batches collated with the same ``prompts`` have the same prefix, so the
-    second can reuse the first one's prompt keys/values (:class:`mind.student.PromptCache`).
+    second can reuse the first one's prompt keys/values (:class:`mind.model.student.PromptCache`).
     """
     if shared_prefix:
         return _collate_shared(problems, run, pad_id, group_lengths, prompts)

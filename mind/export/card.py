@@ -14,7 +14,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from mind.prompting import INSTRUCTION
+from mind.data.prompting import INSTRUCTION
 
 # The hyperparameters the card's table lists, in this order (those present in config.json).
 HYPERPARAMETERS = ("steps", "batch_size", "grad_accum", "lr", "weight_decay", "warmup_steps", "max_length", "finetune",
@@ -156,7 +156,7 @@ def _base_model(config: dict) -> str:
     student = str(config.get("student", "?"))
     if student == "tiny":
         return (f"mind's `tiny` student: a randomly initialised 2-layer Llama (hidden size 64) with SmolLM2's tokenizer, "
-                f"seeded with seed {config.get('seed', 0)} (`mind.student.load_causal_lm(\"tiny\", tokenizer, "
+                f"seeded with seed {config.get('seed', 0)} (`mind.model.student.load_causal_lm(\"tiny\", tokenizer, "
                 f"seed={config.get('seed', 0)})`). It is a test model: its text is not meaningful.")
     if student in HUB_IDS:
         return ("SmolLM2-135M-Instruct (`HuggingFaceTB/SmolLM2-135M-Instruct`) as embedded in mind: de-quantised "
@@ -183,7 +183,7 @@ def _usage(kind: str, config: dict) -> str:
     chat = bool(config.get("chat_template", True))
     if kind == "adapter" and config.get("student") == "tiny":
         load = ["from peft import PeftModel", "from transformers import AutoTokenizer",
-                "from mind.student import load_causal_lm",
+                "from mind.model.student import load_causal_lm",
                 'tok = AutoTokenizer.from_pretrained("DIR")',
                 f'base = load_causal_lm("tiny", tok, seed={config.get("seed", 0)})  # the random base, rebuilt',
                 'model = PeftModel.from_pretrained(base, "DIR").merge_and_unload()']
@@ -207,7 +207,7 @@ def _usage(kind: str, config: dict) -> str:
            "print(tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True))"]
     if kind == "adapter":
         gen[0] = "out = model.generate(ids, max_new_tokens=256, do_sample=False)  # greedy, as mind eval decodes"
-    how = ("The prompt is the one training used (`mind/prompting.py`): the question, a blank line and the instruction, "
+    how = ("The prompt is the one training used (`mind/data/prompting.py`): the question, a blank line and the instruction, "
            + ("in the tokenizer's chat template." if chat else "in a plain `Question: ... Answer: ` frame (the run had "
                                                                    "`chat_template=false`)."))
     out = ["`DIR` is this folder.", "```python\n" + "\n".join(load + [question] + prompt + gen) + "\n```", how]

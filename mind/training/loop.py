@@ -9,7 +9,7 @@ Per optimiser step, for each problem of the batch (GUIDE.md section 1):
    distributions P_k; L_total = sum_k alpha_k CE_k + lambda * sum_{i<j} alpha_i alpha_j JSD(P_i || P_j)), then
    on the others in a no-grad pass, so L_real is known for every rationale (every ``rescore_every`` steps).
    Each question's prompt runs once per step for its K rationales, both passes, where the student allows
-   (``shared_prefix``); MetaNet and the other small tensor work run on one thread (mind/threads.py).
+   (``shared_prefix``); MetaNet and the other small tensor work run on one thread (mind/model/threads.py).
 4. The inertia calibrator folds L_real into L~ (EMA, factor g); MetaNet learns from
    L_meta = KL(softmax(s/tau) || softmax(-L~/tau)), with its own learning rate and accumulation.
 5. Records go to the sinks (run directory, trackers); snapshots and checkpoints at their intervals.
@@ -29,20 +29,20 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from mind import losses
-from mind.batching import collate, encode_problem
-from mind.calibration import InertiaCalibrator
-from mind.checkpoint import CheckpointPolicy, latest_checkpoint, load_checkpoint, no_checkpoint_message, save_checkpoint
-from mind.config import TrainConfig
+from mind.model import losses
+from mind.model.batching import collate, encode_problem
+from mind.training.calibration import InertiaCalibrator
+from mind.model.checkpoint import CheckpointPolicy, latest_checkpoint, load_checkpoint, no_checkpoint_message, save_checkpoint
+from mind.training.config import TrainConfig
 from mind.data import perspectives_in, resolve_holdout, split_holdout
-from mind.training_sets import load_training_set
+from mind.training.sets import load_training_set
 from mind.errors import ConfigError, RunDirError
-from mind.perspectives import validate_ids
-from mind.precision import resolve_for_run
+from mind.data.perspectives import validate_ids
+from mind.model.precision import resolve_for_run
 from mind.run import RunWriter, TrackerSink
-from mind.telemetry import sample_records, step_record
-from mind.threads import intra_op_threads, small_ops, threads_for
-from mind.tracking import CurriculumTracker, agreement, perspective_mean_predictor, spearman
+from mind.training.telemetry import sample_records, step_record
+from mind.model.threads import intra_op_threads, small_ops, threads_for
+from mind.training.tracking import CurriculumTracker, agreement, perspective_mean_predictor, spearman
 
 
 def batch_indices(step: int, global_batch: int, n: int, seed: int) -> np.ndarray:
@@ -80,7 +80,7 @@ class _StopFlag:
 
 def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True) -> Path:
     """Train according to ``cfg``, writing the run directory ``out``; with ``resume`` continue its last checkpoint."""
-    from mind.trackers import check_trackers; check_trackers(cfg.trackers)  # missing tracker package: fail before any work
+    from mind.training.trackers import check_trackers; check_trackers(cfg.trackers)  # missing tracker package: fail before any work
     from accelerate import Accelerator
     from accelerate.utils import set_seed
 
@@ -102,7 +102,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     K, world = len(persp), acc.num_processes
     global_batch = cfg.batch_size * cfg.grad_accum * world
 
-    from mind.student import SHARED_PREFIX_MODELS, StudentLM, add_lora, load_causal_lm, load_tokenizer
+    from mind.model.student import SHARED_PREFIX_MODELS, StudentLM, add_lora, load_causal_lm, load_tokenizer
 
     tok = load_tokenizer(cfg.student)
     encoded = [encode_problem(tok, p, i, tuple(persp), cfg.max_length, cfg.chat_template) for i, p in enumerate(problems)]
@@ -136,8 +136,8 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
 
     metanet = opt_m = features = None
     if cfg.uses_metanet:
-        from mind.encoder import encode_texts, feature_text
-        from mind.metanet import MetaNet
+        from mind.model.encoder import encode_texts, feature_text
+        from mind.model.metanet import MetaNet
 
         features = _features(problems + heldout, persp, cfg.encoder, encode_texts, feature_text,
                              show=acc.is_main_process and progress)
@@ -209,7 +209,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
                 mask = masks[idx]
                 scores = attn = None
                 if metanet is not None:
-                    with small_ops():  # MetaNet's tensors are tiny: one thread (mind/threads.py)
+                    with small_ops():  # MetaNet's tensors are tiny: one thread (mind/model/threads.py)
                         scores, attn = metanet(features[idx].to(acc.device), mask.to(acc.device))
                 alpha = _weights(cfg, warm, scores, mask, golden[idx])
                 ctx = acc.no_sync(student) if micro < cfg.grad_accum - 1 else contextlib.nullcontext()
@@ -398,7 +398,7 @@ def _forward(student, batch, device, answers: bool = True, prompt=None):
     """One teacher-forced pass: (hidden, per-target log-probs, answer-row log-distributions or None, answer splits).
 
     ``answers=False`` skips the answer rows' full log-distributions (only the consistency term and snapshots use
-    them). ``prompt``: a :class:`mind.student.PromptCache` the shared-prompt pass fills, or reuses when filled."""
+    them). ``prompt``: a :class:`mind.model.student.PromptCache` the shared-prompt pass fills, or reuses when filled."""
     n_ans = [len(ix) for ix in batch.answer_index] if answers else None
     answer_index = torch.cat(batch.answer_index).to(device) if answers else torch.zeros(0, dtype=torch.long, device=device)
     prefix = batch.prefix.to(device) if batch.prefix is not None else None
@@ -420,7 +420,7 @@ def rationale_losses(student, probs, alpha: torch.Tensor, rest: torch.Tensor, K:
     again, as before). Returns per-rationale CE (B, K) of every rationale run (NaN elsewhere), the objective's
     (total, sft, cons) and the tokens run.
     """
-    from mind.student import PromptCache
+    from mind.model.student import PromptCache
 
     selected = alpha > 0
     more = bool(rest.any())
@@ -435,7 +435,7 @@ def rationale_losses(student, probs, alpha: torch.Tensor, rest: torch.Tensor, K:
     alpha = alpha.to(ce.device)
     if lam > 0:
         # The consistency term is many element-wise ops over (pairs, A, V): it runs on a detached copy of the answer
-        # rows, on few threads (mind/threads.py), and hands its gradient to the rows; the student's backward then
+        # rows, on few threads (mind/model/threads.py), and hands its gradient to the rows; the student's backward then
         # takes sft + <rows, that gradient>, whose gradient is the objective's own.
         rows = torch.cat(ans)
         leaf = rows.detach().requires_grad_()
@@ -629,7 +629,7 @@ def _versions() -> dict:
 
     import transformers
 
-    import mind
+    from mind._version import __version__
 
-    return {"mind": mind.__version__, "torch": torch.__version__, "transformers": transformers.__version__,
+    return {"mind": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
             "python": platform.python_version(), "machine": platform.machine()}

@@ -1,67 +1,23 @@
-"""The run directory: the contract between the trainer, analysis, evaluation and the dashboard.
-
-Layout (every file is JSON, JSONL, Parquet or safetensors; nothing is pickled)::
-
-    runs/demo/
-      config.json              resolved training config (written once, atomically)
-      status.json              state (running | finished | crashed | stopped), pid, heartbeat, step, total_steps, error
-      data.jsonl               the training problems (question, gold, K rationales), for the dashboard
-      heldout.jsonl            the problems kept out of training (``holdout``), same schema; `mind eval`'s 'heldout'
-      probes.jsonl             the fixed probe set of (problem, perspective) pairs, in snapshot row order
-      steps.jsonl              one record per optimiser step (append-only)
-      samples/step_000001-000100.parquet   per-problem MetaNet details (every ``log_samples_every`` steps), in
-                               immutable Parquet chunks of 100 steps (or 4 MiB) ...
-      samples.jsonl            ... and the newest ones not yet in a chunk (append-only between compactions)
-      snapshots/step_000010.safetensors   hidden states (float16, n x d) and answer correctness of the probes
-      checkpoints/step_000020/ student adapter or weights, MetaNet, optimisers, calibrator, RNG (for --resume)
-      log.txt                  stdout/stderr of a run launched from the dashboard
-      analysis/, eval/         written by ``mind analyze`` and ``mind eval``
-
-Append-only files are written a whole line at a time and flushed, so a reader that meets a torn last line
-(the record in flight) skips it; a crash loses at most that record. Snapshots, chunks and JSON files are written
-to a temporary name and renamed, so a reader sees them complete or not at all (mind/samples_store.py says how a
-crash during a compaction is read). The JSON/JSONL helpers live in mind/jsonl_io.py (below every run-file module);
-this module re-exports them (``read_jsonl``, ``append_jsonl``, ``write_jsonl_atomic``, ``write_json_atomic``).
-
-Reading scales with what changed, not with the run: ``steps`` and the samples tail are read incrementally (a
-per-process cache keyed by the run folder remembers the byte offset, the file's identity and the frame so far;
-mind/run_cache.py, mind/steps_frame.py, mind/jsonl_tail.py), and samples are read by step range from the chunks
-that hold them (mind/samples_store.py, mind/samples_chunks.py). Every property gives exactly what a full read
-gives (:func:`read_full`, the reference kept for tests and the bench).
-
-Public API::
-
-    from mind import load_run
-    run = load_run("runs/demo")
-    run.config, run.status          # dicts
-    run.steps                       # DataFrame, one row per optimiser step
-    run.samples                     # DataFrame: step, problem_id, perspectives, scores, alphas, selected, ...
-    run.samples_between(lo, hi)     # the same columns, only lo <= step <= hi (reads only the chunks needed)
-    run.sample_steps                # list[int]: steps that have samples
-    run.snapshot_steps              # list[int]
-    X, meta = run.hidden_states(step)   # ndarray (n, d), DataFrame(problem_id, perspective, correct)
-"""
+"""Reading a run directory: :func:`load_run` gives a :class:`Run` (config, status, steps, samples, snapshots).
+The layout is described in :mod:`mind.run`."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import socket
-import threading
 import time
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from mind.errors import RunDirError
-from mind.jsonl_io import _clean, append_jsonl, read_jsonl, write_json_atomic, write_jsonl_atomic  # noqa: F401  (re-exported)
-from mind.run_cache import forget_readers, readers as _readers  # noqa: F401  (forget_readers is public)
-from mind.samples_store import SamplesWriter, read_samples_full, samples_frame
-from mind.steps_frame import read_steps_full, step_of
+from mind.run.jsonl import read_jsonl
+from mind.run.cache import readers as _readers
+from mind.run.samples import read_samples_full, samples_frame
+from mind.run.steps import read_steps_full
 
 STALE_AFTER_S = 90.0  # a "running" run whose heartbeat is older than this is reported as "stale"
 _SNAP_RE = re.compile(r"^step_(\d{6,})\.safetensors$")
@@ -72,115 +28,7 @@ STEP_COLUMNS = ("step", "epoch", "lr", "loss_total", "loss_sft", "loss_cons", "l
 PER_PERSPECTIVE = ("weight", "score", "selected", "loss_raw", "loss_filtered")
 
 
-# --------------------------------------------------------------------------------------------- writing
 
-
-class MetricSink(Protocol):
-    """Where the training loop sends its records. The run directory is one sink; trackers are others."""
-
-    def log_step(self, record: dict) -> None: ...
-
-    def log_samples(self, records: list[dict]) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class RunWriter:
-    """Writes a run directory. Only the main process of a (distributed) run creates one.
-
-    ``samples_chunk_steps`` / ``samples_chunk_bytes``: when the samples tail holds that many distinct steps (or
-    bytes), it becomes a Parquet chunk (mind/samples_store.py); ``samples_chunk_steps=0`` keeps every sample in
-    samples.jsonl, the layout of runs made before chunks.
-    """
-
-    def __init__(self, path: str | Path, samples_chunk_steps: int = 100, samples_chunk_bytes: int = 4 << 20):
-        self.path = Path(path)
-        (self.path / "snapshots").mkdir(parents=True, exist_ok=True)
-        (self.path / "checkpoints").mkdir(exist_ok=True)
-        self._samples = SamplesWriter(self.path, samples_chunk_steps, samples_chunk_bytes)
-        self._status: dict = {}
-        self._last_beat = 0.0
-        self._lock = threading.Lock()  # the heartbeat thread and the loop both write status.json
-
-    # -- one-off files
-    def write_json(self, name: str, obj: Any) -> None:
-        write_json_atomic(self.path / name, obj)
-
-    def write_jsonl(self, name: str, records: list[dict]) -> None:
-        write_jsonl_atomic(self.path / name, records)
-
-    # -- status and heartbeat
-    def set_status(self, state: str | None, **fields: Any) -> None:
-        """Update status.json; ``state=None`` keeps the current state (a heartbeat)."""
-        with self._lock:
-            if not self._status:
-                self._status = {"pid": os.getpid(), "host": socket.gethostname(), "started_at": time.time()}
-            self._status.update(fields, state=state or self._status.get("state", "running"), heartbeat=time.time())
-            self.write_json("status.json", self._status)
-            self._last_beat = time.monotonic()
-
-    def heartbeat(self, step: int, every_s: float = 2.0, **fields: Any) -> None:
-        """Refresh status.json with the current step, at most every ``every_s`` seconds."""
-        if time.monotonic() - self._last_beat >= every_s:
-            self.set_status(None, step=step, **fields)
-
-    # -- MetricSink
-    def log_step(self, record: dict) -> None:
-        append_jsonl(self.path / "steps.jsonl", [record])
-
-    def log_samples(self, records: list[dict]) -> None:
-        self._samples.append(records)
-
-    def close(self) -> None:
-        pass
-
-    # -- snapshots
-    def write_snapshot(self, step: int, hidden: np.ndarray, correct: np.ndarray) -> Path:
-        from safetensors.numpy import save_file
-
-        final = self.path / "snapshots" / f"step_{step:06d}.safetensors"
-        tmp = final.with_name(f".{final.name}.tmp")
-        save_file(
-            {"hidden": np.ascontiguousarray(hidden, dtype=np.float16), "correct": np.asarray(correct, dtype=np.int8)},
-            str(tmp),
-            metadata={"step": str(step)},
-        )
-        os.replace(tmp, final)
-        return final
-
-    def truncate_after(self, step: int) -> None:
-        """Drop step/sample records and snapshots newer than ``step`` (used by ``--resume``)."""
-        p = self.path / "steps.jsonl"
-        if p.exists():
-            self.write_jsonl(p.name, [r for i, r in enumerate(read_jsonl(p)) if step_of(r, p, i) <= step])
-        self._samples.truncate_after(step)
-        for snap in (self.path / "snapshots").glob("step_*.safetensors"):
-            m = _SNAP_RE.match(snap.name)
-            if m and int(m.group(1)) > step:
-                snap.unlink()
-
-
-class TrackerSink:
-    """Forwards step records to Accelerate's trackers (TensorBoard, W&B, MLflow)."""
-
-    def __init__(self, accelerator):
-        self.accelerator = accelerator
-
-    def log_step(self, record: dict) -> None:
-        values = {k: v for k, v in record.items() if isinstance(v, (int, float)) and k != "step" and v == v}
-        self.accelerator.log(values, step=int(record["step"]))
-
-    def log_samples(self, records: list[dict]) -> None:
-        pass
-
-    def close(self) -> None:
-        self.accelerator.end_training()
-
-
-# --------------------------------------------------------------------------------------------- reading
-
-
-_step_of = step_of  # the old private name
 
 
 def _read_json(path: Path, required: bool = True) -> dict:

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from mind.errors import RunDirError
-from mind.jsonl_io import read_jsonl
-from mind.jsonl_tail import JsonlTail
+from mind.run.jsonl import read_jsonl
+from mind.run.tail import JsonlTail
 
 _MAX_STEP = 2**53  # steps are counters; anything larger is corruption (and would not survive a float column)
 

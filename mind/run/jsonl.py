@@ -6,7 +6,7 @@ write to a temporary name, fsync and rename, so a reader sees the old file or th
 through :func:`_clean` first (NaN/inf become null, numpy values become Python ones).
 
 Reading: :func:`read_jsonl` parses a whole JSONL file; a torn last line is skipped, a bad line elsewhere is a
-one-line :class:`RunDirError` (:func:`bad_line_error`). :mod:`mind.jsonl_tail` reads the same files incrementally
+one-line :class:`RunDirError` (:func:`bad_line_error`). :mod:`mind.run.tail` reads the same files incrementally
 with the same rules (:func:`parse_line`).
 
 This module imports nothing from ``mind`` but :mod:`mind.errors`; :mod:`mind.run` re-exports its functions under

@@ -12,7 +12,7 @@ rename) and then replaces the tail by a file holding only the new records (same 
 leaves the chunk *and* the old tail: readers ignore tail records whose step is covered by a chunk, so nothing is
 lost or read twice. ``chunk_steps=0`` keeps everything in samples.jsonl (the layout of runs made before chunks).
 
-A chunk reads back as exactly the records ``json.loads`` gave for the tail lines it replaced (mind/samples_chunks.py:
+A chunk reads back as exactly the records ``json.loads`` gave for the tail lines it replaced (mind/run/chunks.py:
 columns, JSON text where Parquet would not be exact, checksums). Nothing is pickled.
 
 :class:`SamplesReader` reads a run's samples by step range: the chunks that overlap the range (their file names
@@ -29,10 +29,10 @@ import numpy as np
 import pandas as pd
 
 from mind.errors import RunDirError
-from mind.jsonl_io import _clean, append_jsonl, parse_line, read_jsonl, write_jsonl_atomic
-from mind.jsonl_tail import JsonlTail
-from mind.samples_chunks import Chunk, chunk_steps, list_chunks, read_chunk, write_chunk
-from mind.steps_frame import step_of
+from mind.run.jsonl import _clean, append_jsonl, parse_line, read_jsonl, write_jsonl_atomic
+from mind.run.tail import JsonlTail
+from mind.run.chunks import Chunk, chunk_steps, list_chunks, read_chunk, write_chunk
+from mind.run.steps import step_of
 
 TAIL = "samples.jsonl"
 SAMPLE_COLUMNS = ("step", "problem_id", "perspectives", "scores", "alphas", "selected", "loss_raw", "loss_filtered",

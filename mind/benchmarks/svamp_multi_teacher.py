@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from mind.benchdata import data_dir, normalize_question, read_rows, row_field
+from mind.benchmarks.files import data_dir, normalize_question, read_rows, row_field
 from mind.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def load_svamp_multi_teacher(path: str | Path | None = None, drop_wrong: bool = 
     """
     from collections import Counter
 
-    from mind.answers import answers_equal, extract_answer
+    from mind.benchmarks.answers import answers_equal, extract_answer
     from mind.data import parse_problem
 
     folder = _multi_teacher_folder(path)

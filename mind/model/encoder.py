@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mind.embedded import cache_dir, minilm_path
+from mind.model.embedded import cache_dir, minilm_path
 
 EMBEDDED_ENCODER = "all-MiniLM-L6-v2"
 

@@ -25,13 +25,14 @@ import os
 import random
 import shutil
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 
-from mind.errors import RunDirError
+from mind.errors import ConfigError, RunDirError
 
 
 def save_checkpoint(folder: Path, *, step: int, student, metanet, opt_s, opt_m, sched_s, calibrator, lora: bool,
@@ -201,3 +202,57 @@ def clear_for_restart(run_dir: Path) -> None:
     RunWriter(run_dir).truncate_after(0)
     for partial in (run_dir / "checkpoints").glob("*step_*"):
         shutil.rmtree(partial, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------- reading back
+
+
+def checkpoint_at(run, step: int | None = None, purpose: str = "export") -> tuple[int, Path]:
+    """(step, folder) of the run's checkpoint at ``step``, or its latest one when ``step`` is None; ``purpose`` names
+    what it is for in the error ('evaluate', 'export')."""
+    steps = run.checkpoints
+    if not steps:
+        raise RunDirError(f"{run.path}: no finished checkpoint to {purpose}; let the training reach a checkpoint "
+                          "(checkpoint_every) or finish")
+    if step is None:
+        step = steps[-1]
+    elif step not in steps:
+        raise ConfigError(f"--step {step}: {run.path} has no checkpoint at that step; available: "
+                          f"{', '.join(map(str, steps))}")
+    return step, run.path / "checkpoints" / f"step_{step:06d}"
+
+
+def apply_checkpoint(model, ckpt: Path, finetune: str):
+    """The base model with a run checkpoint applied: a LoRA adapter merged in, or full weights loaded."""
+    from safetensors import SafetensorError  # a truncated or garbage .safetensors file
+
+    if finetune == "lora":
+        folder = ckpt / "adapter"
+        if not (folder / "adapter_config.json").is_file():
+            raise RunDirError(f"{ckpt}: no adapter/adapter_config.json (corrupt checkpoint); delete it or re-run the training")
+        from peft import PeftModel
+
+        try:
+            with warnings.catch_warnings():  # peft calls a transformers method deprecated in v5
+                warnings.simplefilter("ignore", FutureWarning)
+                return PeftModel.from_pretrained(model, str(folder)).merge_and_unload()
+        except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as exc:
+            raise RunDirError(f"{folder}: cannot load the LoRA adapter ({type(exc).__name__}); delete the checkpoint "
+                              "or re-run the training") from None
+    from safetensors.torch import load_file
+
+    f = ckpt / "student.safetensors"
+    try:
+        state = load_file(str(f))
+    except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
+        raise RunDirError(f"{f}: cannot read the student weights ({type(exc).__name__}); delete the checkpoint "
+                          "or re-run the training") from None
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    # safetensors' save_model keeps one name of a tied tensor (embeddings = lm_head), either one: the other is missing
+    emb = model.get_input_embeddings().weight
+    shared = {n for n, p in model.named_parameters(remove_duplicate=False) if p is emb}
+    tied = shared if getattr(model.config, "tie_word_embeddings", False) and shared & set(state) else set()
+    if unexpected or set(missing) - tied:
+        raise RunDirError(f"{f}: weights do not fit the student ({len(missing)} missing, {len(unexpected)} unexpected "
+                          "tensors); was the run trained with another student?")
+    return model

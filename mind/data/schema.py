@@ -12,7 +12,7 @@ One line::
   perspective that is not in the run's perspective set, or appears twice, is an error.
 
 Every training target ends in the canonical answer line ``The answer is <gold>.`` (see
-:data:`mind.perspectives.ANSWER_LINE`): :func:`split_answer_line` removes whatever final answer line the
+:data:`mind.data.perspectives.ANSWER_LINE`): :func:`split_answer_line` removes whatever final answer line the
 teacher wrote so the trainer can append the canonical one.
 """
 
@@ -27,12 +27,12 @@ from pathlib import Path
 import numpy as np
 
 from mind.errors import DataError
-from mind.perspectives import ANSWER_LINE, DEFAULT_IDS
+from mind.data.perspectives import ANSWER_LINE, DEFAULT_IDS
 
 ANSWER_TYPES = ("number", "math", "choice", "yesno", "text")
 MAX_RATIONALE_CHARS = 20_000
 MAX_QUESTION_CHARS = 20_000
-DEMO_PATH = Path(__file__).parent / "data" / "demo.jsonl"
+DEMO_PATH = Path(__file__).parent / "demo.jsonl"
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,7 @@ def iter_json_lines(path: Path, what: str, fix: str):
 
 def load_problems(path: str | Path, perspectives: tuple[str, ...] | None = None) -> list[Problem]:
     """Load and validate a multi-perspective JSONL file; ``"demo"`` is the bundled demo set (the trainer also
-    knows ``"svamp-multi-teacher"``: see :func:`mind.training_sets.load_training_set`).
+    knows ``"svamp-multi-teacher"``: see :func:`mind.training.sets.load_training_set`).
 
     Raises :class:`DataError` naming the file, line and field of the first problem found.
     """
