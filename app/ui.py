@@ -117,6 +117,20 @@ def live_toggle(run, key: str = "live") -> float | None:
     return float(every) if on else None
 
 
+def open_run_page(live_key: str):
+    """The preamble of a one-run page: the run picker, the run opened (errors shown as one line), its caption and
+    the follow-live toggle. Returns (path, run, live refresh seconds or None); stops the page when there is no run
+    to show."""
+    path = choose_run()
+    if path is None:
+        st.stop()
+    with guard(path.name):
+        run = loading.open_run(path)
+        run_caption(run)
+        return path, run, live_toggle(run, key=live_key)
+    st.stop()  # guard showed why the run cannot be opened
+
+
 @st.cache_resource
 def registry():
     """The jobs (training, analysis) this server started: one registry per server process."""

@@ -33,7 +33,8 @@ def main(argv=None) -> int:
     from mind.model.batching import collate, encode_problem
     from mind.data import load_problems, perspectives_in
     from mind.model.student import StudentLM, add_lora, load_causal_lm, load_tokenizer
-    from mind.training.loop import _student_pass, batch_indices
+    from mind.model.forward import student_pass
+    from mind.training.loop import batch_indices
 
     settings = [int(x) for x in args.every.split(",")]
     tok = load_tokenizer(args.student)
@@ -59,7 +60,7 @@ def main(argv=None) -> int:
         for n, student in students.items():
             student.zero_grad(set_to_none=True)
             t = time.perf_counter()
-            ce, _ = _student_pass(student, batch, len(eps), len(persp), True, "cpu")
+            ce, _ = student_pass(student, batch, len(eps), len(persp), True, "cpu")
             ce.nansum().backward()
             if r:  # round 0 warms up
                 times[n].append(time.perf_counter() - t)

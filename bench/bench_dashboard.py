@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -82,13 +81,9 @@ def start_server(script: Path | None, port: int, runs: Path, log: Path) -> subpr
 
 
 def stop_server(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    from mind.procs import stop_group
+
+    stop_group(proc)
 
 
 def ready_js(selector: str) -> str:

@@ -32,7 +32,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -46,6 +45,7 @@ import _env  # noqa: F401  (the checkout's root on sys.path, offline environment
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests")]
 
+from mind.procs import stop_group  # noqa: E402
 from mind.run import forget_readers, load_run  # noqa: E402
 from mind.run.samples import read_samples_full  # noqa: E402
 from mind.run.steps import read_steps_full  # noqa: E402
@@ -219,13 +219,7 @@ def start(code: Path, runs: Path, log: Path):
 
 
 def stop(proc) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    stop_group(proc)
 
 
 RERUN_CHILD = r"""

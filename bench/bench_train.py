@@ -1,8 +1,8 @@
 """Training-step benchmarks: MIND overhead over the bare student work, `uniform` tokens/s against TRL's SFTTrainer,
 hardware efficiency.
 
-Composes the library's own pieces (mind.training.loop's ``_weights`` / ``rationale_losses`` / ``_student_pass``, mind.model.losses, MetaNet, the
-inertia calibrator, mind.training.telemetry and RunWriter) into one step per variant, on one batch of ``--problems-per-step``
+Runs the trainer's own step for `mind` (mind.training.loop's ``optimiser_step`` and ``record_step``) and composes the
+library's pieces (mind.model.forward's ``rationale_losses`` / ``student_pass``, mind.model.losses) into the others, on one batch of ``--problems-per-step``
 demo problems x 8 perspectives per round, and runs the variants interleaved (A B C, B C A, C A B, ...: the order
 rotates each round) so that load from other processes hits them alike. Medians over ``--repeats`` rounds after ``--warmup`` rounds. Every variant uses the
 trainer's shared-prompt layout (each question's prompt once for its K rationales) unless named "-full".
@@ -15,7 +15,7 @@ Variants:
                written to a temporary run directory. Timed in parts too (printed as a breakdown)
   mind-skip    the same step on a step where ``rescore_every`` > 1 skips the no-grad pass; a run with rescore_every=N
                costs (mind + (N - 1) * mind-skip) / N per step on average (printed for N = 4 and 8)
-  bare         the same student work done bare: ``mind.training.loop.rationale_losses`` over the rationales `mind`
+  bare         the same student work done bare: ``mind.model.forward.rationale_losses`` over the rationales `mind`
                selected this round (backward, alpha-weighted plain CE, lambda = 0) and a no-grad pass over the
                others, then the student's optimiser step; no MetaNet, calibration, consistency term, tracking or
                telemetry. mind/bare is the MIND-overhead target (<= 1.10x)
@@ -90,20 +90,31 @@ class Bench:
     def __init__(self, args):
         import torch
 
+        from dataclasses import replace
+
+        from accelerate import Accelerator
+
+        from mind.data import load_problems, perspectives_in
+        from mind.model import losses
         from mind.model.batching import encode_problem
+        from mind.model.encoder import rationale_features
+        from mind.model.metanet import MetaNet
+        from mind.model.student import StudentLM, add_lora, load_causal_lm, load_tokenizer
+        from mind.run import RunWriter
         from mind.training.calibration import InertiaCalibrator
         from mind.training.config import TrainConfig
-        from mind.data import load_problems, perspectives_in
-        from mind.model.encoder import encode_texts, feature_text
-        from mind.model.metanet import MetaNet
-        from mind.run import RunWriter
-        from mind.model.student import StudentLM, add_lora, load_causal_lm, load_tokenizer
-        from mind.training.loop import _features, _golden_slots
+        from mind.training.loop import Parts, TrainingData, lr_lambda
+        from mind.training.tracking import CurriculumTracker
 
         self.args, self.torch = args, torch
         self.bf16 = True  # run the bf16 variants (main() decides from the probe)
+        # The trainer's own step (mind.training.loop.optimiser_step / record_step) on these parts: MetaNet in its
+        # warm-up for the --warmup rounds, updated every round after (meta_grad_accum=1), never a snapshot.
         self.cfg = cfg = TrainConfig(student=args.student, method="mind", batch_size=args.problems_per_step,
-                                     max_length=args.max_length, seed=0)
+                                     max_length=args.max_length, seed=0, meta_warmup_steps=args.warmup,
+                                     meta_grad_accum=1, steps=10**6, snapshot_every=0)
+        self.cfg_skip = replace(cfg, rescore_every=10**9)  # `mind-skip`: a step that skips the no-grad pass
+        self.acc = Accelerator(cpu=True)
         self.problems = load_problems("demo")
         self.persp = list(perspectives_in(self.problems))
         self.K = len(self.persp)
@@ -111,7 +122,7 @@ class Bench:
         self.encoded = [encode_problem(self.tok, p, i, tuple(self.persp), cfg.max_length, cfg.chat_template)
                         for i, p in enumerate(self.problems)]
         self.masks = torch.tensor([ep.mask for ep in self.encoded])
-        self.golden = _golden_slots(cfg, self.persp, self.masks)
+        self.golden = losses.golden_slots(cfg.golden_perspective, self.persp, self.masks)
         hf = add_lora(load_causal_lm(args.student, self.tok, seed=0), cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout,
                       cfg.lora_targets, seed=0)
         if args.checkpointing:
@@ -119,13 +130,15 @@ class Bench:
         self.student = StudentLM(hf).train()
         self.shared = self.student.shares_prefix
         self.opt_s = torch.optim.AdamW([p for p in self.student.parameters() if p.requires_grad], lr=cfg.lr)
-        self.features = _features(self.problems, self.persp, cfg.encoder, encode_texts, feature_text, show=False)
+        self.features = rationale_features(self.problems, self.persp, cfg.encoder)
         self.metanet = MetaNet(self.features.shape[-1], self.K, cfg.meta_hidden, cfg.meta_heads, True, cfg.meta_score)
         self.opt_m = torch.optim.AdamW(self.metanet.parameters(), lr=cfg.meta_warmup_lr)
         self.calibrator = InertiaCalibrator(len(self.problems), self.K, cfg.effective_g)
-        from mind.training.tracking import CurriculumTracker
-
         self.curriculum = CurriculumTracker(self.K)
+        self.data = TrainingData(self.tok, self.problems, [], self.persp, 0, self.encoded, [], self.masks, self.golden)
+        sched = torch.optim.lr_scheduler.LambdaLR(self.opt_s, lr_lambda(0, cfg.steps))
+        self.train_parts = Parts(self.student, self.opt_s, sched, self.metanet, self.opt_m, self.features, None,
+                                 self.calibrator, self.curriculum, 1, self.shared, True, [])
         self.variants: set[str] | None = None  # None = all (main() sets --variants)
         self.parts: dict[str, list[float]] = {}  # the mind step's breakdown, per timed round
         self.tmp = tempfile.TemporaryDirectory(prefix="bench_train_")
@@ -158,11 +171,11 @@ class Bench:
         """Plain SFT step: alpha-weighted CE over ``rows`` (B, K), no consistency term."""
         from mind.model import losses
         from mind.model.batching import collate
-        from mind.training.loop import _student_pass
+        from mind.model.forward import student_pass
 
         idx, mask, eps = self._batch(r)
         batch = collate(eps, rows.tolist(), self.tok.pad_token_id, shared and self.shared)
-        ce, _ = _student_pass(self.student, batch, len(idx), self.K, False, "cpu")
+        ce, _ = student_pass(self.student, batch, len(idx), self.K, False, "cpu")
         total, _, _ = losses.student_objective(ce, alpha, [None] * len(idx), 0.0)
         total.backward()
         self._opt_step()
@@ -170,62 +183,28 @@ class Bench:
 
     # ------------------------------------------------------------------ variants: each returns real tokens
     def v_mind(self, r: int, warm: bool, rescore: bool = True) -> int:
-        from mind.model import losses
-        from mind.training.telemetry import sample_records, step_record
-        from mind.model.threads import small_ops
-        from mind.training.tracking import agreement, perspective_mean_predictor
-        from mind.training.loop import _weights, rationale_losses
+        """The trainer's step itself: :func:`mind.training.loop.optimiser_step` (its micro-batch body marks each
+        part) and :func:`mind.training.loop.record_step` (tracking metrics, step record and samples)."""
+        from mind.training.loop import _gather_logs, _reduce, optimiser_step, record_step
 
-        cfg, K = self.cfg, self.K
+        cfg = self.cfg if rescore else self.cfg_skip
         marks = [("start", _now())]
-        idx, mask, eps = self._batch(r)
-        with small_ops():  # as the trainer: MetaNet's tiny tensors on one thread
-            scores, attn = self.metanet(self.features[idx], mask)
-        alpha = _weights(cfg, warm, scores, mask, self.golden[idx])
-        marks.append(("metanet forward + selection", _now()))
-        lam = cfg.effective_lam
-        rest = mask & ~(alpha > 0) & rescore
-        ce_all, total, sft, cons, n_tok = rationale_losses(self.student, eps, alpha, rest, K, lam, self.tok.pad_token_id,
-                                                           self.shared, "cpu", lambda t: t.backward())
-        marks.append(("student passes (incl. consistency)", _now()))
-        ce_all = ce_all.detach()
-        self.calibrator.update(idx, ce_all, mask)
-        filtered = self.calibrator.filtered[idx]
-        ranked = mask & self.calibrator.seen[idx]
-        meta_per = losses.meta_loss(scores, filtered, ranked, cfg.tau, cfg.meta_kl_direction)
-        with small_ops():
-            meta_per.mean().backward()
-        marks.append(("calibration + meta loss backward", _now()))
-        self._opt_step()
-        marks.append(("student optimiser", _now()))
-        with small_ops():
-            self.opt_m.step()
-        self.opt_m.zero_grad(set_to_none=True)
-        stats = [total.item(), sft.item(), cons.item(), meta_per.mean().item()]
-        marks.append(("metanet optimiser", _now()))
-        # ---- per-step tracking, as the trainer does on every step (snapshot steps add held-out scoring; not here)
-        with small_ops():
-            tracking = agreement(scores.detach(), filtered, ranked,
-                                 perspective_mean_predictor(self.calibrator.filtered, self.calibrator.seen))
-        tracking["curriculum_shift"] = self.curriculum.update(r, alpha)
-        marks.append(("tracking metrics", _now()))
-        t0, t1 = marks[0][1], marks[-1][1]
-        rec = step_record(r + 1, self.persp, mask=mask, alpha=alpha, scores=scores.detach(), ce=ce_all,
-                          filtered=filtered, epoch=0.0, lr=cfg.lr, meta_lr=cfg.meta_lr, meta_phase="joint",
-                          time_s=t1 - t0, tokens_per_s=n_tok / (t1 - t0), wall=time.time(), loss_total=stats[0],
-                          loss_sft=stats[1], loss_cons=stats[2], loss_meta=stats[3], tokens=n_tok, **tracking)
-        self.writer.log_step(rec)
-        self.writer.log_samples(sample_records(r + 1, [self.problems[i].id for i in idx.tolist()], self.persp, mask=mask,
-                                               alpha=alpha, scores=scores.detach(), ce=ce_all, filtered=filtered,
-                                               attention=attn.detach(), meta_loss=meta_per.detach()))
-        marks.append(("telemetry records", _now()))
+        step = r + 1
+        step_warm, logs, sums, meta_lr = optimiser_step(cfg, self.acc, self.data, self.train_parts, step,
+                                                        mark=lambda name: marks.append((name, _now())))
+        assert step_warm == warm, "the bench's warm-up rounds and the trainer's warm-up disagree"
+        gathered, reduced = _gather_logs(self.acc, logs), _reduce(self.acc, sums)
+        t1 = _now()
+        record_step(cfg, self.acc, self.data, self.train_parts, self.writer, [self.writer], step, step_warm, gathered,
+                    reduced, meta_lr, marks[0][1])
+        marks.append(("tracking metrics + telemetry records", _now()))
         if rescore:
             self.extra["telemetry"].append(marks[-1][1] - t1)
             for (_, a), (name, b) in zip(marks, marks[1:]):
                 self.parts.setdefault(name, []).append(b - a)
-            assert torch_equal(alpha, self.alpha_sel), "MetaNet changed between the round's selection and the mind step"
-            self.extra["n_selected"].append(float((alpha > 0).sum(-1).float().mean()))
-        return n_tok
+            assert torch_equal(gathered["alpha"], self.alpha_sel), "MetaNet changed between the round's selection and the mind step"
+            self.extra["n_selected"].append(float((gathered["alpha"] > 0).sum(-1).float().mean()))
+        return reduced["tokens"]
 
     def _meta_state(self):
         import copy
@@ -241,17 +220,18 @@ class Bench:
 
     def _select(self, r: int, warm: bool) -> None:
         """This round's selection (alpha and the rationales left for the no-grad pass) from MetaNet as it is now."""
-        from mind.training.loop import _weights
+        from mind.model import losses
 
         idx, mask, _ = self._batch(r)
         with self.torch.no_grad():
             scores, _ = self.metanet(self.features[idx], mask)
-        self.alpha_sel = _weights(self.cfg, warm, scores, mask, self.golden[idx])
+        self.alpha_sel = losses.perspective_weights(self.cfg.method, warm, scores, mask, self.golden[idx], self.cfg.beta,
+                                                    self.cfg.tau_student)
         self.rest_sel = mask & ~(self.alpha_sel > 0)
 
     def v_bare(self, r: int, reuse_prompt: bool = True) -> int:
         """The student's work of this round's `mind` step, bare: selected with gradients, the rest without."""
-        from mind.training.loop import rationale_losses
+        from mind.model.forward import rationale_losses
 
         _, _, eps = self._batch(r)
         _, _, _, _, n_tok = rationale_losses(self.student, eps, self.alpha_sel, self.rest_sel, self.K, 0.0,

@@ -9,14 +9,8 @@ st.title("Curriculum")
 st.caption("Which perspectives MIND keeps (selection) and how much each one counts (α) as the student learns. "
            "Press play to animate, or drag the step slider: every chart follows the same step.")
 
-path = ui.choose_run()
-if path is None:
-    st.stop()
-
+path, run, live = ui.open_run_page("cur_live")
 with ui.guard(path.name):
-    run = loading.open_run(path)
-    ui.run_caption(run)
-    live = ui.live_toggle(run, key="cur_live")
     playing = st.toggle("▶ Play", key="cur_play", help="advance the step cursor automatically (pause to stop)")
     speed = 0.6 if playing else None
     interval = min(x for x in (speed, live) if x) if (speed or live) else None

@@ -3,10 +3,9 @@
 import numpy as np
 import pandas as pd
 import streamlit as st
-import torch
 
 from mind.data.perspectives import display_name
-from mind.training.tracking import spearman
+from mind.training.tracking import rank_agreement
 from app import charts, loading, tracking_view, ui, whatif
 
 st.title("MetaNet debugger")
@@ -32,7 +31,7 @@ def show(path, run, rec):
     rats = prob.iloc[0]["rationales"] if len(prob) else {}
     if len(prob):
         st.markdown(f"**Question** ({rec['problem_id']}): {prob.iloc[0]['question']}  \n**Gold answer:** {prob.iloc[0]['answer']}")
-    rho = float(spearman(torch.tensor(scores)[None], -torch.tensor(filt)[None], torch.tensor(np.isfinite(scores) & np.isfinite(filt))[None])[0])
+    rho = rank_agreement(scores, filt)
     if rho == rho:
         st.markdown(f"MetaNet ranks this problem's rationales the way the student's filtered losses do: "
                     f"**Spearman ρ = {rho:.2f}** (1 = the same order, 0 = unrelated, −1 = reversed).")
@@ -86,14 +85,8 @@ def show(path, run, rec):
             "- **attention**: the synergy layer's self-attention between perspectives (row attends to column).")
 
 
-path = ui.choose_run()
-if path is None:
-    st.stop()
-
+path, run, live = ui.open_run_page("dbg_live")
 with ui.guard(path.name):
-    run = loading.open_run(path)
-    ui.run_caption(run)
-    live = ui.live_toggle(run, key="dbg_live")
     if not loading.sample_steps(path):
         msg = "No per-problem MetaNet records yet" if run.state == "running" else "This run recorded no MetaNet details"
         st.info(f"{msg} (samples.jsonl is empty; methods without MetaNet, such as 'uniform', do not write them).")

@@ -424,12 +424,9 @@ def _start(args: list[str], runs: Path, env_extra: dict | None = None, log: Path
 
 
 def _stop(proc, out) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    from mind.procs import stop_group
+
+    stop_group(proc)
     out.close()
 
 

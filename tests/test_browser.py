@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +18,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from mind.procs import stop_group
 
 from test_app_runs import ROOT, real_runs, train  # noqa: F401
 
@@ -73,8 +74,7 @@ def server(tmp_path_factory):
             time.sleep(0.5)
         yield url, runs
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(20)
+        stop_group(proc)
         log.close()
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +17,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from mind.procs import stop_group
 
 from test_app_runs import ROOT, real_runs
 from test_browser import ARGS, CHROMIUM, SLUGS, _errors, _free_port, _settle
@@ -61,8 +62,7 @@ def server(tmp_path_factory):
         assert f"MIND dashboard (read-only) on {url}/?token={TOKEN}" in printed
         yield url, runs
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(20)
+        stop_group(proc)
         log.close()
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +17,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from mind.procs import stop_group
 
 from test_app_runs import ROOT, real_runs
 from test_browser import ARGS, CHROMIUM, SHOTS, _errors, _free_port, _page, _settle
@@ -53,8 +54,7 @@ def server(tmp_path_factory):
             time.sleep(0.5)
         yield url, runs
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(20)
+        stop_group(proc)
         log.close()
 
 

@@ -9,7 +9,7 @@ from mind.model.batching import collate, encode_problem
 from mind.data import load_problems, perspectives_in
 from mind.model.metanet import MetaNet
 from mind.model.student import StudentLM, add_lora, load_causal_lm, load_tokenizer
-from mind.training.loop import _student_pass
+from mind.model.forward import student_pass
 
 DATA = Path(__file__).parent / "data" / "mini.jsonl"
 
@@ -30,7 +30,7 @@ def _step(tok, enc, student, metanet, feats, idx, beta=0.5):
     scores, _ = metanet(feats[idx], mask)
     alpha = losses.selection_weights(scores, losses.select_perspectives(scores.detach(), mask, beta), 1.0)
     batch = collate([enc[i] for i in idx], mask.tolist(), tok.pad_token_id)
-    ce, ans = _student_pass(student, batch, len(idx), mask.shape[1], True, "cpu")
+    ce, ans = student_pass(student, batch, len(idx), mask.shape[1], True, "cpu")
     total, _, _ = losses.student_objective(ce, alpha, ans, lam=0.5)
     meta = losses.meta_loss(scores, ce.detach().nan_to_num(0.0), mask, 1.0).mean()
     return total, meta

@@ -9,9 +9,9 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from mind.model.losses import meta_loss, standardize
+from mind.model.losses import standardize
 from mind.training.tracking import (CurriculumTracker, agreement, average_ranks, curriculum_shift, nanmean,
-                           perspective_mean_predictor, spearman, top1)
+                           perspective_mean_predictor, rank_agreement, spearman, top1)
 
 T = torch.tensor
 
@@ -49,6 +49,15 @@ def test_spearman_matches_scipy_on_random_tied_rows():
             assert got[i] == pytest.approx(spearmanr(x, y).statistic, abs=1e-12)
         else:
             assert np.isnan(got[i])
+
+
+def test_rank_agreement_of_one_problem_is_spearman_against_negated_losses():
+    """The MetaNet debugger's number: plain arrays with NaN for a missing rationale."""
+    scores, losses = [0.9, 0.5, np.nan, 0.1], [1.0, 2.0, 0.5, 3.0]
+    assert rank_agreement(scores, losses) == pytest.approx(1.0)  # highest score on the lowest loss, and so on
+    assert rank_agreement([0.9, 0.5, 0.2, 0.1], [1.0, 3.0, 0.5, 2.0]) == pytest.approx(
+        spearmanr([0.9, 0.5, 0.2, 0.1], [-1.0, -3.0, -0.5, -2.0]).statistic)
+    assert math.isnan(rank_agreement([0.5, 0.5], [1.0, 2.0]))
 
 
 def test_top1_ties_share_credit():

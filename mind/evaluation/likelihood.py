@@ -14,7 +14,7 @@ be the canonical answer line of training (:data:`mind.data.perspectives.ANSWER_L
   way, divided by its number of tokens (length-normalised, per-token mean). ``option_pred`` is the letter of the
   highest one, and ``option_correct`` whether it is the gold letter: a second accuracy that needs no generation.
 * Rationale loss (heldout problems, :func:`rationale_ce`): the per-rationale cross-entropy of every perspective's
-  rationale, exactly as training measures L_real (:func:`mind.training.loop.score_rationales`): mean over the rationale
+  rationale, exactly as training measures L_real (:func:`mind.model.forward.score_rationales`): mean over the rationale
   and answer-line tokens.
 
 For choice items (several continuations per prompt) the prompt is computed once for all its continuations (the
@@ -127,7 +127,7 @@ def rationale_ce(student, tokenizer, problems, perspectives: Sequence[str], max_
     """(N, K) per-rationale cross-entropy of ``problems`` (NaN where a perspective is missing), computed by the
     trainer's own no-grad pass so that it is the L_real training logs."""
     from mind.evaluation.decode import pad_id
-    from mind.training.loop import score_rationales
+    from mind.model.forward import score_rationales
 
     if not problems:
         return np.zeros((0, len(perspectives)))

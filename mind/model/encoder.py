@@ -76,3 +76,23 @@ def encode_texts(texts: list[str], encoder: str = EMBEDDED_ENCODER, batch_size: 
     if not texts:
         return np.zeros((0, 0), dtype=np.float32)
     return np.stack([store[k] for k in keys]).astype(np.float32)
+
+
+def rationale_features(problems, perspectives: list[str], encoder: str = EMBEDDED_ENCODER,
+                       show_progress: bool = False):
+    """(N, K, F) frozen Sentence-BERT features of every (question, rationale) pair, a torch tensor; zeros where a
+    perspective is missing. MetaNet's input."""
+    import torch
+
+    where, texts = [], []
+    for i, p in enumerate(problems):
+        for k, pid in enumerate(perspectives):
+            r = p.rationale(pid)
+            if r is not None:
+                where.append((i, k))
+                texts.append(feature_text(p.question, r.text))
+    feats = encode_texts(texts, encoder, show_progress=show_progress)
+    out = torch.zeros(len(problems), len(perspectives), feats.shape[1])
+    ii, kk = zip(*where)
+    out[list(ii), list(kk)] = torch.from_numpy(feats)
+    return out

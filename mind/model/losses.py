@@ -126,3 +126,37 @@ def student_objective(ce: torch.Tensor, alpha: torch.Tensor, answer_logp: list[t
     return sft + lam * cons, sft, cons
 
 
+
+
+# ------------------------------------------------------------------------------------ weights per method
+
+
+def perspective_weights(method: str, warm: bool, scores, mask: torch.Tensor, golden: torch.Tensor, beta: float,
+                        tau_student: float) -> torch.Tensor:
+    """alpha (B, K) on the CPU for ``method`` and phase; rows sum to 1 over the rationales trained on.
+
+    ``single``: one-hot on the golden slot. Without scores (uniform baselines) or during MetaNet's warm-up
+    (``warm``): uniform over the present rationales. Else MIND's rule: :func:`select_perspectives` with ``beta``,
+    then :func:`selection_weights` with ``tau_student``. The one copy of the rule: the trainer and the dashboard's
+    what-if both call it."""
+    if method == "single":
+        return torch.nn.functional.one_hot(golden, mask.shape[1]).float()
+    if scores is None or warm:
+        return uniform_weights(mask)
+    s = scores.detach().cpu()
+    selected = select_perspectives(s, mask, beta)
+    return selection_weights(s, selected, tau_student)
+
+
+def golden_slots(golden_perspective: str, perspectives: list[str], masks: torch.Tensor) -> torch.Tensor:
+    """Slot of the 'single' baseline's rationale per problem: the golden perspective where present, else the
+    first present one. (The caller checks that the perspective is in the run's set.)"""
+    want = perspectives.index(golden_perspective) if golden_perspective in perspectives else 0
+    first = masks.float().argmax(-1)
+    return torch.where(masks[:, want], torch.full_like(first, want), first)
+
+
+def meta_target(kind: str, filtered: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """What MetaNet's scores are matched to, as a loss-like table: L~ itself (``loss``), or its per-problem
+    z-scores (``zscore``)."""
+    return standardize(filtered, mask) if kind == "zscore" else filtered

@@ -1,8 +1,18 @@
-"""Feedback-Driven Inertia Calibration: the per-(problem, perspective) moving average of the student's loss."""
+"""Feedback-Driven Inertia Calibration: the per-(problem, perspective) moving average of the student's loss
+(:class:`InertiaCalibrator`), and the calibration pass that seeds it and fits MetaNet to it before step 1
+(:func:`calibrate_metanet`)."""
 
 from __future__ import annotations
 
+import time
+
+import numpy as np
 import torch
+from tqdm.auto import tqdm
+
+from mind.model import losses
+from mind.model.forward import score_rationales
+from mind.training.tracking import spearman
 
 
 class InertiaCalibrator:
@@ -38,3 +48,36 @@ class InertiaCalibrator:
             raise ValueError(f"calibrator shape {tuple(state['filtered'].shape)} != {tuple(self.filtered.shape)}")
         self.filtered = state["filtered"].clone().float()
         self.seen = state["seen"].clone().bool()
+
+
+def calibrate_metanet(acc, metanet, opt_m, student, encoded, features, masks, calibrator, cfg, pad_id: int,
+                      shared: bool, show: bool, batch: int = 8) -> dict:
+    """The calibration pass (``meta_calibrate_epochs``): L_real of the initial student on every training rationale
+    (no grad) seeds the calibrator, then MetaNet is fitted to it for that many epochs of its own (seeded shuffles
+    of all training problems, ``batch`` at a time, ``meta_warmup_lr``). Returns what it measured, per epoch."""
+    t0 = time.perf_counter()
+    l0 = score_rationales(student, encoded, pad_id, shared, acc.device)
+    calibrator.update(torch.arange(len(encoded)), l0, masks)
+    target = losses.meta_target(cfg.meta_target, calibrator.filtered, masks)
+    for group in opt_m.param_groups:
+        group["lr"] = cfg.meta_warmup_lr
+    epochs = []
+    for epoch in tqdm(range(cfg.meta_calibrate_epochs), desc="MetaNet calibration", disable=not show, leave=False):
+        order = torch.from_numpy(np.random.default_rng([cfg.seed, epoch, 0xCA1]).permutation(len(encoded)))
+        total = 0.0
+        for lo in range(0, len(order), batch):
+            idx = order[lo : lo + batch]
+            m = masks[idx].to(acc.device)
+            scores, _ = metanet(features[idx].to(acc.device), m)
+            loss = losses.meta_loss(scores, target[idx].to(acc.device), m, cfg.tau, cfg.meta_kl_direction).mean()
+            acc.backward(loss)
+            opt_m.step()
+            opt_m.zero_grad(set_to_none=True)
+            total += float(loss.detach()) * len(idx)
+        with torch.no_grad():
+            scores, _ = metanet(features.to(acc.device), masks.to(acc.device))
+        rho = spearman(scores.cpu(), -calibrator.filtered, masks)
+        epochs.append({"epoch": epoch + 1, "loss_meta": total / len(order),
+                       "meta_spearman": float(rho[torch.isfinite(rho)].mean())})
+    return {"epochs": epochs, "loss_real_mean": float(l0[torch.isfinite(l0)].mean()), "n_problems": len(encoded),
+            "time_s": round(time.perf_counter() - t0, 2)}

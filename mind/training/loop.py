@@ -13,36 +13,42 @@ Per optimiser step, for each problem of the batch (GUIDE.md section 1):
 4. The inertia calibrator folds L_real into L~ (EMA, factor g); MetaNet learns from
    L_meta = KL(softmax(s/tau) || softmax(-L~/tau)), with its own learning rate and accumulation.
 5. Records go to the sinks (run directory, trackers); snapshots and checkpoints at their intervals.
+
+:func:`train` is that loop, in phases: the accelerator, the data (:func:`load_data`), the parts
+(:func:`build`: student, MetaNet, optimisers, calibrator), opening the run directory (:func:`open_run`), then per
+step :func:`optimiser_step` (whose micro-batch body, :func:`micro_batch`, the training bench runs too) and
+:func:`record_step`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-import signal
 import sys
-import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from mind.model import losses
-from mind.model.batching import collate, encode_problem
-from mind.training.calibration import InertiaCalibrator
-from mind.model.checkpoint import CheckpointPolicy, latest_checkpoint, load_checkpoint, no_checkpoint_message, save_checkpoint
-from mind.training.config import TrainConfig
 from mind.data import perspectives_in, resolve_holdout, split_holdout
-from mind.training.sets import load_training_set
-from mind.errors import ConfigError, RunDirError
 from mind.data.perspectives import validate_ids
+from mind.errors import ConfigError, RunDirError
+from mind.model import losses
+from mind.model.batching import encode_problem
+from mind.model.checkpoint import CheckpointPolicy, latest_checkpoint, load_checkpoint, no_checkpoint_message, save_checkpoint
+from mind.model.forward import probe_states, rationale_losses
 from mind.model.precision import resolve_for_run
+from mind.model.threads import small_ops
 from mind.run import RunWriter, TrackerSink
+from mind.training.calibration import InertiaCalibrator, calibrate_metanet
+from mind.training.config import TrainConfig
+from mind.training.runtime import Heartbeat, StartupClock, StopFlag, versions
+from mind.training.sets import load_training_set
 from mind.training.telemetry import sample_records, step_record
-from mind.model.threads import intra_op_threads, small_ops, threads_for
-from mind.training.tracking import CurriculumTracker, agreement, perspective_mean_predictor, spearman
+from mind.training.tracking import CurriculumTracker, agreement, heldout_tracking, perspective_mean_predictor
 
 
 def batch_indices(step: int, global_batch: int, n: int, seed: int) -> np.ndarray:
@@ -66,30 +72,129 @@ def lr_lambda(warmup: int, total: int):
     return f
 
 
-class _StopFlag:
-    """Set by SIGTERM (the dashboard's Stop button): the loop checkpoints and exits cleanly after the step."""
+@dataclass
+class TrainingData:
+    """What the data phase loads: the problems (training and held-out), their perspectives, and their encodings."""
 
-    def __init__(self):
-        self.stop = False
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, self._handle)
+    tok: object  # the student's tokenizer
+    problems: list  # training problems (after ``max_problems``)
+    heldout: list  # problems kept out of training
+    persp: list[str]  # perspective ids, slot order
+    n_holdout: int
+    encoded: list  # EncodedProblem per training problem
+    encoded_h: list  # EncodedProblem per held-out problem
+    masks: torch.Tensor  # (N, K) bool: which rationales each problem has
+    golden: torch.Tensor  # (N,) the 'single' baseline's slot per problem
 
-    def _handle(self, *_):
-        self.stop = True
+
+@dataclass
+class Parts:
+    """What the build phase makes: the models, their optimisers, and the state that follows the student."""
+
+    student: torch.nn.Module  # StudentLM, prepared by Accelerate
+    opt_s: torch.optim.Optimizer
+    sched_s: object
+    metanet: torch.nn.Module | None  # None for the baselines without MetaNet
+    opt_m: torch.optim.Optimizer | None
+    features: torch.Tensor | None  # (N, K, F) Sentence-BERT features of the training problems
+    features_h: torch.Tensor | None  # the same for the held-out problems
+    calibrator: InertiaCalibrator
+    curriculum: CurriculumTracker
+    meta_accum: int  # student steps per MetaNet update after warm-up
+    shared: bool  # the shared-prompt layout is on
+    lora: bool
+    recomputed: list[int]  # [checkpointed, all] decoder layers
 
 
 def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True) -> Path:
     """Train according to ``cfg``, writing the run directory ``out``; with ``resume`` continue its last checkpoint."""
-    from mind.training.trackers import check_trackers; check_trackers(cfg.trackers)  # missing tracker package: fail before any work
+    from mind.training.trackers import check_trackers
+
+    check_trackers(cfg.trackers)  # missing tracker package: fail before any work
+    out, clock = Path(out), StartupClock()
+    acc, prec = accelerator(cfg, out, resume)
+    data = load_data(cfg, acc, prec)
+    clock.mark("data")
+    parts = build(cfg, acc, data, clock, show=progress and acc.is_main_process)
+    writer, sinks, start, probes = open_run(cfg, acc, out, resume, data, parts, prec)
+    stop = StopFlag()
+    beat = None
+    if writer:
+        writer.set_status("running", step=start, total_steps=cfg.steps, error=None)
+        beat = Heartbeat(writer)
+        if start == 0:
+            _snapshot(writer, acc.unwrap_model(parts.student), data.encoded, probes, 0, parts.shared)
+            clock.mark("snapshot_0")
+    if start == 0 and parts.metanet is not None and cfg.meta_calibrate_epochs:
+        report = calibrate_metanet(acc, parts.metanet, parts.opt_m, acc.unwrap_model(parts.student), data.encoded,
+                                   parts.features, data.masks, parts.calibrator, cfg, data.tok.pad_token_id, parts.shared,
+                                   show=progress and acc.is_main_process)
+        if writer:
+            writer.write_json("calibration.json", report)
+        clock.mark("calibration")
+    bar = tqdm(total=cfg.steps, initial=start, desc=f"mind train [{cfg.method}]", disable=not (progress and acc.is_main_process),
+               dynamic_ncols=True)
+    policy = CheckpointPolicy(cfg.checkpoint_every, cfg.checkpoint_minutes)
+    try:
+        for step in range(start + 1, cfg.steps + 1):
+            t0 = time.perf_counter()
+            warm, logs, sums, meta_lr = optimiser_step(cfg, acc, data, parts, step)
+            gathered, reduced = _gather_logs(acc, logs), _reduce(acc, sums)
+            if writer:
+                record_step(cfg, acc, data, parts, writer, sinks, step, warm, gathered, reduced, meta_lr, t0)
+                if step == start + 1:
+                    clock.mark("first_step")
+                    writer.set_status(None, startup=clock.report())
+                beat.step = step
+                if (cfg.snapshot_every and step % cfg.snapshot_every == 0) or step == cfg.steps:
+                    _snapshot(writer, acc.unwrap_model(parts.student), data.encoded, probes, step, parts.shared)
+            stop.stop = _all_agree(acc, stop.stop)  # a SIGTERM seen by one process stops them all together
+            if _all_agree(acc, policy.due(step, last=step == cfg.steps or stop.stop)):
+                _checkpoint(acc, out, step, parts)
+            bar.set_postfix(loss=f"{reduced['loss_total']:.3f}", sel=f"{float(gathered['alpha'].gt(0).sum(-1).float().mean()):.1f}")
+            bar.update(1)
+            if stop.stop:
+                if writer:
+                    writer.set_status("stopped", step=step)
+                return out
+        if writer:
+            writer.set_status("finished", step=cfg.steps)
+        return out
+    except KeyboardInterrupt:
+        if writer:
+            writer.set_status("stopped", error="interrupted")
+        raise
+    except BaseException as exc:
+        if writer:
+            writer.set_status("crashed", error=f"{type(exc).__name__}: {exc}"[:500])
+        raise
+    finally:
+        bar.close()
+        if beat is not None:
+            beat.close()
+        for s in sinks:
+            s.close()
+
+
+# ------------------------------------------------------------------------------------------------- phases
+
+
+def accelerator(cfg: TrainConfig, out: Path, resume: bool):
+    """(Accelerator, resolved precision) for the run; seeds every generator with ``cfg.seed``."""
     from accelerate import Accelerator
     from accelerate.utils import set_seed
 
-    out = Path(out)
-    clock = StartupClock()
     prec = resolve_for_run(cfg.precision, out if resume else None)  # auto -> fp32/bf16 for this device (precision.py)
     acc = Accelerator(log_with=cfg.trackers or None, project_dir=str(out), cpu=not torch.cuda.is_available() or None,
                       mixed_precision="bf16" if prec.precision == "bf16" else "no")
     set_seed(cfg.seed)
+    return acc, prec
+
+
+def load_data(cfg: TrainConfig, acc, prec) -> TrainingData:
+    """The training set, split into training and held-out problems, encoded for the student's tokenizer."""
+    from mind.model.student import load_tokenizer
+
     problems = load_training_set(cfg.data, perspectives=cfg.perspectives or None)
     persp = list(validate_ids(cfg.perspectives or perspectives_in(problems)))
     n_holdout = resolve_holdout(cfg.holdout, cfg.data)
@@ -99,19 +204,22 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
               file=sys.stderr)
     if cfg.max_problems:
         problems = problems[: cfg.max_problems]
-    K, world = len(persp), acc.num_processes
-    global_batch = cfg.batch_size * cfg.grad_accum * world
-
-    from mind.model.student import SHARED_PREFIX_MODELS, StudentLM, add_lora, load_causal_lm, load_tokenizer
-
     tok = load_tokenizer(cfg.student)
     encoded = [encode_problem(tok, p, i, tuple(persp), cfg.max_length, cfg.chat_template) for i, p in enumerate(problems)]
     masks = torch.tensor([ep.mask for ep in encoded])
     encoded_h = [encode_problem(tok, p, i, tuple(persp), cfg.max_length, cfg.chat_template) for i, p in enumerate(heldout)]
-    clock.mark("data")
-    golden = _golden_slots(cfg, persp, masks)
+    if cfg.golden_perspective not in persp and cfg.method == "single":
+        raise ConfigError(f"golden_perspective={cfg.golden_perspective!r} is not among {persp}; pick one of them")
+    golden = losses.golden_slots(cfg.golden_perspective, persp, masks)
+    return TrainingData(tok, problems, heldout, persp, n_holdout, encoded, encoded_h, masks, golden)
 
-    hf = load_causal_lm(cfg.student, tok, seed=cfg.seed)
+
+def build(cfg: TrainConfig, acc, data: TrainingData, clock: StartupClock, show: bool) -> Parts:
+    """The student (LoRA or full, activation checkpointing as configured), MetaNet and the Sentence-BERT features
+    when the method uses them, both optimisers, the calibrator and the curriculum tracker."""
+    from mind.model.student import SHARED_PREFIX_MODELS, StudentLM, add_lora, load_causal_lm
+
+    hf = load_causal_lm(cfg.student, data.tok, seed=cfg.seed)
     if cfg.gradient_checkpointing:
         if hasattr(hf, "activation_checkpointing_enable"):  # transformers >= 5.2x; the older name is deprecated
             hf.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False},
@@ -134,409 +242,193 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     opt_s = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched_s = torch.optim.lr_scheduler.LambdaLR(opt_s, lr_lambda(cfg.warmup_steps, cfg.steps))
 
-    metanet = opt_m = features = None
+    metanet = opt_m = features = features_h = None
+    K = len(data.persp)
     if cfg.uses_metanet:
-        from mind.model.encoder import encode_texts, feature_text
+        from mind.model.encoder import rationale_features
         from mind.model.metanet import MetaNet
 
-        features = _features(problems + heldout, persp, cfg.encoder, encode_texts, feature_text,
-                             show=acc.is_main_process and progress)
-        features, features_h = features[: len(problems)], features[len(problems):]
+        features = rationale_features(data.problems + data.heldout, data.persp, cfg.encoder, show_progress=show)
+        features, features_h = features[: len(data.problems)], features[len(data.problems):]
         clock.mark("features")
         metanet = MetaNet(features.shape[-1], K, cfg.meta_hidden, cfg.meta_heads, cfg.effective_attention, cfg.meta_score)
         opt_m = torch.optim.AdamW(metanet.parameters(), lr=cfg.meta_warmup_lr)
         metanet, opt_m = acc.prepare(metanet, opt_m)
     student, opt_s = acc.prepare(student, opt_s)
-    calibrator = InertiaCalibrator(len(problems), K, cfg.effective_g)
-    curriculum = CurriculumTracker(K)
-    meta_accum = cfg.meta_accum_steps(len(problems) / global_batch)
+    global_batch = cfg.batch_size * cfg.grad_accum * acc.num_processes
+    return Parts(student, opt_s, sched_s, metanet, opt_m, features, features_h,
+                 InertiaCalibrator(len(data.problems), K, cfg.effective_g), CurriculumTracker(K),
+                 cfg.meta_accum_steps(len(data.problems) / global_batch), shared, lora, recomputed)
 
+
+def open_run(cfg: TrainConfig, acc, out: Path, resume: bool, data: TrainingData, parts: Parts, prec):
+    """(writer or None, sinks, start step, probes): a new run writes its resolved config and data files; a
+    resumed one loads its last checkpoint and drops the records after it."""
     writer = RunWriter(out) if acc.is_main_process else None
     sinks = [writer] if writer else []
     if writer and cfg.trackers:
         acc.init_trackers("mind", config={k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in cfg.to_dict().items()})
         sinks.append(TrackerSink(acc))
-    probes = [(i, k) for i in range(min(cfg.probe_problems, len(problems))) for k in range(K) if masks[i, k]]
-
+    K = len(data.persp)
+    probes = [(i, k) for i in range(min(cfg.probe_problems, len(data.problems))) for k in range(K) if data.masks[i, k]]
     start = 0
     if resume:
         ckpt = latest_checkpoint(out / "checkpoints")
         if ckpt is None:
             raise RunDirError(no_checkpoint_message(out))
-        state = load_checkpoint(ckpt, student=acc.unwrap_model(student).lm, metanet=acc.unwrap_model(metanet) if metanet else None,
-                                opt_s=opt_s, opt_m=opt_m, sched_s=sched_s, calibrator=calibrator, lora=lora)
+        state = load_checkpoint(ckpt, student=acc.unwrap_model(parts.student).lm,
+                                metanet=acc.unwrap_model(parts.metanet) if parts.metanet else None, opt_s=parts.opt_s,
+                                opt_m=parts.opt_m, sched_s=parts.sched_s, calibrator=parts.calibrator, lora=parts.lora)
         start = int(state["step"])
         if state.get("curriculum"):
-            curriculum.load_state_dict(state["curriculum"])
+            parts.curriculum.load_state_dict(state["curriculum"])
         if writer:
             writer.truncate_after(start)
     elif writer:
-        n_train = sum(p.numel() for p in student.parameters() if p.requires_grad)
-        writer.write_json("config.json", {**cfg.to_dict(), "holdout": n_holdout, "heldout_ids": [p.id for p in heldout],
-                                          "perspectives": persp, "out": str(out), "n_problems": len(problems),
-                                          "world_size": world, "global_batch": global_batch, "trainable_params": n_train,
-                                          "command": sys.argv, "versions": _versions(), **prec.record(),
-                                          "recomputed_layers": recomputed})
-        writer.write_jsonl("data.jsonl", [p.to_json() for p in problems])
-        writer.write_jsonl("heldout.jsonl", [p.to_json() for p in heldout])
-        writer.write_jsonl("probes.jsonl", [{"problem_id": problems[i].id, "perspective": persp[k]} for i, k in probes])
+        world = acc.num_processes
+        n_train = sum(p.numel() for p in parts.student.parameters() if p.requires_grad)
+        writer.write_json("config.json", {**cfg.to_dict(), "holdout": data.n_holdout,
+                                          "heldout_ids": [p.id for p in data.heldout], "perspectives": data.persp,
+                                          "out": str(out), "n_problems": len(data.problems), "world_size": world,
+                                          "global_batch": cfg.batch_size * cfg.grad_accum * world,
+                                          "trainable_params": n_train, "command": sys.argv, "versions": versions(),
+                                          **prec.record(), "recomputed_layers": parts.recomputed})
+        writer.write_jsonl("data.jsonl", [p.to_json() for p in data.problems])
+        writer.write_jsonl("heldout.jsonl", [p.to_json() for p in data.heldout])
+        writer.write_jsonl("probes.jsonl", [{"problem_id": data.problems[i].id, "perspective": data.persp[k]} for i, k in probes])
+    return writer, sinks, start, probes
 
-    stop = _StopFlag()
-    if writer:
-        writer.set_status("running", step=start, total_steps=cfg.steps, error=None)
-        beat = _Heartbeat(writer)
-        if start == 0:
-            _snapshot(writer, acc.unwrap_model(student), encoded, probes, 0, shared)
-            clock.mark("snapshot_0")
-    if start == 0 and metanet is not None and cfg.meta_calibrate_epochs:
-        report = calibrate_metanet(acc, metanet, opt_m, acc.unwrap_model(student), encoded, features, masks, calibrator, cfg,
-                                   tok.pad_token_id, shared, show=progress and acc.is_main_process)
-        if writer:
-            writer.write_json("calibration.json", report)
-        clock.mark("calibration")
-    bar = tqdm(total=cfg.steps, initial=start, desc=f"mind train [{cfg.method}]", disable=not (progress and acc.is_main_process),
-               dynamic_ncols=True)
-    policy = CheckpointPolicy(cfg.checkpoint_every, cfg.checkpoint_minutes)
-    try:
-        for step in range(start + 1, cfg.steps + 1):
-            t0 = time.perf_counter()
-            idx_all = batch_indices(step, global_batch, len(problems), cfg.seed)
-            warm = cfg.uses_metanet and step <= cfg.meta_warmup_steps
-            logs, sums = [], {"loss_total": 0.0, "loss_sft": 0.0, "loss_cons": 0.0, "loss_meta": 0.0, "tokens": 0}
-            for micro in range(cfg.grad_accum):
-                lo = (micro * world + acc.process_index) * cfg.batch_size
-                idx = torch.as_tensor(idx_all[lo : lo + cfg.batch_size])
-                mask = masks[idx]
-                scores = attn = None
-                if metanet is not None:
-                    with small_ops():  # MetaNet's tensors are tiny: one thread (mind/model/threads.py)
-                        scores, attn = metanet(features[idx].to(acc.device), mask.to(acc.device))
-                alpha = _weights(cfg, warm, scores, mask, golden[idx])
-                ctx = acc.no_sync(student) if micro < cfg.grad_accum - 1 else contextlib.nullcontext()
-                rescore = metanet is not None and step % cfg.rescore_every == 0  # MetaNet needs every L_real
-                rest = mask & ~(alpha > 0) if rescore else torch.zeros_like(mask)
-                with ctx:
-                    ce, total, sft, cons, n_tokens = rationale_losses(
-                        student, [encoded[i] for i in idx.tolist()], alpha, rest, K, cfg.effective_lam,
-                        tok.pad_token_id, shared, acc.device, lambda t: acc.backward(t / cfg.grad_accum))
-                # Calibration sees every process's losses so every copy of L~ stays identical.
-                g_idx, g_ce, g_mask = acc.gather((idx.to(acc.device), ce.detach(), mask.to(acc.device)))
-                calibrator.update(g_idx.cpu(), g_ce.cpu(), g_mask.cpu())
-                filtered = calibrator.filtered[idx].to(acc.device)
-                meta_per = None
-                if metanet is not None:
-                    ranked = mask & calibrator.seen[idx]  # == mask unless rescore_every > 1 left some L~ unmeasured
-                    meta_per = losses.meta_loss(scores, _meta_target(cfg, filtered, ranked.to(acc.device)), ranked.to(acc.device),
-                                                cfg.tau, cfg.meta_kl_direction)
-                    accum = 1 if warm else meta_accum
-                    with small_ops():
-                        acc.backward(meta_per.mean() / (cfg.grad_accum * accum))
-                    sums["loss_meta"] += meta_per.mean().item() / cfg.grad_accum
-                sums["loss_total"] += total.item() / cfg.grad_accum
-                sums["loss_sft"] += sft.item() / cfg.grad_accum
-                sums["loss_cons"] += cons.item() / cfg.grad_accum
-                sums["tokens"] += n_tokens
-                logs.append(dict(idx=idx, mask=mask, ranked=mask & calibrator.seen[idx], alpha=alpha, scores=None if scores is None else scores.detach().cpu(),
-                                 ce=ce.detach().cpu(), filtered=filtered.cpu(), attn=None if attn is None else attn.detach().cpu(),
-                                 meta=None if meta_per is None else meta_per.detach().cpu()))
-            if cfg.max_grad_norm > 0:
-                acc.clip_grad_norm_(student.parameters(), cfg.max_grad_norm)
-            opt_s.step()
-            sched_s.step()
-            opt_s.zero_grad(set_to_none=True)
-            meta_lr = None
-            if metanet is not None and (warm or step % meta_accum == 0):
-                meta_lr = cfg.meta_warmup_lr if warm else cfg.effective_meta_lr
-                for group in opt_m.param_groups:
-                    group["lr"] = meta_lr
-                with small_ops():
-                    opt_m.step()
-                opt_m.zero_grad(set_to_none=True)
 
-            # ---- telemetry (gathered over processes; written by the main process only)
-            gathered = _gather_logs(acc, logs)
-            reduced = {k: float(acc.reduce(torch.tensor(v, dtype=torch.float64, device=acc.device), "mean")) for k, v in sums.items()}
-            reduced["tokens"] = int(round(reduced["tokens"] * world))
-            if writer:
-                epoch_f = step * global_batch / len(problems)
-                with small_ops():
-                    tracking = agreement(gathered["scores"], gathered["filtered"], gathered["ranked"],
-                                         perspective_mean_predictor(calibrator.filtered, calibrator.seen))
-                tracking["curriculum_shift"] = curriculum.update(int((step - 1) * global_batch // len(problems)), gathered["alpha"])
-                snap_now = (cfg.snapshot_every and step % cfg.snapshot_every == 0) or step == cfg.steps
-                if snap_now and encoded_h:
-                    tracking.update(_heldout_tracking(acc.unwrap_model(student), acc.unwrap_model(metanet) if metanet else None,
-                                                      encoded_h, features_h if metanet is not None else None, calibrator,
-                                                      tok.pad_token_id, shared, acc.device))
-                elapsed = time.perf_counter() - t0
-                rec = step_record(step, persp, mask=gathered["mask"], alpha=gathered["alpha"], scores=gathered["scores"],
-                                  ce=gathered["ce"], filtered=gathered["filtered"],
-                                  epoch=epoch_f, lr=sched_s.get_last_lr()[0], **tracking,
-                                  meta_lr=meta_lr if meta_lr is not None else math.nan,
-                                  meta_phase="off" if metanet is None else ("warmup" if warm else "joint"),
-                                  time_s=elapsed, tokens_per_s=reduced["tokens"] / elapsed, wall=time.time(),
-                                  **{k: (math.nan if k == "loss_meta" and metanet is None else v) for k, v in reduced.items()})
-                for s in sinks:
-                    s.log_step(rec)
-                if step == start + 1:
-                    clock.mark("first_step")
-                    writer.set_status(None, startup=clock.report())
-                if step % cfg.log_samples_every == 0:
-                    ids = [problems[i].id for i in gathered["idx"].tolist()]
-                    writer.log_samples(sample_records(step, ids, persp, mask=gathered["mask"], alpha=gathered["alpha"],
-                                                      scores=gathered["scores"], ce=gathered["ce"], filtered=gathered["filtered"],
-                                                      attention=gathered["attn"], meta_loss=gathered["meta"]))
-                beat.step = step
-                if snap_now:
-                    _snapshot(writer, acc.unwrap_model(student), encoded, probes, step, shared)
-            stop.stop = _all_agree(acc, stop.stop)  # a SIGTERM seen by one process stops them all together
-            if _all_agree(acc, policy.due(step, last=step == cfg.steps or stop.stop)):
-                _checkpoint(acc, out, step, student, metanet, opt_s, opt_m, sched_s, calibrator, lora,
-                            extra={"curriculum": curriculum.state_dict()})
-            bar.set_postfix(loss=f"{reduced['loss_total']:.3f}", sel=f"{float(gathered['alpha'].gt(0).sum(-1).float().mean()):.1f}")
-            bar.update(1)
-            if stop.stop:
-                if writer:
-                    writer.set_status("stopped", step=step)
-                return out
-        if writer:
-            writer.set_status("finished", step=cfg.steps)
-        return out
-    except KeyboardInterrupt:
-        if writer:
-            writer.set_status("stopped", error="interrupted")
-        raise
-    except BaseException as exc:
-        if writer:
-            writer.set_status("crashed", error=f"{type(exc).__name__}: {exc}"[:500])
-        raise
-    finally:
-        bar.close()
-        if writer:
-            beat.close()
-            for s in sinks:
-                s.close()
+# ------------------------------------------------------------------------------------------------- one step
+
+
+def optimiser_step(cfg: TrainConfig, acc, data: TrainingData, parts: Parts, step: int, mark=None):
+    """One optimiser step: every micro-batch of the step (:func:`micro_batch`), then both optimisers (MetaNet's
+    on its own period). Returns (warm, per-micro-batch logs, summed losses, MetaNet's learning rate or None).
+    ``mark``: see :func:`micro_batch`; also called after each optimiser."""
+    mark = mark or (lambda name: None)
+    world = acc.num_processes
+    idx_all = batch_indices(step, cfg.batch_size * cfg.grad_accum * world, len(data.problems), cfg.seed)
+    warm = cfg.uses_metanet and step <= cfg.meta_warmup_steps
+    logs, sums = [], {"loss_total": 0.0, "loss_sft": 0.0, "loss_cons": 0.0, "loss_meta": 0.0, "tokens": 0}
+    for micro in range(cfg.grad_accum):
+        lo = (micro * world + acc.process_index) * cfg.batch_size
+        idx = torch.as_tensor(idx_all[lo : lo + cfg.batch_size])
+        ctx = acc.no_sync(parts.student) if micro < cfg.grad_accum - 1 else contextlib.nullcontext()
+        with ctx:
+            log, values = micro_batch(cfg, acc, data, parts, idx, step, warm, mark)
+        logs.append(log)
+        for k, v in values.items():
+            sums[k] += v if k == "tokens" else v / cfg.grad_accum
+    if cfg.max_grad_norm > 0:
+        acc.clip_grad_norm_(parts.student.parameters(), cfg.max_grad_norm)
+    parts.opt_s.step()
+    parts.sched_s.step()
+    parts.opt_s.zero_grad(set_to_none=True)
+    mark("student optimiser")
+    meta_lr = None
+    if parts.metanet is not None and (warm or step % parts.meta_accum == 0):
+        meta_lr = cfg.meta_warmup_lr if warm else cfg.effective_meta_lr
+        for group in parts.opt_m.param_groups:
+            group["lr"] = meta_lr
+        with small_ops():
+            parts.opt_m.step()
+        parts.opt_m.zero_grad(set_to_none=True)
+    mark("metanet optimiser")
+    return warm, logs, sums, meta_lr
+
+
+def micro_batch(cfg: TrainConfig, acc, data: TrainingData, parts: Parts, idx: torch.Tensor, step: int, warm: bool,
+                mark=None) -> tuple[dict, dict]:
+    """One micro-batch of problems ``idx``: MetaNet's scores and the weights alpha, the student's passes (gradients
+    handed to Accelerate, scaled for accumulation), calibration and the meta loss's backward. Returns (the log
+    tensors of the step record, {loss_total, loss_sft, loss_cons, loss_meta, tokens} of this micro-batch).
+    ``mark(name)``, when given, is called after each part (the training bench times them)."""
+    mark = mark or (lambda name: None)
+    metanet, calibrator, K = parts.metanet, parts.calibrator, len(data.persp)
+    mask = data.masks[idx]
+    scores = attn = None
+    if metanet is not None:
+        with small_ops():  # MetaNet's tensors are tiny: one thread (mind/model/threads.py)
+            scores, attn = metanet(parts.features[idx].to(acc.device), mask.to(acc.device))
+    alpha = losses.perspective_weights(cfg.method, warm, scores, mask, data.golden[idx], cfg.beta, cfg.tau_student)
+    mark("metanet forward + selection")
+    rescore = metanet is not None and step % cfg.rescore_every == 0  # MetaNet needs every L_real
+    rest = mask & ~(alpha > 0) if rescore else torch.zeros_like(mask)
+    ce, total, sft, cons, n_tokens = rationale_losses(
+        parts.student, [data.encoded[i] for i in idx.tolist()], alpha, rest, K, cfg.effective_lam,
+        data.tok.pad_token_id, parts.shared, acc.device, lambda t: acc.backward(t / cfg.grad_accum))
+    mark("student passes (incl. consistency)")
+    # Calibration sees every process's losses so every copy of L~ stays identical.
+    g_idx, g_ce, g_mask = acc.gather((idx.to(acc.device), ce.detach(), mask.to(acc.device)))
+    calibrator.update(g_idx.cpu(), g_ce.cpu(), g_mask.cpu())
+    filtered = calibrator.filtered[idx].to(acc.device)
+    meta_per, values = None, {"loss_total": total.item(), "loss_sft": sft.item(), "loss_cons": cons.item(),
+                              "loss_meta": 0.0, "tokens": n_tokens}
+    if metanet is not None:
+        ranked = mask & calibrator.seen[idx]  # == mask unless rescore_every > 1 left some L~ unmeasured
+        meta_per = losses.meta_loss(scores, losses.meta_target(cfg.meta_target, filtered, ranked.to(acc.device)),
+                                    ranked.to(acc.device), cfg.tau, cfg.meta_kl_direction)
+        accum = 1 if warm else parts.meta_accum
+        with small_ops():
+            acc.backward(meta_per.mean() / (cfg.grad_accum * accum))
+        values["loss_meta"] = meta_per.mean().item()
+    mark("calibration + meta loss backward")
+    log = dict(idx=idx, mask=mask, ranked=mask & calibrator.seen[idx], alpha=alpha,
+               scores=None if scores is None else scores.detach().cpu(), ce=ce.detach().cpu(), filtered=filtered.cpu(),
+               attn=None if attn is None else attn.detach().cpu(), meta=None if meta_per is None else meta_per.detach().cpu())
+    return log, values
+
+
+def record_step(cfg: TrainConfig, acc, data: TrainingData, parts: Parts, writer: RunWriter, sinks, step: int, warm: bool,
+                gathered: dict, reduced: dict, meta_lr, t0: float) -> dict:
+    """The step's tracking metrics (held-out ones on snapshot steps), its record to every sink, and its samples
+    (every ``log_samples_every`` steps). Returns the step record."""
+    n, global_batch = len(data.problems), cfg.batch_size * cfg.grad_accum * acc.num_processes
+    calibrator, metanet = parts.calibrator, parts.metanet
+    with small_ops():
+        tracking = agreement(gathered["scores"], gathered["filtered"], gathered["ranked"],
+                             perspective_mean_predictor(calibrator.filtered, calibrator.seen))
+    tracking["curriculum_shift"] = parts.curriculum.update(int((step - 1) * global_batch // n), gathered["alpha"])
+    snap_now = (cfg.snapshot_every and step % cfg.snapshot_every == 0) or step == cfg.steps
+    if snap_now and data.encoded_h:
+        tracking.update(heldout_tracking(acc.unwrap_model(parts.student), acc.unwrap_model(metanet) if metanet else None,
+                                         data.encoded_h, parts.features_h if metanet is not None else None, calibrator,
+                                         data.tok.pad_token_id, parts.shared, acc.device))
+    elapsed = time.perf_counter() - t0
+    rec = step_record(step, data.persp, mask=gathered["mask"], alpha=gathered["alpha"], scores=gathered["scores"],
+                      ce=gathered["ce"], filtered=gathered["filtered"],
+                      epoch=step * global_batch / n, lr=parts.sched_s.get_last_lr()[0], **tracking,
+                      meta_lr=meta_lr if meta_lr is not None else math.nan,
+                      meta_phase="off" if metanet is None else ("warmup" if warm else "joint"),
+                      time_s=elapsed, tokens_per_s=reduced["tokens"] / elapsed, wall=time.time(),
+                      **{k: (math.nan if k == "loss_meta" and metanet is None else v) for k, v in reduced.items()})
+    for s in sinks:
+        s.log_step(rec)
+    if step % cfg.log_samples_every == 0:
+        ids = [data.problems[i].id for i in gathered["idx"].tolist()]
+        writer.log_samples(sample_records(step, ids, data.persp, mask=gathered["mask"], alpha=gathered["alpha"],
+                                          scores=gathered["scores"], ce=gathered["ce"], filtered=gathered["filtered"],
+                                          attention=gathered["attn"], meta_loss=gathered["meta"]))
+    return rec
 
 
 # ------------------------------------------------------------------------------------------------- pieces
 
 
-def _meta_target(cfg: TrainConfig, filtered: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """What MetaNet's scores are matched to, as a loss-like table: L~ itself, or its per-problem z-scores."""
-    return losses.standardize(filtered, mask) if cfg.meta_target == "zscore" else filtered
+def _snapshot(writer: RunWriter, student, encoded, probes, step: int, shared: bool = False) -> None:
+    """The probes' pooled hidden states and answer correctness at ``step``, written as a snapshot."""
+    hidden, correct = probe_states(student, encoded, probes, shared)
+    writer.write_snapshot(step, hidden, correct)
 
 
-def calibrate_metanet(acc, metanet, opt_m, student, encoded, features, masks, calibrator, cfg: TrainConfig, pad_id: int,
-                      shared: bool, show: bool, batch: int = 8) -> dict:
-    """The calibration pass (``meta_calibrate_epochs``): L_real of the initial student on every training rationale
-    (no grad) seeds the calibrator, then MetaNet is fitted to it for that many epochs of its own (seeded shuffles
-    of all training problems, ``batch`` at a time, ``meta_warmup_lr``). Returns what it measured, per epoch."""
-    t0 = time.perf_counter()
-    l0 = score_rationales(student, encoded, pad_id, shared, acc.device)
-    calibrator.update(torch.arange(len(encoded)), l0, masks)
-    target = _meta_target(cfg, calibrator.filtered, masks)
-    for group in opt_m.param_groups:
-        group["lr"] = cfg.meta_warmup_lr
-    epochs = []
-    for epoch in tqdm(range(cfg.meta_calibrate_epochs), desc="MetaNet calibration", disable=not show, leave=False):
-        order = torch.from_numpy(np.random.default_rng([cfg.seed, epoch, 0xCA1]).permutation(len(encoded)))
-        total = 0.0
-        for lo in range(0, len(order), batch):
-            idx = order[lo : lo + batch]
-            m = masks[idx].to(acc.device)
-            scores, _ = metanet(features[idx].to(acc.device), m)
-            loss = losses.meta_loss(scores, target[idx].to(acc.device), m, cfg.tau, cfg.meta_kl_direction).mean()
-            acc.backward(loss)
-            opt_m.step()
-            opt_m.zero_grad(set_to_none=True)
-            total += float(loss.detach()) * len(idx)
-        with torch.no_grad():
-            scores, _ = metanet(features.to(acc.device), masks.to(acc.device))
-        rho = spearman(scores.cpu(), -calibrator.filtered, masks)
-        epochs.append({"epoch": epoch + 1, "loss_meta": total / len(order),
-                       "meta_spearman": float(rho[torch.isfinite(rho)].mean())})
-    return {"epochs": epochs, "loss_real_mean": float(l0[torch.isfinite(l0)].mean()), "n_problems": len(encoded),
-            "time_s": round(time.perf_counter() - t0, 2)}
-
-
-@torch.no_grad()
-def _heldout_tracking(student, metanet, encoded_h, features_h, calibrator, pad_id: int, shared: bool, device) -> dict:
-    """Tracking on problems the student never trains on: MetaNet's scores (and the perspective-mean predictor built
-    from the training problems' L~) against the student's current L_real there."""
-    l_h = score_rationales(student, encoded_h, pad_id, shared, device)
-    mask_h = torch.isfinite(l_h)
-    scores = None
-    if metanet is not None:
-        scores, _ = metanet(features_h.to(device), mask_h.to(device))
-        scores = scores.cpu()
-    out = agreement(scores, l_h, mask_h, perspective_mean_predictor(calibrator.filtered, calibrator.seen), prefix="heldout_")
-    out["heldout_loss"] = float(l_h[mask_h].mean())
-    return out
-
-
-def _golden_slots(cfg: TrainConfig, persp: list[str], masks: torch.Tensor) -> torch.Tensor:
-    """Slot of the 'single' baseline's rationale per problem: the golden perspective, else the first present."""
-    if cfg.golden_perspective not in persp and cfg.method == "single":
-        raise ConfigError(f"golden_perspective={cfg.golden_perspective!r} is not among {persp}; pick one of them")
-    want = persp.index(cfg.golden_perspective) if cfg.golden_perspective in persp else 0
-    first = masks.float().argmax(-1)
-    return torch.where(masks[:, want], torch.full_like(first, want), first)
-
-
-def _weights(cfg: TrainConfig, warm: bool, scores, mask: torch.Tensor, golden: torch.Tensor) -> torch.Tensor:
-    """alpha (B, K) on the CPU for the method and phase; rows sum to 1 over the rationales trained on."""
-    if cfg.method == "single":
-        return torch.nn.functional.one_hot(golden, mask.shape[1]).float()
-    if scores is None or warm:
-        return losses.uniform_weights(mask)
-    s = scores.detach().cpu()
-    selected = losses.select_perspectives(s, mask, cfg.beta)
-    return losses.selection_weights(s, selected, cfg.tau_student)
-
-
-def _forward(student, batch, device, answers: bool = True, prompt=None):
-    """One teacher-forced pass: (hidden, per-target log-probs, answer-row log-distributions or None, answer splits).
-
-    ``answers=False`` skips the answer rows' full log-distributions (only the consistency term and snapshots use
-    them). ``prompt``: a :class:`mind.model.student.PromptCache` the shared-prompt pass fills, or reuses when filled."""
-    n_ans = [len(ix) for ix in batch.answer_index] if answers else None
-    answer_index = torch.cat(batch.answer_index).to(device) if answers else torch.zeros(0, dtype=torch.long, device=device)
-    prefix = batch.prefix.to(device) if batch.prefix is not None else None
-    hidden, tok_logp, ans_logp = student(batch.input_ids.to(device), batch.attention_mask.to(device), batch.rows.to(device),
-                                         batch.cols.to(device), batch.target_ids.to(device), answer_index, prefix=prefix,
-                                         prompt=prompt)
-    return hidden, tok_logp, ans_logp.split(n_ans) if answers else None
-
-
-def rationale_losses(student, probs, alpha: torch.Tensor, rest: torch.Tensor, K: int, lam: float, pad_id: int,
-                     shared: bool, device, backward, reuse_prompt: bool = True):
-    """The student's side of one micro-batch of problems ``probs``.
-
-    The rationales with alpha > 0 run with gradients: weighted SFT plus lambda x consistency, handed to
-    ``backward`` (before the next pass, so their graph is freed). The ``rest`` rationales (alpha = 0) then run in a
-    no-grad pass: calibration needs their L_real, the student does not train on them. With ``shared`` (the
-    shared-prompt layout) both batches are laid out over the same prompts and the no-grad pass reads the first
-    pass's prompt keys/values, detached (same values, so the same losses; ``reuse_prompt=False`` computes them
-    again, as before). Returns per-rationale CE (B, K) of every rationale run (NaN elsewhere), the objective's
-    (total, sft, cons) and the tokens run.
-    """
-    from mind.model.student import PromptCache
-
-    selected = alpha > 0
-    more = bool(rest.any())
-    reuse = shared and reuse_prompt and more
-    prompts = (selected | rest).any(-1).tolist() if reuse else None
-    cache = PromptCache() if reuse else None
-    batch = collate(probs, selected.tolist(), pad_id, shared, prompts=prompts)
-    B = len(probs)
-    _, tok_logp, ans = _forward(student, batch, device, answers=lam > 0, prompt=cache)
-    ce = _ce_table(batch, tok_logp, B, K, device)
-    kept = cache.detached() if cache is not None and cache.filled else None  # before backward replays any layer
-    alpha = alpha.to(ce.device)
-    if lam > 0:
-        # The consistency term is many element-wise ops over (pairs, A, V): it runs on a detached copy of the answer
-        # rows, on few threads (mind/model/threads.py), and hands its gradient to the rows; the student's backward then
-        # takes sft + <rows, that gradient>, whose gradient is the objective's own.
-        rows = torch.cat(ans)
-        leaf = rows.detach().requires_grad_()
-        pairs = max(int(selected.sum(-1).max()) - 1, 1) / 2  # pairs per selected row: the JSD tensors' size
-        with intra_op_threads(threads_for(int(rows.numel() * pairs))):
-            answer_logp = _answer_tables(batch, leaf.split([len(ix) for ix in batch.answer_index]), B, K, device)
-            total, sft, cons = losses.student_objective(ce, alpha, answer_logp, lam)
-            grad = torch.autograd.grad(cons, leaf, grad_outputs=torch.tensor(lam, dtype=cons.dtype, device=cons.device))[0] \
-                if cons.requires_grad else None
-        backward(sft if grad is None else sft + torch.dot(rows.flatten(), grad.flatten()))
-    else:
-        total, sft, cons = losses.student_objective(ce, alpha, [None] * B, lam)
-        backward(total)
-    total, sft, cons = total.detach(), sft.detach(), cons.detach()
-    n_tokens = batch.n_tokens
-    if more:
-        with torch.no_grad():
-            rest_batch = collate(probs, rest.tolist(), pad_id, shared, prompts=prompts)
-            ce_rest, _ = _student_pass(student, rest_batch, B, K, False, device, prompt=kept)
-        ce = torch.where(rest.to(ce.device), ce_rest, ce)
-        n_tokens += rest_batch.n_tokens
-    return ce, total, sft, cons, n_tokens
-
-
-@torch.no_grad()
-def score_rationales(student, encoded, pad_id: int, shared: bool, device, chunk: int = 8) -> torch.Tensor:
-    """L_real without gradients: the per-rationale cross-entropy (N, K) of every present rationale of the encoded
-    problems (NaN where a perspective is missing), ``chunk`` problems at a time, in eval mode."""
-    K = len(encoded[0].targets) if encoded else 0
-    was_training = student.training
-    student.eval()
-    out = []
-    try:
-        for lo in range(0, len(encoded), chunk):
-            part = encoded[lo : lo + chunk]
-            batch = collate(part, [ep.mask for ep in part], pad_id, shared)
-            ce, _ = _student_pass(student, batch, len(part), K, False, device)
-            out.append(ce.float().cpu())
-    finally:
-        student.train(was_training)
-    return torch.cat(out) if out else torch.zeros(0, K)
-
-
-def _student_pass(student, batch, B: int, K: int, need_answers: bool, device, prompt=None):
-    """Teacher-forced pass: per-rationale CE (B, K) (NaN where not run) and, if asked, per-problem (K, A, V)
-    answer log-distributions (zeros for rationales not run). ``prompt``: see :func:`_forward`."""
-    _, tok_logp, ans = _forward(student, batch, device, answers=need_answers, prompt=prompt)
-    ce = _ce_table(batch, tok_logp, B, K, device)
-    return ce, _answer_tables(batch, ans, B, K, device) if need_answers else [None] * B
-
-
-def _ce_table(batch, tok_logp: torch.Tensor, B: int, K: int, device) -> torch.Tensor:
-    """Per-rationale CE (B, K) from the per-target log-probs of ``batch``; NaN where a rationale did not run."""
-    ce_seq = losses.per_sequence_ce(tok_logp, batch.seq_of_target.to(device), batch.input_ids.shape[0])
-    ce = torch.full((B, K), float("nan"), device=device, dtype=ce_seq.dtype)
-    return ce.index_put((batch.seq_problem.to(device), batch.seq_slot.to(device)), ce_seq)
-
-
-def _answer_tables(batch, ans, B: int, K: int, device) -> list:
-    """Per problem, its sequences' answer log-distributions ``ans`` (one (A, V) per sequence) as a (K, A, V) table
-    with zeros for the rationales not run; None where fewer than two ran (no pair to compare)."""
-    answer_logp = [None] * B
-    for b in range(B):
-        rows = (batch.seq_problem == b).nonzero().flatten().tolist()
-        if len(rows) > 1:  # (K, A, V); the answer span has the same length A in every rationale of a problem
-            stacked = torch.stack([ans[r] for r in rows])
-            full = stacked.new_zeros((K,) + stacked.shape[1:])
-            answer_logp[b] = full.index_copy(0, batch.seq_slot[rows].to(device), stacked)
-    return answer_logp
-
-
-@torch.no_grad()
-def _snapshot(writer: RunWriter, student, encoded, probes, step: int, shared: bool = False, chunk: int = 16) -> None:
-    """Last-layer hidden states, mean-pooled over the rationale tokens, of every probe pair; plus whether the
-    student's teacher-forced argmax reproduces the answer tokens."""
-    was_training = student.training
-    student.eval()
-    device = next(student.parameters()).device
-    pooled, correct = [], []
-    for lo in range(0, len(probes), chunk):
-        part = probes[lo : lo + chunk]
-        eps = [encoded[i] for i, _ in part]
-        run = [[k == kk for kk in range(len(ep.targets))] for ep, (_, k) in zip(eps, part)]
-        batch = collate(eps, run, 0, shared)
-        hidden, _, ans = _forward(student, batch, device)
-        h = hidden[batch.rows.to(device), batch.cols.to(device)]
-        n = batch.input_ids.shape[0]
-        sums = torch.zeros(n, h.shape[-1], device=device).index_add(0, batch.rows.to(device), h.float())
-        counts = torch.bincount(batch.rows.to(device), minlength=n).clamp(min=1)[:, None]
-        pooled.append((sums / counts).cpu())
-        correct += [bool((a.argmax(-1).cpu() == ids).all()) for a, ids in zip(ans, batch.answer_ids)]
-    student.train(was_training)
-    writer.write_snapshot(step, torch.cat(pooled).numpy(), np.asarray(correct))
-
-
-def _checkpoint(acc, out, step, student, metanet, opt_s, opt_m, sched_s, calibrator, lora, extra=None):
+def _checkpoint(acc, out: Path, step: int, parts: Parts) -> None:
     acc.wait_for_everyone()
     if acc.is_main_process:
-        save_checkpoint(out / "checkpoints", step=step, student=acc.unwrap_model(student).lm,
-                        metanet=acc.unwrap_model(metanet) if metanet is not None else None, opt_s=opt_s, opt_m=opt_m,
-                        sched_s=sched_s, calibrator=calibrator, lora=lora, extra={"world_size": acc.num_processes, **(extra or {})})
+        metanet = acc.unwrap_model(parts.metanet) if parts.metanet is not None else None
+        save_checkpoint(out / "checkpoints", step=step, student=acc.unwrap_model(parts.student).lm, metanet=metanet,
+                        opt_s=parts.opt_s, opt_m=parts.opt_m, sched_s=parts.sched_s, calibrator=parts.calibrator,
+                        lora=parts.lora, extra={"world_size": acc.num_processes, "curriculum": parts.curriculum.state_dict()})
     acc.wait_for_everyone()
 
 
@@ -558,6 +450,13 @@ def _all_agree(acc, flag: bool) -> bool:
     return bool(acc.reduce(torch.tensor(int(flag), device=acc.device), "sum").item() > 0)
 
 
+def _reduce(acc, sums: dict) -> dict:
+    """The step's summed losses averaged over processes; tokens summed over them."""
+    reduced = {k: float(acc.reduce(torch.tensor(v, dtype=torch.float64, device=acc.device), "mean")) for k, v in sums.items()}
+    reduced["tokens"] = int(round(reduced["tokens"] * acc.num_processes))
+    return reduced
+
+
 def _gather_logs(acc, logs: list[dict]) -> dict:
     """Concatenate micro-batches, then gather over processes, into global (B, K) tensors."""
     out = {}
@@ -568,68 +467,3 @@ def _gather_logs(acc, logs: list[dict]) -> dict:
         t = torch.cat([l[key] for l in logs])
         out[key] = acc.gather(t.to(acc.device)).cpu() if acc.num_processes > 1 else t
     return out
-
-
-def _features(problems, persp, encoder, encode_texts, feature_text, show: bool) -> torch.Tensor:
-    """(N, K, F) frozen Sentence-BERT features; zeros where a perspective is missing."""
-    where, texts = [], []
-    for i, p in enumerate(problems):
-        for k, pid in enumerate(persp):
-            r = p.rationale(pid)
-            if r is not None:
-                where.append((i, k))
-                texts.append(feature_text(p.question, r.text))
-    feats = encode_texts(texts, encoder, show_progress=show)
-    out = torch.zeros(len(problems), len(persp), feats.shape[1])
-    ii, kk = zip(*where)
-    out[list(ii), list(kk)] = torch.from_numpy(feats)
-    return out
-
-
-class StartupClock:
-    """Where the time to the first step record goes: seconds per phase (``imports``: from the process start to
-    :func:`train`, then data, model, features, snapshot_0, calibration, first_step), reported in status.json."""
-
-    def __init__(self):
-        self.t = time.time()
-        try:
-            import psutil
-
-            self.phases = {"imports": round(self.t - psutil.Process().create_time(), 2)}
-        except Exception:  # noqa: BLE001 - psutil is optional here
-            self.phases = {}
-
-    def mark(self, phase: str) -> None:
-        now = time.time()
-        self.phases[phase] = round(now - self.t, 2)
-        self.t = now
-
-    def report(self) -> dict:
-        return {**self.phases, "total": round(sum(self.phases.values()), 2)}
-
-
-class _Heartbeat:
-    """Refreshes status.json every few seconds from a daemon thread, so long steps never look stale."""
-
-    def __init__(self, writer: RunWriter, every_s: float = 10.0):
-        self.writer, self.step, self._done = writer, 0, threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(every_s,), daemon=True)
-        self._thread.start()
-
-    def _run(self, every_s):
-        while not self._done.wait(every_s):
-            self.writer.heartbeat(self.step, every_s=0)
-
-    def close(self):
-        self._done.set()
-
-
-def _versions() -> dict:
-    import platform
-
-    import transformers
-
-    from mind._version import __version__
-
-    return {"mind": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
-            "python": platform.python_version(), "machine": platform.machine()}

@@ -46,6 +46,14 @@ def spearman(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> torch.Tens
     return torch.where(ok, cov / (va * vb).clamp(min=1e-300).sqrt(), torch.full_like(cov, math.nan))
 
 
+def rank_agreement(scores, losses) -> float:
+    """Spearman's rho between one problem's K scores and its negated losses (array-likes, NaN where missing): how
+    closely MetaNet ranks the rationales as the student's losses do. NaN where undefined."""
+    s = torch.as_tensor(scores, dtype=torch.float64)[None]
+    l = torch.as_tensor(losses, dtype=torch.float64)[None]
+    return float(spearman(s, -l, torch.isfinite(s) & torch.isfinite(l))[0])
+
+
 def top1(scores: torch.Tensor, losses: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Per row: the share of the top-scored present rationales that have the lowest loss (NaN if none present)."""
     mask = mask.bool() & torch.isfinite(scores) & torch.isfinite(losses)
@@ -151,4 +159,21 @@ def tracking_summary(steps, samples=None) -> dict:
         out["heldout_step"] = int(row["step"])
     if samples is not None and len(samples) and "selected" in samples:
         out["selection_sets"] = int(samples["selected"].map(lambda s: tuple(bool(x) for x in s)).nunique())
+    return out
+
+
+@torch.no_grad()
+def heldout_tracking(student, metanet, encoded_h, features_h, calibrator, pad_id: int, shared: bool, device) -> dict:
+    """Tracking on problems the student never trains on: MetaNet's scores (and the perspective-mean predictor built
+    from the training problems' L~) against the student's current L_real there."""
+    from mind.model.forward import score_rationales
+
+    l_h = score_rationales(student, encoded_h, pad_id, shared, device)
+    mask_h = torch.isfinite(l_h)
+    scores = None
+    if metanet is not None:
+        scores, _ = metanet(features_h.to(device), mask_h.to(device))
+        scores = scores.cpu()
+    out = agreement(scores, l_h, mask_h, perspective_mean_predictor(calibrator.filtered, calibrator.seen), prefix="heldout_")
+    out["heldout_loss"] = float(l_h[mask_h].mean())
     return out
