@@ -89,16 +89,29 @@ def write_card(run_dir: Path, **entries) -> None:
     write_json_atomic(path, card)
 
 
+def run_name(prefix: str, method: str, seed: int) -> str:
+    """A comparison's run folder name: ``<prefix><method>-s<seed>`` (e.g. ``smollm2-mind-s1``)."""
+    return f"{prefix}{method}-s{seed}"
+
+
 def compare(out_root: Path, *, data: str, student: str, methods: tuple[str, ...], train_args: list[str],
-            stages: tuple[str, ...], eval_args: list[str], prefix: str = "",
-            analyze_args: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Train every method on the same student and data; analyze (``mind analyze`` with ``analyze_args``) and
-    evaluate each; return the summary table."""
+            stages: tuple[str, ...], eval_args: list[str], prefix: str = "", seeds: tuple[int, ...] = (0,),
+            seeds_for: dict[str, tuple[int, ...]] | None = None, analyze_args: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Train every method with every seed on the same student and data; analyze (``mind analyze`` with
+    ``analyze_args``) and evaluate each; return the summary table (one row per run).
+
+    ``seeds`` (``seeds_for[method]`` where given) set ``--seed`` of each run: the data order, the LoRA and MetaNet
+    initialisation and every torch generator (TrainConfig.seed); the held-out split and the problems trained on stay
+    the same. Runs are made seed by seed (every method's seed 0 first), so a comparison that stops part-way has
+    whole seeds. ``compare.json`` holds the rows and, after evaluation, the paired comparisons against the first
+    method within each seed and the per-method aggregates over seeds."""
     out_root.mkdir(parents=True, exist_ok=True)
+    plan = [(seed, m) for seed in sorted({s for m in methods for s in (seeds_for or {}).get(m, seeds)})
+            for m in methods if seed in (seeds_for or {}).get(m, seeds)]
     rows = []
-    for method in methods:
-        run_dir = out_root / f"{prefix}{method}"
-        args = ["--data", data, "--student", student, "--method", method, *train_args]
+    for seed, method in plan:
+        run_dir = out_root / run_name(prefix, method, seed)
+        args = ["--data", data, "--student", student, "--method", method, "--seed", str(seed), *train_args]
         if "train" in stages:
             write_card(run_dir, **train_run(run_dir, args)) if not _finished(run_dir) else None
         if "analyze" in stages and _finished(run_dir):
@@ -109,11 +122,12 @@ def compare(out_root: Path, *, data: str, student: str, methods: tuple[str, ...]
                 _share_base_predictions(out_root, run_dir, prefix)
                 t = _mind("eval", "--run", run_dir, *eval_args, log=out_root / f"{run_dir.name}.log")
                 write_card(run_dir, eval_command="mind eval --run " + f"{run_dir} " + " ".join(eval_args), eval_wall_s=round(t, 1))
-        rows.append(summarize(run_dir))
+        rows.append({**summarize(run_dir), "seed": seed})
     table = pd.DataFrame(rows)
-    paired = paired_against_first([out_root / f"{prefix}{m}" for m in methods]) if "eval" in stages else {}
-    write_json_atomic(out_root / f"{prefix}compare.json", {"methods": list(methods), "rows": table.to_dict(orient="records"),
-                                                           "paired": paired})
+    runs = {(m, s): out_root / run_name(prefix, m, s) for s, m in plan}
+    paired = paired_within_seeds(runs, methods) if "eval" in stages else {}
+    write_json_atomic(out_root / f"{prefix}compare.json", {"methods": list(methods), "seeds": {m: [s for s, mm in plan if mm == m] for m in methods},
+                                                           "rows": table.to_dict(orient="records"), "paired": paired})
     table.attrs["paired"] = paired
     return table
 
@@ -143,6 +157,20 @@ def paired_against_first(run_dirs: list[Path]) -> dict:
     ref = read_items(have[0] / "eval")
     return {"reference": have[0].name,
             "runs": {d.name: paired(ref, read_items(d / "eval")) for d in have[1:]}}
+
+
+def paired_within_seeds(runs: dict[tuple[str, int], Path], methods: tuple[str, ...]) -> dict:
+    """Per seed, every method's run against the first method's run of that seed (items paired within the seed):
+    ``{"reference": method, "seeds": {seed: paired_against_first(...)}}``."""
+    seeds = sorted({s for _, s in runs})
+    out = {}
+    for s in seeds:
+        dirs = [runs[(m, s)] for m in methods if (m, s) in runs]
+        if dirs and dirs[0] == runs.get((methods[0], s)):
+            got = paired_against_first(dirs)
+            if got:
+                out[str(s)] = got
+    return {"reference": methods[0], "seeds": out} if out else {}
 
 
 def _share_base_predictions(out_root: Path, run_dir: Path, prefix: str) -> None:

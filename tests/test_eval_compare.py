@@ -144,13 +144,16 @@ def test_bare_student_takes_the_heldout_split_from_a_run(runs, tmp_path):
 
 def test_experiment_compare_pairs_every_run_with_the_first(runs, capsys):
     from mind.commands.experiment import _print_paired
-    from mind.experiment import paired_against_first
+    from mind.experiment import paired_against_first, paired_within_seeds
 
     p = paired_against_first([runs["a"], runs["b"], runs["seed1"]])  # seed1 has no evaluation: left out
     assert p["reference"] == "a" and set(p["runs"]) == {"b"}
     sqa = p["runs"]["b"]["benchmarks"]["strategyqa"]["accuracy"]
     assert sqa["diff"] > 0 and sqa["significant"]
-    _print_paired(p)
-    out = capsys.readouterr().out
-    assert "each run minus a" in out and "StrategyQA" in out and "*" in out
     assert paired_against_first([runs["seed1"], runs["a"]]) == {}
+    within = paired_within_seeds({("m", 0): runs["a"], ("u", 0): runs["b"], ("m", 1): runs["seed1"]}, ("m", "u"))
+    assert within["reference"] == "m" and set(within["seeds"]) == {"0"}  # seed 1 has no evaluated pair
+    assert within["seeds"]["0"] == p | {"runs": {"b": p["runs"]["b"]}}
+    _print_paired(within)
+    out = capsys.readouterr().out
+    assert "Seed 0: paired, each run minus a" in out and "StrategyQA" in out and "*" in out

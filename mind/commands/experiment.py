@@ -6,25 +6,31 @@ import argparse
 from pathlib import Path
 
 # The recipe behind cached_runs/ (`make cached-runs`), sized for 2 CPU cores; each run's card.json has its commands.
-# SmolLM2: 3 epochs of 32 of the demo set's 80 training problems (its 16 held-out problems stay out), 2 problems per
-# step, the same seed, data order and step count for every method; a snapshot (and held-out tracking) once per epoch.
-# fp32 for every method on every machine, so that no comparison mixes precisions across sittings (on an AVX2-only
-# EPYC a SmolLM2 step is ~15 s for mind and ~35 s for uniform on one thread; bf16 there is ~50x slower).
+# SmolLM2: 3 epochs of 32 demo training problems, 2 problems per step, a snapshot (and held-out tracking) once per
+# epoch; 48 of the demo set's 96 problems are held out (tracking and `mind eval`'s heldout on 48, not 16), the
+# remaining 48 give the first 32 to train on. Every method trains on the same problems; a seed sets the data order and
+# the LoRA/MetaNet initialisation (TrainConfig.seed). Three seeds for the main methods, one for the other
+# ablations. fp32 for every method on every machine, so that no comparison mixes precisions across sittings (on an
+# AVX2-only EPYC bf16 is ~50x slower; on an AMX Xeon it is faster but changes the numbers).
 CACHED_SMOLLM2 = ["--steps", "48", "--batch-size", "2", "--snapshot-every", "16", "--probe-problems", "8",
-                  "--checkpoint-every", "16", "--seed", "0", "max_problems=32", "precision=fp32"]
-CACHED_TINY = ["--preset", "demo", "--seed", "0", "precision=fp32"]  # fp32: reproducible on any CPU (tests re-run it)
-CACHED_METHODS = ("mind", "single", "uniform", "uniform-consistency", "instant", "no-attention")
-CACHED_EVAL = ["--benchmarks", "gsm8k,svamp,csqa,strategyqa,heldout", "--limit", "100", "--batch-size", "16",
-               "--precision", "auto"]  # bf16 generation where it is fast (teacher-forced metrics stay fp32)
+                  "--checkpoint-every", "16", "max_problems=32", "holdout=48", "precision=fp32"]
+CACHED_METHODS = ("mind", "uniform", "instant", "single", "no-attention", "uniform-consistency")
+CACHED_SEEDS = {"mind": (0, 1, 2), "uniform": (0, 1, 2), "instant": (0, 1, 2), "single": (0, 1, 2),
+                "no-attention": (0,), "uniform-consistency": (0,)}
+CACHED_TINY = ["--preset", "demo", "precision=fp32"]  # fp32: reproducible on any CPU (tests re-run it)
+CACHED_EVAL = ["--benchmarks", "gsm8k,svamp,math500,csqa,strategyqa,gpqa,heldout", "--limit", "100",
+               "--batch-size", "16", "--precision", "auto"]  # bf16 generation where it is fast (teacher-forced: fp32)
 # RQ4: one single-perspective SmolLM2 student per perspective, one epoch each.
 CACHED_SEPARATION = ["--steps", "40", "--batch-size", "2", "--snapshot-every", "0", "--probe-problems", "8",
                      "--checkpoint-every", "0", "--seed", "0"]
-# Real teacher text: the multi-teacher SVAMP rationales (GPT-4o, Gemini, Llama, human), `mind` against `uniform` and
-# `instant` (g = 0) on 64 problems for 3 epochs, evaluated on the 300 SVAMP questions outside that corpus.
+# Real teacher text: the multi-teacher SVAMP rationales (GPT-4o, Gemini, Llama, human), `mind` against `uniform`
+# (three seeds each) and `instant` (g = 0) on 64 problems for 3 epochs, 48 other problems held out, evaluated on
+# the 300 SVAMP questions outside that corpus.
 CACHED_MT = ["--steps", "96", "--batch-size", "2", "--snapshot-every", "32", "--probe-problems", "8",
-             "--checkpoint-every", "32", "--seed", "0", "max_problems=64"]
+             "--checkpoint-every", "32", "max_problems=64", "holdout=48", "precision=fp32"]
 CACHED_MT_METHODS = ("mind", "uniform", "instant")
-CACHED_MT_EVAL = ["--benchmarks", "svamp", "--limit", "300", "--batch-size", "16", "--precision", "auto"]
+CACHED_MT_SEEDS = {"mind": (0, 1, 2), "uniform": (0, 1, 2), "instant": (0,)}
+CACHED_MT_EVAL = ["--benchmarks", "svamp,heldout", "--limit", "300", "--batch-size", "16", "--precision", "auto"]
 CACHED_ANALYZE = ("--text",)  # Sentence-BERT text clusters beside the hidden states': style separable before training
 CACHED_PARTS = ("tiny", "smollm2", "separation", "multi-teacher")
 
@@ -42,7 +48,12 @@ def add_parser(sub) -> None:
         e.add_argument("--student", default="tiny", help="tiny, smollm2-135m, or a HF id / folder")
         e.add_argument("--out", required=True, help="folder for the runs and the summary")
         e.add_argument("--steps", type=int, default=20, help="training steps per run")
-        e.add_argument("--seed", type=int, default=0)
+        if name == "compare":
+            e.add_argument("--seeds", default="0", help="comma-separated seeds; every method is trained once per seed "
+                                                      "(runs <method>-s<seed>; the seed sets the data order and the "
+                                                      "LoRA/MetaNet initialisation), and results aggregate over seeds")
+        else:
+            e.add_argument("--seed", type=int, default=0)
         if name == "compare":
             e.add_argument("--methods", default=",".join(("mind", "single", "uniform", "uniform-consistency", "instant", "no-attention")),
                            help="comma-separated methods")
@@ -59,9 +70,11 @@ def add_parser(sub) -> None:
     c = esub.add_parser("cached-runs", help="regenerate cached_runs/ (the small experiment shipped with mind)",
                         description="Regenerate the runs shipped in cached_runs/: a tiny-student run (the demo preset); "
                                     f"the embedded SmolLM2-135M-Instruct trained with {', '.join(CACHED_METHODS)} for 3 "
-                                    "epochs of 32 demo problems and evaluated with intervals; the separation experiment "
-                                    "(one SmolLM2 student per perspective); and mind, uniform and instant on the "
-                                    "real multi-teacher SVAMP rationales. Finished runs are skipped; interrupted ones resume.")
+                                    "epochs of 32 demo problems (three seeds for mind, uniform, instant and single, one "
+                                    "for the others) and evaluated with intervals; the separation experiment "
+                                    "(one SmolLM2 student per perspective); and mind, uniform (three seeds each) and "
+                                    "instant on the real multi-teacher SVAMP rationales. Finished runs are skipped; "
+                                    "interrupted ones resume.")
     c.add_argument("--out", default="cached_runs")
     c.add_argument("--stages", default="train,analyze,eval")
     c.add_argument("--parts", default=",".join(CACHED_PARTS),
@@ -74,10 +87,10 @@ def run(args) -> int:
     from mind import experiment
 
     out = Path(args.out)
-    train_args = ["--steps", str(args.steps), "--seed", str(args.seed), *args.train_args]
     if args.experiment == "compare":
         methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
-        table = experiment.compare(out, data=args.data, student=args.student, methods=methods, train_args=train_args,
+        table = experiment.compare(out, data=args.data, student=args.student, methods=methods,
+                                   train_args=["--steps", str(args.steps), *args.train_args], seeds=_seeds(args.seeds),
                                    stages=tuple(args.stages.split(",")), eval_args=args.eval_args.split())
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         _print_paired(table.attrs.get("paired"))
@@ -85,6 +98,7 @@ def run(args) -> int:
         from mind.data import perspectives_in
         from mind.training.sets import load_training_set
 
+        train_args = ["--steps", str(args.steps), "--seed", str(args.seed), *args.train_args]
         persp = [p for p in args.perspectives.split(",") if p] or list(perspectives_in(load_training_set(args.data)))
         res = experiment.separation(out, data=args.data, student=args.student, train_args=train_args, perspectives=persp,
                                   center=args.center)
@@ -113,8 +127,8 @@ def run_cached(args) -> int:
                            analyze_args=CACHED_ANALYZE)
     if "smollm2" in parts:
         table = experiment.compare(out, data="demo", student="smollm2-135m", methods=CACHED_METHODS,
-                                   train_args=CACHED_SMOLLM2, stages=stages, eval_args=CACHED_EVAL, prefix="smollm2-",
-                                   analyze_args=CACHED_ANALYZE)
+                                   seeds_for=CACHED_SEEDS, train_args=CACHED_SMOLLM2, stages=stages,
+                                   eval_args=CACHED_EVAL, prefix="smollm2-", analyze_args=CACHED_ANALYZE)
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         _print_paired(table.attrs.get("paired"))
     if "separation" in parts and "train" in stages:
@@ -125,8 +139,8 @@ def run_cached(args) -> int:
                                       if k != "perspectives"))
     if "multi-teacher" in parts:
         table = experiment.compare(out, data="svamp-multi-teacher", student="smollm2-135m", methods=CACHED_MT_METHODS,
-                                   train_args=CACHED_MT, stages=stages, eval_args=CACHED_MT_EVAL, prefix="svamp-mt-",
-                                   analyze_args=CACHED_ANALYZE)
+                                   seeds_for=CACHED_MT_SEEDS, train_args=CACHED_MT, stages=stages,
+                                   eval_args=CACHED_MT_EVAL, prefix="svamp-mt-", analyze_args=CACHED_ANALYZE)
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         _print_paired(table.attrs.get("paired"))
     for run_dir in [*out.glob("*/"), *out.glob("*/*/")]:  # the second level: the separation students
@@ -144,12 +158,25 @@ def load_run_state(run_dir: Path) -> str:
         return "unknown"
 
 
+def _seeds(text: str) -> tuple[int, ...]:
+    from mind.errors import ConfigError
+
+    try:
+        seeds = tuple(dict.fromkeys(int(s) for s in text.split(",") if s.strip()))
+    except ValueError:
+        raise ConfigError(f"--seeds {text!r}: give comma-separated integers, e.g. --seeds 0,1,2") from None
+    if not seeds:
+        raise ConfigError("--seeds is empty; give at least one seed, e.g. --seeds 0")
+    return seeds
+
+
 def _print_paired(paired: dict | None) -> None:
-    """Each method minus the first, item by item (mind eval's paired table)."""
+    """Per seed, each method minus the first, item by item (mind eval's paired table)."""
     if not paired:
         return
     from mind.evaluation.table import format_paired
 
-    ref = paired["reference"]
-    print(f"\nPaired, each run minus {ref} on the same items (95% interval; * p < 0.05):")
-    print(format_paired(ref, paired["runs"]))
+    for seed, block in paired.get("seeds", {}).items():
+        ref = block["reference"]
+        print(f"\nSeed {seed}: paired, each run minus {ref} on the same items (95% interval; * p < 0.05):")
+        print(format_paired(ref, block["runs"]))

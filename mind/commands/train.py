@@ -58,7 +58,7 @@ def parse_overrides(items: list[str]) -> dict:
 
 
 def run(args) -> int:
-    from mind.training.config import FIELD_TYPES, build_config
+    from mind.training.config import build_config, saved_values
     from mind.errors import ConfigError
     from mind.training.trackers import check_trackers
     from mind.training.loop import train
@@ -71,7 +71,7 @@ def run(args) -> int:
         run_dir = Path(args.resume)
         from mind.run import load_run
 
-        saved = {k: v for k, v in load_run(run_dir).config.items() if k in FIELD_TYPES}
+        saved = saved_values(load_run(run_dir).config)
         changed = set(overrides) - {"steps", "checkpoint_every", "checkpoint_minutes", "snapshot_every", "report_to"}
         if changed:
             raise ConfigError(f"--resume keeps the run's config; only steps/checkpoint_every/checkpoint_minutes/snapshot_every can change, not {sorted(changed)}")

@@ -14,7 +14,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from mind.data.prompting import INSTRUCTION
+from mind.data.prompting import answer_format, run_prompt_version
 
 # The hyperparameters the card's table lists, in this order (those present in config.json).
 HYPERPARAMETERS = ("steps", "batch_size", "grad_accum", "lr", "weight_decay", "warmup_steps", "max_length", "finetune",
@@ -196,7 +196,7 @@ def _usage(kind: str, config: dict) -> str:
         load = ["from transformers import AutoModelForCausalLM, AutoTokenizer",
                 'tok = AutoTokenizer.from_pretrained("DIR")', 'model = AutoModelForCausalLM.from_pretrained("DIR")']
     question = 'question = "A hen lays 5 eggs each week. How many eggs does she lay in 9 weeks?"'
-    suffix = json.dumps("\n\n" + INSTRUCTION)
+    suffix = json.dumps("\n\n" + answer_format("number", run_prompt_version(config)).instruction)
     if chat:
         prompt = [f'messages = [{{"role": "user", "content": question + {suffix}}}]',
                   'ids = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", '
@@ -207,7 +207,8 @@ def _usage(kind: str, config: dict) -> str:
            "print(tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True))"]
     if kind == "adapter":
         gen[0] = "out = model.generate(ids, max_new_tokens=256, do_sample=False)  # greedy, as mind eval decodes"
-    how = ("The prompt is the one training used (`mind/data/prompting.py`): the question, a blank line and the instruction, "
+    how = (f"The prompt is the one training used (`mind/data/prompting.py`, prompt version {run_prompt_version(config)}): "
+           "the question, a blank line and its answer type's instruction, "
            + ("in the tokenizer's chat template." if chat else "in a plain `Question: ... Answer: ` frame (the run had "
                                                                    "`chat_template=false`)."))
     out = ["`DIR` is this folder.", "```python\n" + "\n".join(load + [question] + prompt + gen) + "\n```", how]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from mind.data import Problem, split_answer_line
-from mind.data.prompting import prompt_ids
+from mind.data.prompting import LEAD, PROMPT_VERSION, answer_value, prompt_ids
 
 
 @dataclass
@@ -34,10 +34,13 @@ class EncodedProblem:
 
 
 def encode_problem(tokenizer, problem: Problem, index: int, perspectives: tuple[str, ...], max_length: int,
-                   chat_template: bool = True) -> EncodedProblem:
+                   chat_template: bool = True, prompt_version: int = PROMPT_VERSION) -> EncodedProblem:
+    """The problem's prompt (its answer type's instruction under ``prompt_version``) and one target per
+    perspective: the rationale without its own answer line, then the canonical one (mind/data/prompting.py)."""
     enc = lambda s: tokenizer(s, add_special_tokens=False)["input_ids"]  # noqa: E731
-    prompt = prompt_ids(tokenizer, problem.question, chat_template)
-    lead, value, tail = enc("\nThe answer is"), enc(" " + problem.answer), enc(".") + [tokenizer.eos_token_id]
+    prompt = prompt_ids(tokenizer, problem.question, chat_template, problem.answer_type, prompt_version)
+    value_text = answer_value(problem.answer, problem.answer_type, prompt_version)
+    lead, value, tail = enc("\n" + LEAD), enc(" " + value_text), enc(".") + [tokenizer.eos_token_id]
     room = max(max_length - len(prompt) - len(lead) - len(value) - len(tail), 0)
     if room == 0:  # an extremely long question: keep its end
         prompt = prompt[-max(max_length // 2, 1):]

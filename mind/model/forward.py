@@ -136,23 +136,39 @@ def _answer_tables(batch, ans, B: int, K: int, device) -> list:
 @torch.no_grad()
 def probe_states(student, encoded, probes, shared: bool = False, chunk: int = 16) -> tuple[np.ndarray, np.ndarray]:
     """Last-layer hidden states, mean-pooled over the rationale tokens, of every probe pair (problem index,
-    perspective slot), (n, d) float32; plus whether the student's teacher-forced argmax reproduces the answer
-    tokens, (n,) bool. What a run's snapshots hold."""
+    perspective slot), (n, d) float32 in ``probes`` order; plus whether the student's teacher-forced argmax
+    reproduces the answer tokens, (n,) bool. What a run's snapshots hold.
+
+    The probes of one problem run together (its prompt once for all of them in the shared layout), about ``chunk``
+    sequences per batch."""
     was_training = student.training
     student.eval()
     device = next(student.parameters()).device
-    pooled, correct = [], []
-    for lo in range(0, len(probes), chunk):
-        part = probes[lo : lo + chunk]
-        eps = [encoded[i] for i, _ in part]
-        run = [[k == kk for kk in range(len(ep.targets))] for ep, (_, k) in zip(eps, part)]
+    by_problem: dict[int, list[int]] = {}
+    for i, k in probes:
+        by_problem.setdefault(i, []).append(k)
+    order = list(by_problem)
+    found: dict[tuple[int, int], tuple[torch.Tensor, bool]] = {}
+    lo = 0
+    while lo < len(order):
+        part, n_seq = [], 0
+        while lo < len(order) and (not part or n_seq + len(by_problem[order[lo]]) <= chunk):
+            part.append(order[lo])
+            n_seq += len(by_problem[order[lo]])
+            lo += 1
+        eps = [encoded[i] for i in part]
+        run = [[kk in by_problem[i] for kk in range(len(ep.targets))] for i, ep in zip(part, eps)]
         batch = collate(eps, run, 0, shared)
         hidden, _, ans = forward(student, batch, device)
         h = hidden[batch.rows.to(device), batch.cols.to(device)]
         n = batch.input_ids.shape[0]
         sums = torch.zeros(n, h.shape[-1], device=device).index_add(0, batch.rows.to(device), h.float())
         counts = torch.bincount(batch.rows.to(device), minlength=n).clamp(min=1)[:, None]
-        pooled.append((sums / counts).cpu())
-        correct += [bool((a.argmax(-1).cpu() == ids).all()) for a, ids in zip(ans, batch.answer_ids)]
+        pooled = (sums / counts).cpu()
+        for r, (b, k) in enumerate(zip(batch.seq_problem.tolist(), batch.seq_slot.tolist())):
+            found[(part[b], k)] = (pooled[r], bool((ans[r].argmax(-1).cpu() == batch.answer_ids[r]).all()))
     student.train(was_training)
-    return torch.cat(pooled).numpy(), np.asarray(correct)
+    if not probes:
+        return np.zeros((0, 0), np.float32), np.zeros(0, bool)
+    return (torch.stack([found[p][0] for p in map(tuple, probes)]).numpy(),
+            np.asarray([found[p][1] for p in map(tuple, probes)]))

@@ -79,6 +79,10 @@ class RunWriter:
     def close(self) -> None:
         pass
 
+    def log_heldout(self, record: dict) -> None:
+        """One line of tracking_heldout.jsonl: per-problem held-out tracking at a step (0 = after calibration)."""
+        append_jsonl(self.path / "tracking_heldout.jsonl", [record])
+
     # -- snapshots
     def write_snapshot(self, step: int, hidden: np.ndarray, correct: np.ndarray) -> Path:
         from safetensors.numpy import save_file
@@ -95,9 +99,10 @@ class RunWriter:
 
     def truncate_after(self, step: int) -> None:
         """Drop step/sample records and snapshots newer than ``step`` (used by ``--resume``)."""
-        p = self.path / "steps.jsonl"
-        if p.exists():
-            self.write_jsonl(p.name, [r for i, r in enumerate(read_jsonl(p)) if step_of(r, p, i) <= step])
+        for name in ("steps.jsonl", "tracking_heldout.jsonl"):
+            p = self.path / name
+            if p.exists():
+                self.write_jsonl(p.name, [r for i, r in enumerate(read_jsonl(p)) if step_of(r, p, i) <= step])
         self._samples.truncate_after(step)
         for snap in (self.path / "snapshots").glob("step_*.safetensors"):
             m = _SNAP_RE.match(snap.name)

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from mind.model import losses
 from mind.model.forward import score_rationales
-from mind.training.tracking import spearman
+from mind.training.tracking import per_problem, perspective_mean_predictor, spearman
 
 
 class InertiaCalibrator:
@@ -54,7 +54,8 @@ def calibrate_metanet(acc, metanet, opt_m, student, encoded, features, masks, ca
                       shared: bool, show: bool, batch: int = 8) -> dict:
     """The calibration pass (``meta_calibrate_epochs``): L_real of the initial student on every training rationale
     (no grad) seeds the calibrator, then MetaNet is fitted to it for that many epochs of its own (seeded shuffles
-    of all training problems, ``batch`` at a time, ``meta_warmup_lr``). Returns what it measured, per epoch."""
+    of all training problems, ``batch`` at a time, ``meta_warmup_lr``). Returns what it measured, per epoch, and
+    the per-problem rank agreement (MetaNet's and the perspective-mean baseline's) it ends with."""
     t0 = time.perf_counter()
     l0 = score_rationales(student, encoded, pad_id, shared, acc.device)
     calibrator.update(torch.arange(len(encoded)), l0, masks)
@@ -79,5 +80,8 @@ def calibrate_metanet(acc, metanet, opt_m, student, encoded, features, masks, ca
         rho = spearman(scores.cpu(), -calibrator.filtered, masks)
         epochs.append({"epoch": epoch + 1, "loss_meta": total / len(order),
                        "meta_spearman": float(rho[torch.isfinite(rho)].mean())})
+    rows = per_problem(scores.cpu(), calibrator.filtered, masks, perspective_mean_predictor(calibrator.filtered, calibrator.seen))
     return {"epochs": epochs, "loss_real_mean": float(l0[torch.isfinite(l0)].mean()), "n_problems": len(encoded),
-            "time_s": round(time.perf_counter() - t0, 2)}
+            "time_s": round(time.perf_counter() - t0, 2),
+            # the starting point of tracking, per training problem (data.jsonl order), after the last epoch
+            "problem_meta_spearman": rows["meta_spearman"], "problem_baseline_spearman": rows["baseline_spearman"]}

@@ -16,8 +16,21 @@ from typing import Any
 from mind.errors import ConfigError
 from mind.fileio import read_yaml_or_json
 from mind.data.perspectives import validate_ids
+from mind.data.prompting import PROMPT_VERSIONS
 
-METHODS = ("mind", "single", "uniform", "uniform-consistency", "instant", "no-attention")
+METHODS = ("mind", "single", "uniform", "uniform-consistency", "instant", "instant-fast", "no-attention")
+# What each method changes against `mind` (everything else is the config as given). `instant` is the paper's
+# instantaneous-loss ablation and changes g only; `instant-fast` is what `instant` meant before December 2026: g = 0
+# and also MetaNet at the student's learning rate, updated every step (three changes; kept to read old runs).
+METHOD_CHANGES = {
+    "mind": "nothing (the full method)",
+    "single": "one rationale per problem (golden_perspective), no MetaNet, no consistency term",
+    "uniform": "all rationales at equal weight, no MetaNet, no consistency term",
+    "uniform-consistency": "all rationales at equal weight with the consistency term, no MetaNet",
+    "instant": "g = 0: MetaNet follows the instantaneous loss L_real instead of the inertia-filtered L~",
+    "instant-fast": "g = 0, MetaNet at the student's learning rate and updated every step",
+    "no-attention": "MetaNet without its synergy self-attention layer",
+}
 KL_DIRECTIONS = ("scores||losses", "losses||scores")
 META_TARGETS = ("loss", "zscore")
 
@@ -34,7 +47,7 @@ class TrainConfig:
     method: str = _f("mind", f"one of {', '.join(METHODS)}")
     perspectives: tuple[str, ...] = _f((), "perspective ids to use (comma-separated); empty = all found in the data")
     golden_perspective: str = _f("decomposition", "the one rationale the 'single' baseline trains on (falls back to the first present)")
-    seed: int = _f(0, "random seed (model init, data order, LoRA init)")
+    seed: int = _f(0, "random seed: the data order (the per-epoch permutations), the initial weights of a 'tiny' student, the LoRA initialisation, MetaNet's initialisation and its calibration shuffles, and torch's generator (dropout); not the held-out split (holdout_seed) nor the problems chosen (max_problems takes the first N)")
     holdout: int = _f(-1, "problems kept out of training (seeded by holdout_seed): `mind eval` scores them as the 'heldout' benchmark and MetaNet's tracking is measured on them; -1 = 16 for the demo set, 0 for a dataset file")
     holdout_seed: int = _f(0, "seed of the held-out split alone, so runs with other seeds share it")
     max_problems: int = _f(0, "train on the first N problems of the training part only (0 = all): quick demos on a subset")
@@ -57,6 +70,7 @@ class TrainConfig:
     precision: str = _f("auto", "'auto' (bf16 where the device computes it fast: a CUDA GPU with bf16, or a CPU whose measured bf16 matmul is >= 1.5x fp32's, as on AMX Xeons; else fp32; recorded in config.json as precision_resolved), 'fp32', or 'bf16' mixed precision (autocast; weights and optimiser stay fp32; losses agree with fp32 to ~1e-3)")
     shared_prefix: bool = _f(True, "run each question's prompt once for its K rationales (Llama/Mistral/Qwen2/Qwen3 students with sdpa or eager attention; others run full sequences); same losses")
     chat_template: bool = _f(True, "wrap the question in the tokenizer's chat template when it has one")
+    prompt_version: int = _f(2, "how questions are asked and answer lines written (mind/data/prompting.py): 2 = an instruction and final line per answer type with no placeholder a student can copy; 1 = the single 'The answer is <answer>.' instruction of runs made before it (runs without the field were trained with 1)")
     # ---- MIND method
     beta: float = _f(0.7, "selection threshold: keep perspective k if s_k >= beta * max(s), in (0, 1]")
     lam: float = _f(0.1, "lambda: weight of the pairwise JSD consistency term between answer distributions")
@@ -138,6 +152,8 @@ class TrainConfig:
             bad("meta_score", self.meta_score, "use 'softplus' or 'sigmoid'")
         if self.perspectives:
             validate_ids(self.perspectives)
+        if self.prompt_version not in PROMPT_VERSIONS:
+            bad("prompt_version", self.prompt_version, f"use one of {', '.join(map(str, PROMPT_VERSIONS))}")
         for tracker in self.trackers:
             if tracker not in ("tensorboard", "wandb", "mlflow"):
                 bad("report_to", self.report_to, "use none, tensorboard, wandb or mlflow")
@@ -145,20 +161,20 @@ class TrainConfig:
     # -- derived settings of the methods (one place, so the trainer reads like the paper)
     @property
     def uses_metanet(self) -> bool:
-        return self.method in ("mind", "instant", "no-attention")
+        return self.method in ("mind", "instant", "instant-fast", "no-attention")
 
     @property
     def effective_g(self) -> float:
-        return 0.0 if self.method == "instant" else self.g
+        return 0.0 if self.method in ("instant", "instant-fast") else self.g
 
     @property
     def effective_meta_lr(self) -> float:
-        return self.lr if self.method == "instant" else self.meta_lr
+        return self.lr if self.method == "instant-fast" else self.meta_lr
 
     def meta_accum_steps(self, steps_per_epoch: float) -> int:
-        """Student steps between MetaNet updates after warm-up: 1 for ``instant``, else ``meta_every_epochs`` of an
-        epoch when set, else ``meta_grad_accum``."""
-        if self.method == "instant":
+        """Student steps between MetaNet updates after warm-up: 1 for ``instant-fast``, else ``meta_every_epochs``
+        of an epoch when set, else ``meta_grad_accum``."""
+        if self.method == "instant-fast":
             return 1
         if self.meta_every_epochs > 0:
             return max(1, round(self.meta_every_epochs * steps_per_epoch))
@@ -171,6 +187,22 @@ class TrainConfig:
     @property
     def effective_lam(self) -> float:
         return 0.0 if self.method in ("single", "uniform") else self.lam
+
+    def effective(self, steps_per_epoch: float) -> dict:
+        """Every value the method implies, resolved (what the run actually trains with; config.json's
+        ``effective``): the raw flags can say g = 0.9 for an ``instant`` run, which trains with g = 0."""
+        metanet = self.uses_metanet
+        return {"method": self.method, "changes": METHOD_CHANGES[self.method], "metanet": metanet,
+                "g": self.effective_g if metanet else None,
+                "meta_lr": self.effective_meta_lr if metanet else None,
+                "meta_update_every": self.meta_accum_steps(steps_per_epoch) if metanet else None,
+                "meta_attention": self.effective_attention if metanet else None,
+                "meta_calibrate_epochs": self.meta_calibrate_epochs if metanet else None,
+                "meta_warmup_steps": self.meta_warmup_steps if metanet else None,
+                "lam": self.effective_lam, "beta": self.beta if metanet else None,
+                "weights": {"single": "one-hot on the golden perspective", "uniform": "uniform",
+                            "uniform-consistency": "uniform"}.get(self.method, "MetaNet's selection (uniform in warm-up)"),
+                "prompt_version": self.prompt_version}
 
     @property
     def trackers(self) -> list[str]:
@@ -209,6 +241,29 @@ def _coerce(name: str, raw: Any, typ: Any) -> Any:
 
 
 FIELD_TYPES = {f.name: f.type for f in fields(TrainConfig)}
+
+
+def saved_values(config: dict) -> dict:
+    """The TrainConfig fields of a run's config.json, read as the run was trained: a run made before a field existed
+    gets the value it trained with, not today's default (``prompt_version`` 1; an ``instant`` run without a recorded
+    ``effective`` block is the old three-change ``instant``, now ``instant-fast``). For ``--resume``."""
+    values = {k: v for k, v in config.items() if k in FIELD_TYPES}
+    values.setdefault("prompt_version", 1)
+    if values.get("method") == "instant" and "effective" not in config:
+        values["method"] = "instant-fast"
+    return values
+
+
+def effective_values(config: dict) -> dict:
+    """config.json's ``effective`` block, or for a run made before it was recorded, the one its saved flags imply."""
+    if isinstance(config.get("effective"), dict):
+        return config["effective"]
+    try:
+        cfg = TrainConfig(**{k: _coerce(k, v, FIELD_TYPES[k]) for k, v in saved_values(config).items()})
+    except ConfigError:
+        return {}
+    n, batch = config.get("n_problems"), config.get("global_batch") or cfg.batch_size
+    return cfg.effective(n / batch if n else 1.0)
 
 
 PRESETS_DIR = Path(__file__).parent / "presets"

@@ -48,7 +48,7 @@ from mind.training.config import TrainConfig
 from mind.training.runtime import Heartbeat, StartupClock, StopFlag, versions
 from mind.training.sets import load_training_set
 from mind.training.telemetry import sample_records, step_record
-from mind.training.tracking import CurriculumTracker, agreement, heldout_tracking, perspective_mean_predictor
+from mind.training.tracking import CurriculumTracker, agreement, heldout_tracking, per_problem, perspective_mean_predictor
 
 
 def batch_indices(step: int, global_batch: int, n: int, seed: int) -> np.ndarray:
@@ -130,6 +130,8 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
                                    parts.features, data.masks, parts.calibrator, cfg, data.tok.pad_token_id, parts.shared,
                                    show=progress and acc.is_main_process)
         if writer:
+            if data.encoded_h:
+                report["heldout"] = _heldout(acc, data, parts, writer, 0)
             writer.write_json("calibration.json", report)
         clock.mark("calibration")
     bar = tqdm(total=cfg.steps, initial=start, desc=f"mind train [{cfg.method}]", disable=not (progress and acc.is_main_process),
@@ -205,9 +207,12 @@ def load_data(cfg: TrainConfig, acc, prec) -> TrainingData:
     if cfg.max_problems:
         problems = problems[: cfg.max_problems]
     tok = load_tokenizer(cfg.student)
-    encoded = [encode_problem(tok, p, i, tuple(persp), cfg.max_length, cfg.chat_template) for i, p in enumerate(problems)]
+    def encode(part):
+        return [encode_problem(tok, p, i, tuple(persp), cfg.max_length, cfg.chat_template, cfg.prompt_version)
+                for i, p in enumerate(part)]
+
+    encoded, encoded_h = encode(problems), encode(heldout)
     masks = torch.tensor([ep.mask for ep in encoded])
-    encoded_h = [encode_problem(tok, p, i, tuple(persp), cfg.max_length, cfg.chat_template) for i, p in enumerate(heldout)]
     if cfg.golden_perspective not in persp and cfg.method == "single":
         raise ConfigError(f"golden_perspective={cfg.golden_perspective!r} is not among {persp}; pick one of them")
     golden = losses.golden_slots(cfg.golden_perspective, persp, masks)
@@ -292,6 +297,7 @@ def open_run(cfg: TrainConfig, acc, out: Path, resume: bool, data: TrainingData,
                                           "out": str(out), "n_problems": len(data.problems), "world_size": world,
                                           "global_batch": cfg.batch_size * cfg.grad_accum * world,
                                           "trainable_params": n_train, "command": sys.argv, "versions": versions(),
+                                          "effective": cfg.effective(len(data.problems) / (cfg.batch_size * cfg.grad_accum * world)),
                                           **prec.record(), "recomputed_layers": parts.recomputed})
         writer.write_jsonl("data.jsonl", [p.to_json() for p in data.problems])
         writer.write_jsonl("heldout.jsonl", [p.to_json() for p in data.heldout])
@@ -387,14 +393,13 @@ def record_step(cfg: TrainConfig, acc, data: TrainingData, parts: Parts, writer:
     n, global_batch = len(data.problems), cfg.batch_size * cfg.grad_accum * acc.num_processes
     calibrator, metanet = parts.calibrator, parts.metanet
     with small_ops():
-        tracking = agreement(gathered["scores"], gathered["filtered"], gathered["ranked"],
-                             perspective_mean_predictor(calibrator.filtered, calibrator.seen))
+        baseline = perspective_mean_predictor(calibrator.filtered, calibrator.seen)
+        tracking = agreement(gathered["scores"], gathered["filtered"], gathered["ranked"], baseline)
+        rows = per_problem(gathered["scores"], gathered["filtered"], gathered["ranked"], baseline)
     tracking["curriculum_shift"] = parts.curriculum.update(int((step - 1) * global_batch // n), gathered["alpha"])
     snap_now = (cfg.snapshot_every and step % cfg.snapshot_every == 0) or step == cfg.steps
     if snap_now and data.encoded_h:
-        tracking.update(heldout_tracking(acc.unwrap_model(parts.student), acc.unwrap_model(metanet) if metanet else None,
-                                         data.encoded_h, parts.features_h if metanet is not None else None, calibrator,
-                                         data.tok.pad_token_id, parts.shared, acc.device))
+        tracking.update(_heldout(acc, data, parts, writer, step))
     elapsed = time.perf_counter() - t0
     rec = step_record(step, data.persp, mask=gathered["mask"], alpha=gathered["alpha"], scores=gathered["scores"],
                       ce=gathered["ce"], filtered=gathered["filtered"],
@@ -409,8 +414,19 @@ def record_step(cfg: TrainConfig, acc, data: TrainingData, parts: Parts, writer:
         ids = [data.problems[i].id for i in gathered["idx"].tolist()]
         writer.log_samples(sample_records(step, ids, data.persp, mask=gathered["mask"], alpha=gathered["alpha"],
                                           scores=gathered["scores"], ce=gathered["ce"], filtered=gathered["filtered"],
-                                          attention=gathered["attn"], meta_loss=gathered["meta"]))
+                                          attention=gathered["attn"], meta_loss=gathered["meta"], tracking=rows))
     return rec
+
+
+def _heldout(acc, data: TrainingData, parts: Parts, writer: RunWriter, step: int) -> dict:
+    """Held-out tracking now: its per-problem values go to tracking_heldout.jsonl, its means are returned for the
+    step record (step 0: right after the calibration pass, the starting point of every later snapshot)."""
+    metanet = parts.metanet
+    means, rows = heldout_tracking(acc.unwrap_model(parts.student), acc.unwrap_model(metanet) if metanet else None,
+                                   data.encoded_h, parts.features_h if metanet is not None else None, parts.calibrator,
+                                   data.tok.pad_token_id, parts.shared, acc.device)
+    writer.log_heldout({"step": step, "problem_ids": [p.id for p in data.heldout], **rows})
+    return means
 
 
 # ------------------------------------------------------------------------------------------------- pieces

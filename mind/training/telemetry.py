@@ -1,7 +1,7 @@
 """Turn one optimiser step's tensors into the plain records the run directory stores.
 
 Everything here works on tensors already gathered from all processes: (B, K) per-problem arrays, where B is the
-global batch. Per-perspective means follow the column contract of mind/run/directory.py.
+global batch. Per-perspective means follow the column contract of mind/run/reader.py.
 """
 
 from __future__ import annotations
@@ -38,8 +38,10 @@ def step_record(step: int, perspectives: list[str], *, mask, alpha, scores, ce, 
 
 
 def sample_records(step: int, problem_ids: list[str], perspectives: list[str], *, mask, alpha, scores, ce,
-                   filtered, attention, meta_loss) -> list[dict]:
-    """Rows of samples.jsonl: one per problem, per-perspective lists aligned with ``perspectives`` (None = absent)."""
+                   filtered, attention, meta_loss, tracking: dict | None = None) -> list[dict]:
+    """Rows of samples.jsonl: one per problem, per-perspective lists aligned with ``perspectives`` (None = absent).
+    ``tracking``: per-problem ``meta_spearman`` / ``baseline_spearman`` (:func:`mind.training.tracking.per_problem`),
+    stored per row (None where undefined), so tracking can be summarised over problems with intervals."""
 
     def row(t, b):
         return [float(v) if m else None for v, m in zip(t[b].tolist(), mask[b].tolist())]
@@ -57,5 +59,10 @@ def sample_records(step: int, problem_ids: list[str], perspectives: list[str], *
             "loss_filtered": row(filtered, b),
             "attention": attention[b].tolist() if attention is not None else None,
             "loss_meta": float(meta_loss[b]) if meta_loss is not None else None,
+            **{k: _finite(tracking[k][b]) for k in ("meta_spearman", "baseline_spearman") if tracking is not None},
         })
     return out
+
+
+def _finite(v: float) -> float | None:
+    return float(v) if v == v else None

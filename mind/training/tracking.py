@@ -136,6 +136,17 @@ def agreement(scores: torch.Tensor | None, losses: torch.Tensor, mask: torch.Ten
     return out
 
 
+def per_problem(scores: torch.Tensor | None, losses: torch.Tensor, mask: torch.Tensor, baseline: torch.Tensor) -> dict:
+    """The same four metrics per problem (row), as lists of floats (NaN where undefined; MetaNet's all NaN without
+    scores): what intervals over problems are computed from."""
+    base = baseline.to(losses.dtype).expand_as(losses)
+    mask = mask.bool() & torch.isfinite(base)
+    nan = [math.nan] * losses.shape[0]
+    return {"baseline_spearman": spearman(base, -losses, mask).tolist(), "baseline_top1": top1(base, losses, mask).tolist(),
+            "meta_spearman": nan if scores is None else spearman(scores, -losses, mask).tolist(),
+            "meta_top1": nan if scores is None else top1(scores, losses, mask).tolist()}
+
+
 TRACKING_COLUMNS = ("meta_spearman", "meta_top1", "baseline_spearman", "baseline_top1")
 HELDOUT_COLUMNS = tuple(f"heldout_{c}" for c in TRACKING_COLUMNS)
 
@@ -163,9 +174,10 @@ def tracking_summary(steps, samples=None) -> dict:
 
 
 @torch.no_grad()
-def heldout_tracking(student, metanet, encoded_h, features_h, calibrator, pad_id: int, shared: bool, device) -> dict:
+def heldout_tracking(student, metanet, encoded_h, features_h, calibrator, pad_id: int, shared: bool, device):
     """Tracking on problems the student never trains on: MetaNet's scores (and the perspective-mean predictor built
-    from the training problems' L~) against the student's current L_real there."""
+    from the training problems' L~) against the student's current L_real there. Returns (the step record's
+    ``heldout_*`` means, the per-problem values of :func:`per_problem` plus ``loss``, the mean L_real per problem)."""
     from mind.model.forward import score_rationales
 
     l_h = score_rationales(student, encoded_h, pad_id, shared, device)
@@ -174,6 +186,9 @@ def heldout_tracking(student, metanet, encoded_h, features_h, calibrator, pad_id
     if metanet is not None:
         scores, _ = metanet(features_h.to(device), mask_h.to(device))
         scores = scores.cpu()
-    out = agreement(scores, l_h, mask_h, perspective_mean_predictor(calibrator.filtered, calibrator.seen), prefix="heldout_")
+    baseline = perspective_mean_predictor(calibrator.filtered, calibrator.seen)
+    out = agreement(scores, l_h, mask_h, baseline, prefix="heldout_")
     out["heldout_loss"] = float(l_h[mask_h].mean())
-    return out
+    rows = per_problem(scores, l_h, mask_h, baseline)
+    rows["loss"] = torch.where(mask_h, l_h, torch.zeros_like(l_h)).sum(-1).div(mask_h.sum(-1).clamp(min=1)).tolist()
+    return out, rows
