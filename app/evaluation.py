@@ -90,8 +90,14 @@ def parse_summary(obj: dict) -> dict[str, dict[str, float]]:
     base = _bench_map(base_src)
     forgetting = _bench_map(obj.get("forgetting") or {})
     acc, base = _to_percent(acc), _to_percent(base)
+    base_block = obj.get("base") if isinstance(obj.get("base"), dict) else {}
+    for target, block in ((acc, obj), (base, base_block)):  # pooled averages as mind eval wrote them
+        for key, col in (("id_avg", "ID avg"), ("ood_avg", "OOD avg")):
+            v = _number(block.get(key)) if block.get("averaging") else None
+            if v is not None:
+                target[col] = 100.0 * v
     if not forgetting and base:
-        forgetting = {b: acc[b] - base[b] for b in base if b in acc}
+        forgetting = {b: acc[b] - base[b] for b in base if b in acc and b not in ("ID avg", "OOD avg")}
     elif forgetting and all(abs(v) <= 1.0 for v in forgetting.values()):
         forgetting = {k: 100.0 * v for k, v in forgetting.items()}
     return {"accuracy": acc, "base": base, "forgetting": forgetting}
@@ -104,10 +110,14 @@ def accuracies(run_path: str | Path) -> dict[str, float] | None:
 
 
 def table(runs: dict[str, dict[str, float]], reference: bool = True) -> pd.DataFrame:
-    """Paper-style table: one row per run (and the paper's rows), ID and OOD columns with their averages."""
-    rows = dict(runs)
+    """Paper-style table: one row per run (and the paper's rows), ID and OOD columns with their averages. A row's
+    own ``ID avg`` / ``OOD avg`` (the pooled averages of ``mind eval``, every item weighing the same) are kept; rows
+    without them (the paper's, older summaries) get the mean of their benchmarks."""
+    rows = {k: dict(v) for k, v in runs.items()}
     if reference:
         rows.update(PAPER_REFERENCE)
+    given = {k: {c: v[c] for c in ("ID avg", "OOD avg") if c in v} for k, v in rows.items()}
+    rows = {k: {c: x for c, x in v.items() if c not in ("ID avg", "OOD avg")} for k, v in rows.items()}
     df = pd.DataFrame.from_dict(rows, orient="index")
     ordered = [b for b in ID_BENCHMARKS if b in df.columns]
     ood = [b for b in OOD_BENCHMARKS if b in df.columns]
@@ -117,6 +127,9 @@ def table(runs: dict[str, dict[str, float]], reference: bool = True) -> pd.DataF
         df["ID avg"] = df[ordered].mean(axis=1, skipna=True)
     if ood:
         df["OOD avg"] = df[ood].mean(axis=1, skipna=True)
+    for k, cols in given.items():
+        for c, v in cols.items():
+            df.loc[k, c] = v
     df.index.name = "run"
     return df
 
@@ -240,7 +253,10 @@ def difference_frame(comps: dict[str, dict]) -> pd.DataFrame:
     for run, comp in comps.items():
         for b, e in comp.get("benchmarks", {}).items():
             add(run, b, "accuracy", e.get("accuracy"), 100.0)
-            add(run, b, "option accuracy", e.get("option_accuracy"), 100.0)
+            for m, d in (e.get("metrics") or {}).items():
+                if m != e.get("primary"):
+                    add(run, b, f"{METRIC_LABELS.get(m, m)} accuracy", d, 100.0)
+            add(run, b, "option accuracy", e.get("option_accuracy"), 100.0)  # evaluations before prompt versions
             add(run, b, "answer log-lik", e.get("answer_logp"), 1.0)
             for p, d in (e.get("rationale_ce") or {}).items():
                 add(run, b, f"rationale loss/{p}", d, 1.0)
@@ -290,16 +306,39 @@ def likelihood_frame(blocks: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "benchmark", "mean", "lo", "hi"])
 
 
-def option_frame(blocks: dict[str, dict]) -> pd.DataFrame:
-    """model, benchmark, accuracy, lo, hi (percent) of the option-ranking accuracy of choice benchmarks."""
+METRIC_LABELS = {"acc_norm": "acc_norm", "acc": "acc", "letter_correct": "letter", "correct": "generated",
+                 "option_correct": "option (old)"}
+
+
+def primary_labels(summaries: dict[str, dict]) -> dict[str, str]:
+    """{benchmark: label of its primary metric} over the summaries (what each accuracy column measures)."""
+    out: dict[str, str] = {}
+    for obj in summaries.values():
+        for b, e in ((obj or {}).get("benchmarks") or {}).items():
+            if isinstance(e, dict) and e.get("primary"):
+                out.setdefault(b, METRIC_LABELS.get(e["primary"], e["primary"]))
+    return out
+
+
+def metric_frame(blocks: dict[str, dict]) -> pd.DataFrame:
+    """model, benchmark, metric, accuracy, lo, hi (percent), n, primary: every accuracy metric of the benchmarks
+    that have several (the choice benchmarks: acc_norm, acc, letter, generated); older evaluations' option ranking
+    appears as 'option (old)'."""
     rows = []
     for model, blk in blocks.items():
         for b, e in ((blk or {}).get("benchmarks") or {}).items():
-            o = e.get("option_accuracy") if isinstance(e, dict) else None
-            if isinstance(o, dict):
-                rows.append({"model": model, "benchmark": b, "accuracy": 100 * o["accuracy"],
-                             "lo": 100 * o["ci"][0], "hi": 100 * o["ci"][1], "n": o.get("n")})
-    return pd.DataFrame(rows, columns=["model", "benchmark", "accuracy", "lo", "hi", "n"])
+            if not isinstance(e, dict):
+                continue
+            ms = dict(e.get("metrics") or {})
+            if isinstance(e.get("option_accuracy"), dict):
+                ms.setdefault("option_correct", e["option_accuracy"])
+            if len(ms) < 2 and "option_correct" not in ms:
+                continue
+            for m, o in ms.items():
+                rows.append({"model": model, "benchmark": b, "metric": METRIC_LABELS.get(m, m),
+                             "accuracy": 100 * o["accuracy"], "lo": 100 * o["ci"][0], "hi": 100 * o["ci"][1],
+                             "n": o.get("n"), "primary": m == e.get("primary")})
+    return pd.DataFrame(rows, columns=["model", "benchmark", "metric", "accuracy", "lo", "hi", "n", "primary"])
 
 
 def rationale_frame(blocks: dict[str, dict]) -> pd.DataFrame:

@@ -119,7 +119,13 @@ with ui.guard("the evaluation table"):
     if not accs:
         st.stop()
     own = evaluation.table(accs, reference=False)
-    st.caption("With 95% intervals: Wilson for each benchmark, MOVER over the Wilson intervals for the averages.")
+    prim = evaluation.primary_labels({name: obj for name, (_, obj, _) in summaries.items()})
+    st.caption("Each column is its benchmark's primary metric: "
+               + ", ".join(f"{b} **{m}**" for b, m in prim.items())
+               + " (acc_norm: lm-evaluation-harness's option scoring, the log-likelihood of each option's text after "
+                 "'Question: … Answer:' per character; generated: the greedy answer with the trained prompt). "
+                 "ID/OOD avg pool the items, every item weighing the same (the paper's rows: mean of benchmarks). "
+                 "95% Wilson intervals.")
     st.dataframe(evaluation.interval_table(accs, ivals), width="stretch")
     lo, hi = evaluation.bounds(own, ivals)
     st.plotly_chart(eval_charts.accuracy_bars(own, lo, hi), key="eval_bars")
@@ -151,16 +157,17 @@ with ui.guard("the evaluation table"):
     lik = evaluation.likelihood_frame(blocks)
     if len(lik):
         st.subheader("Teacher-forced metrics (no generation)")
-        st.caption("Mean log-likelihood (nats) of the gold answer line ' <gold>.' after the question and 'The answer "
-                   "is', 95% bootstrap intervals; higher is better. Moves before accuracy does.")
+        st.caption("Mean log-likelihood (nats) of the gold answer line ' <gold value>.' after the trained prompt and "
+                   "'The answer is', 95% bootstrap intervals; higher is better. Moves before accuracy does.")
         st.plotly_chart(eval_charts.interval_bars(lik, "benchmark", "mean", "Answer log-likelihood", "nats"),
                         key="eval_lik")
-        opt = evaluation.option_frame(blocks)
+        opt = evaluation.metric_frame(blocks)
         rat = evaluation.rationale_frame(blocks)
         c1, c2 = st.columns(2)
         if len(opt):
-            c1.plotly_chart(eval_charts.interval_bars(opt, "benchmark", "accuracy",
-                                                      "Option-ranking accuracy (length-normalised)", "accuracy (%)"),
+            c1.plotly_chart(eval_charts.interval_bars(opt.assign(benchmark=opt["benchmark"] + " " + opt["metric"]),
+                                                      "benchmark", "accuracy",
+                                                      "Every accuracy metric of the choice benchmarks", "accuracy (%)"),
                             key="eval_opt")
         if len(rat):
             c2.plotly_chart(eval_charts.interval_bars(rat, "perspective", "mean",

@@ -44,7 +44,15 @@ def test_end_to_end_summary_and_files(run_dir, evaluated):
         assert b["n"] == 5 and 0.0 <= b["accuracy"] <= 1.0 and b["accuracy"] == b["correct"] / 5
         assert b["kind"] == ("ID" if name in ("gsm8k", "svamp", "math500") else "OOD")
         assert s["base"]["benchmarks"][name]["n"] == 5
-    assert s["id_avg"] == pytest.approx(sum(s["benchmarks"][b]["accuracy"] for b in ("gsm8k", "svamp", "math500")) / 3)
+        # the headline is the primary metric: the harness's acc_norm for choice benchmarks, else the generation
+        assert b["primary"] == ("acc_norm" if name in ("csqa", "strategyqa", "gpqa") else "correct")
+        assert b["accuracy"] == b["metrics"][b["primary"]]["accuracy"]
+        if name in ("csqa", "strategyqa", "gpqa"):
+            assert set(b["metrics"]) == {"acc_norm", "acc", "letter_correct", "correct"}
+    # averages pool the items: every item weighs the same
+    ids = ("gsm8k", "svamp", "math500")
+    assert s["id_avg"] == pytest.approx(sum(s["benchmarks"][b]["correct"] for b in ids) / 15) and s["id_n"] == 15
+    assert s["prompt_version"] == 2
     assert s["forgetting"] == pytest.approx(s["ood_avg"] - s["base"]["ood_avg"])
     assert set(s["forgetting_per_benchmark"]) == {"csqa", "strategyqa", "gpqa"}
     assert (s["limit"], s["student"], s["checkpoint_step"]) == (5, "tiny", 2)
@@ -58,7 +66,8 @@ def test_end_to_end_summary_and_files(run_dir, evaluated):
     for name in ("likelihoods.jsonl", "base_likelihoods.jsonl"):
         rows = [json.loads(line) for line in (run_dir / "eval" / name).read_text().splitlines()]
         assert len(rows) == 30 and all(r["answer_logp"] < 0 and r["answer_tokens"] >= 2 for r in rows)
-        assert {len(r["option_logp"]) for r in rows if r["benchmark"] in ("csqa", "gpqa")} == {4, 5}
+        assert {len(r["plain_logp"]) for r in rows if r["benchmark"] in ("csqa", "gpqa")} == {4, 5}
+        assert {len(r["letter_logp"]) for r in rows if r["benchmark"] == "strategyqa"} == {2}
     # intervals: Wilson around every accuracy, MOVER around the averages, bootstrap around log-likelihoods
     for b in s["benchmarks"].values():
         assert b["ci"][0] <= b["accuracy"] <= b["ci"][1] and b["ci"][1] > 0
@@ -66,11 +75,12 @@ def test_end_to_end_summary_and_files(run_dir, evaluated):
         assert lp["ci"][0] <= lp["mean"] <= lp["ci"][1] < 0
     assert s["id_avg_ci"][0] <= s["id_avg"] <= s["id_avg_ci"][1] and s["ood_avg_ci"][1] > 0
     assert s["accuracy_ci"] == {b: v["ci"] for b, v in s["benchmarks"].items()}
-    assert set(s["benchmarks"]["csqa"]["option_accuracy"]) == {"accuracy", "correct", "n", "ci"}
+    assert set(s["benchmarks"]["csqa"]["metrics"]["acc"]) == {"accuracy", "correct", "n", "ci"}
     lo, hi = s["forgetting_ci"]
     assert lo <= s["forgetting"] <= hi and s["forgetting_detail"]["answer_logp"]["n"] == 15
     items = [json.loads(line) for line in (run_dir / "eval" / "items.jsonl").read_text().splitlines()]
     assert len(items) == 30 and {"correct", "answer_logp", "base_correct", "base_answer_logp"} <= set(items[0])
+    assert {"acc", "acc_norm", "letter_correct", "base_acc_norm"} <= set(next(i for i in items if i["benchmark"] == "csqa"))
 
 
 def test_rerun_generates_nothing_and_student_mode(run_dir, evaluated, shared_data, tmp_path):
@@ -88,6 +98,7 @@ def test_rerun_generates_nothing_and_student_mode(run_dir, evaluated, shared_dat
                     limit=2, max_new_tokens=4, batch_size=3, progress=False)
     assert bare["base"] is None and bare["forgetting"] is None and count_lines(tmp_path / "bare" / "predictions.jsonl") == 4
     assert bare["id_avg"] == bare["benchmarks"]["svamp"]["accuracy"] and bare["ood_avg"] == bare["benchmarks"]["csqa"]["accuracy"]
+    assert bare["benchmarks"]["csqa"]["primary"] == "acc_norm"
 
 
 def test_resume_after_interruption_generates_only_missing(run_dir, evaluated, shared_data, tmp_path):
@@ -181,16 +192,18 @@ def test_model_block_counts_and_intervals():
     from mind.evaluation.compare import forgetting, model_block
     from mind.evaluation.stats import wilson
 
-    df = pd.DataFrame({"benchmark": ["gsm8k"] * 4 + ["csqa"] * 2, "id": list("abcdef"),
-                       "correct": [True, True, True, False, False, True],
-                       "answer_logp": [-1.0, -2.0, -3.0, -4.0, -0.5, -0.7],
-                       "base_correct": [True, False, False, False, True, True],
-                       "base_answer_logp": [-2.0, -2.0, -3.0, -5.0, -0.6, -0.9]})
+    df = pd.DataFrame({"benchmark": ["gsm8k"] * 4 + ["csqa"] * 2 + ["svamp"] * 2, "id": list("abcdefgh"),
+                       "correct": [True, True, True, False, False, True, False, False],
+                       "answer_logp": [-1.0, -2.0, -3.0, -4.0, -0.5, -0.7, -1.0, -1.0],
+                       "base_correct": [True, False, False, False, True, True, False, False],
+                       "base_answer_logp": [-2.0, -2.0, -3.0, -5.0, -0.6, -0.9, -1.0, -1.0]})
     out = model_block(df)
     g = out["benchmarks"]["gsm8k"]
     assert (g["accuracy"], g["n"], g["correct"], g["kind"]) == (0.75, 4, 3, "ID") and g["ci"] == list(wilson(3, 4))
-    assert g["answer_logp"]["mean"] == -2.5 and out["id_avg"] == 0.75 and out["ood_avg"] == 0.5
-    assert out["id_avg_ci"] == pytest.approx(g["ci"])  # one ID benchmark: its own Wilson interval
+    assert g["answer_logp"]["mean"] == -2.5 and out["ood_avg"] == 0.5
+    # the ID average pools 6 items (3 right), where a mean of benchmarks would give (0.75 + 0) / 2
+    assert out["id_avg"] == 0.5 and out["id_n"] == 6 and out["id_avg_ci"] == pytest.approx(list(wilson(3, 6)))
+    assert out["id_answer_logp"]["mean"] == pytest.approx(-2.0)  # mean over the 6 items
     assert model_block(df, "base_")["benchmarks"]["gsm8k"]["accuracy"] == 0.25
     fg = forgetting(df)
     assert fg["accuracy"]["diff"] == pytest.approx(-0.5) and fg["answer_logp"]["diff"] == pytest.approx(0.15)
@@ -224,7 +237,8 @@ def test_paper_table_layout():
     assert set(PAPER_ROWS) and all(len(v) == 6 for v in PAPER_ROWS.values())
     rows = summary_rows({"student": "tiny", "benchmarks": {"gsm8k": {"accuracy": 0.25}},
                          "base": {"benchmarks": {"gsm8k": {"accuracy": 0.5}}}}, "run1")
-    assert rows == {"run1": {"gsm8k": 25.0}, "base tiny": {"gsm8k": 50.0}}
+    assert rows == {"run1": {"gsm8k": 25.0, "id_avg": None, "ood_avg": None},
+                    "base tiny": {"gsm8k": 50.0, "id_avg": None, "ood_avg": None}}
 
 
 def test_table_with_intervals_item_counts_and_heldout_column():
@@ -294,3 +308,34 @@ def test_bf16_predictions_are_cached_apart_from_fp32_ones(run_dir, evaluated, sh
     assert fp32["generated"] == {"student": 0, "base": 0} and fp32["benchmarks"] == evaluated["benchmarks"]
     with pytest.raises(ConfigError, match="precision must be fp32 or bf16"):
         evaluate(run_dir=run_dir, data=str(shared_data), **{**FAST, "precision": "fp16"})
+
+
+def test_a_run_without_a_prompt_version_is_evaluated_with_version_1(run_dir, evaluated, shared_data, tmp_path, capsys):
+    """Runs made before prompt versions were trained with the '<answer>' instruction: they are asked that way."""
+    old = tmp_path / "old"
+    shutil.copytree(run_dir, old)
+    shutil.rmtree(old / "eval")
+    cfg = json.loads((old / "config.json").read_text())
+    assert cfg.pop("prompt_version") == 2
+    (old / "config.json").write_text(json.dumps(cfg))
+    s = evaluate(run_dir=old, data=str(shared_data), benchmarks="gsm8k,csqa", limit=2, max_new_tokens=4, batch_size=4,
+                 base=False)
+    assert s["prompt_version"] == 1
+    assert "was trained with prompt version 1" in capsys.readouterr().err
+    lik = [json.loads(line) for line in (old / "eval" / "likelihoods.jsonl").read_text().splitlines()]
+    assert all(len(r["letter_logp"]) == 5 for r in lik if r["benchmark"] == "csqa")
+    # the same items under version 2 (the run's own evaluation) were asked differently
+    new = {(r["benchmark"], r["id"]): r["answer_logp"] for r in map(json.loads, (run_dir / "eval" / "likelihoods.jsonl").read_text().splitlines())}
+    assert any(abs(new[(r["benchmark"], r["id"])] - r["answer_logp"]) > 1e-3 for r in lik)
+
+
+def test_saved_configs_read_as_the_run_was_trained():
+    from mind.training.config import effective_values, saved_values
+
+    old = {"method": "instant", "g": 0.9, "meta_lr": 5e-5, "lr": 2e-4, "meta_grad_accum": 4, "seed": 0}
+    values = saved_values(old)
+    assert values["prompt_version"] == 1 and values["method"] == "instant-fast"  # the old three-change instant
+    eff = effective_values({**old, "n_problems": 32, "global_batch": 2})
+    assert (eff["g"], eff["meta_lr"], eff["meta_update_every"]) == (0.0, 2e-4, 1)
+    new = {**old, "prompt_version": 2, "effective": {"method": "instant", "g": 0.0, "meta_lr": 5e-5}}
+    assert saved_values(new)["method"] == "instant" and effective_values(new)["meta_lr"] == 5e-5

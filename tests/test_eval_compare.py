@@ -3,9 +3,10 @@ held-out split (disjoint from training, stable across runs with the same holdout
 
 Run ``b`` is run ``a`` with its checkpoint replaced by hand-made weights that answer every question with
 "The answer is yes." (the embedding of each token of that line, and of the prompt's last token, is mapped by the
-first MLP to the next one; all other weights are zero). So on StrategyQA ``b`` is right exactly on the "yes" items,
-where ``a`` (a barely trained random model) is right on none, and its answer and rationale likelihoods of anything
-else are poor: every difference has a known sign.
+first MLP to the next one; all other weights are zero), and that continue the harness prompt's "Answer:" with
+" yes". So on StrategyQA ``b`` is right exactly on the "yes" items, by generation and by the likelihood scoring of
+the options alike, where ``a`` (a barely trained random model) is right on none by generation, and its answer and
+rationale likelihoods of anything else are poor: every difference has a known sign.
 """
 
 from __future__ import annotations
@@ -40,11 +41,14 @@ def yes_sayer_state(tok, seed: int = 0) -> dict:
     last = prompt_ids(tok, "?")[-1]  # the chat template's last prompt token (the newline after 'assistant')
     chain = [last, *tok("The answer is yes.", add_special_tokens=False)["input_ids"], tok.eos_token_id]
     assert len(set(chain)) == len(chain)
+    colon = tok("Question: ?\nAnswer:")["input_ids"][-1]  # the harness prompt's last token ...
+    yes = tok(" yes", add_special_tokens=False)["input_ids"][0]  # ... continues with " yes"
+    assert colon not in chain and yes in chain
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():
         emb = model.get_input_embeddings().weight
         emb.normal_(0, 0.02, generator=g)
-        for t in chain:
+        for t in [*chain, colon]:
             emb[t] = torch.randn(emb.shape[1], generator=g)
         for layer in model.model.layers:
             for p in layer.parameters():
@@ -53,7 +57,7 @@ def yes_sayer_state(tok, seed: int = 0) -> dict:
             layer.post_attention_layernorm.weight.fill_(1.0)
         model.model.norm.weight.fill_(1.0)
         mlp, d = model.model.layers[0].mlp, emb.shape[1]
-        for j, (a, b) in enumerate(zip(chain, chain[1:])):
+        for j, (a, b) in enumerate([*zip(chain, chain[1:]), (colon, yes)]):
             x = emb[a] * d**0.5 / emb[a].norm()  # what the MLP sees after RMSNorm
             mlp.gate_proj.weight[j] = x / 8
             mlp.up_proj.weight[j] = x / d
@@ -108,14 +112,17 @@ def test_two_runs_with_a_planted_difference(runs, capsys):
     gold_yes = [preds[r["id"]]["gold"] == "yes" for r in sqa]
     assert {p["prediction"] for p in preds.values()} == {"The answer is yes."}
     assert [r["correct"] for r in sqa] == gold_yes  # b says yes to everything
-    acc = c["benchmarks"]["strategyqa"]["accuracy"]
+    gen = c["benchmarks"]["strategyqa"]["metrics"]["correct"]
     n_yes = sum(gold_yes)
-    assert n_yes >= 6 and acc["diff"] == pytest.approx(n_yes / 16) and acc["diff"] > 0  # a gets none right
-    assert acc["p"] == pytest.approx(2 * 0.5**n_yes) and acc["significant"] and acc["ci"][0] > 0
+    assert n_yes >= 6 and gen["diff"] == pytest.approx(n_yes / 16) and gen["diff"] > 0  # a generates none right
+    assert gen["p"] == pytest.approx(2 * 0.5**n_yes) and gen["significant"] and gen["ci"][0] > 0
+    # the primary metric, the harness's option scoring: b picks " yes" on every item
+    assert c["benchmarks"]["strategyqa"]["primary"] == "acc_norm"
+    assert [r["acc_norm"] for r in sqa] == gold_yes and [r["acc"] for r in sqa] == gold_yes
     held = c["benchmarks"]["heldout"]
     assert held["answer_logp"]["diff"] < 0 and held["answer_logp"]["significant"]  # numbers are unlikely for b
     assert all(d["diff"] > 0 and d["significant"] for d in held["rationale_ce"].values())  # and so are rationales
-    assert c["id"]["accuracy"]["diff"] == 0.0 and c["ood"]["accuracy"]["diff"] > 0
+    assert c["id"]["accuracy"]["diff"] == 0.0 and c["ood"]["accuracy"]["n"] == 16
     assert "Paired, each run minus a" in out and "StrategyQA  16" in out and "*" in out
     assert "Rationale loss on heldout, each run minus a" in out and "comparison written to" in out
     assert "Heldout n=16" in out and "StrategyQA n=16" in out
@@ -148,7 +155,7 @@ def test_experiment_compare_pairs_every_run_with_the_first(runs, capsys):
 
     p = paired_against_first([runs["a"], runs["b"], runs["seed1"]])  # seed1 has no evaluation: left out
     assert p["reference"] == "a" and set(p["runs"]) == {"b"}
-    sqa = p["runs"]["b"]["benchmarks"]["strategyqa"]["accuracy"]
+    sqa = p["runs"]["b"]["benchmarks"]["strategyqa"]["metrics"]["correct"]
     assert sqa["diff"] > 0 and sqa["significant"]
     assert paired_against_first([runs["seed1"], runs["a"]]) == {}
     within = paired_within_seeds({("m", 0): runs["a"], ("u", 0): runs["b"], ("m", 1): runs["seed1"]}, ("m", "u"))

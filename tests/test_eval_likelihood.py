@@ -1,14 +1,18 @@
-"""Teacher-forced metrics (mind.evaluation.likelihood) against a direct computation: the full sequence
-prompt + "The answer is" + " <gold>." through the plain Hugging Face model, log-softmax, summed over the scored
-tokens. Both the shared-prompt path and the plain path of StudentLM must give the same numbers, in any batch size."""
+"""Teacher-forced metrics (mind.evaluation.likelihood) against a direct computation: the full sequence (prompt +
+"The answer is" + " <value>." for the trained format; "Question: ...\nAnswer:" + " <option>" for the harness
+format) through the plain Hugging Face model, log-softmax, summed over the scored tokens. Both the shared-prompt
+path and the plain path of StudentLM must give the same numbers, in any batch size."""
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import pytest
 import torch
 
-from mind.evaluation.likelihood import LEAD, continuations, rationale_ce, score_items
+from mind.benchmarks import BenchmarkItem
+from mind.evaluation.likelihood import LEAD, plain_pair, rationale_ce, score_items, scoring_for, trained_continuations
 from mind.data.prompting import prompt_ids
 from mind.model.student import StudentLM, load_causal_lm, load_tokenizer
 
@@ -44,57 +48,102 @@ class _PlainStudent(StudentLM):
         return False
 
 
-QUESTIONS = [("What is 12 + 30?", "42", ()),
-             ("Which one is a fruit?", "B", ("a chair", "an apple", "the moon")),
-             ("Tom has 3 apples and buys 5 more. How many does he have now? Explain.", "8", ()),
-             ("Is the sky green?", "no", ())]
+def _plain_direct(model, tok, context, option):
+    """lm-evaluation-harness's log-likelihood of " option" after ``context``, computed directly: encode context and
+    context + " option" whole, score the tail tokens with one plain forward pass."""
+    whole = tok(context + " " + option)["input_ids"]
+    ctx = tok(context)["input_ids"]
+    ids = torch.tensor([whole])
+    with torch.no_grad():
+        logp = torch.log_softmax(model(input_ids=ids).logits[0].float(), -1)
+    return sum(float(logp[j - 1, whole[j]]) for j in range(len(ctx), len(whole)))
+
+
+ITEMS = [BenchmarkItem("q1", "What is 12 + 30?", "42", "number", (), "gsm8k"),
+         BenchmarkItem("q2", "Which one is a fruit?", "B", "choice", ("a chair", "an apple", "the moon"), "csqa"),
+         BenchmarkItem("q3", "Tom has 3 apples and buys 5 more. How many does he have now? Explain.", "8", "number", (), "svamp"),
+         BenchmarkItem("q4", "Is the sky green?", "no", "yesno", (), "strategyqa")]
+
+
+def _scorings(tok, version=2):
+    return [scoring_for(it, prompt_ids(tok, it.prompt_text(), True, it.answer_type, version), version) for it in ITEMS]
 
 
 @pytest.mark.parametrize("shared", [True, False])
-def test_answer_logp_equals_a_direct_forward_pass(tiny, shared):
+def test_every_likelihood_metric_equals_a_direct_computation(tiny, shared):
+    """answer_logp and the letters (trained prompt), and the harness's acc / acc_norm, each against plain
+    transformers forward calls on the whole sequence."""
     tok, model = tiny
     student = StudentLM(model) if shared else _PlainStudent(model)
     assert student.shares_prefix == shared
-    prompts = [prompt_ids(tok, q if not ch else q + "\n" + "\n".join(f"({chr(65 + i)}) {c}" for i, c in enumerate(ch)))
-               for q, _, ch in QUESTIONS]
-    recs = score_items(student, tok, prompts, [a for _, a, _ in QUESTIONS], [ch for _, _, ch in QUESTIONS], "cpu",
-                       batch_size=3, shared=True)  # shared=True is ignored by a student that cannot share
-    for rec, prompt, (_, gold, choices) in zip(recs, prompts, QUESTIONS):
-        ref, n = _direct(model, tok, prompt, " " + gold)
+    scorings = _scorings(tok)
+    recs = score_items(student, tok, scorings, "cpu", batch_size=3, shared=True)  # ignored by a student that cannot share
+    for rec, s, it in zip(recs, scorings, ITEMS):
+        ref, n = _direct(model, tok, s.prompt, " " + s.value)
         assert rec["answer_logp"] == pytest.approx(ref, abs=2e-4) and rec["answer_tokens"] == n
-        if choices:
-            norm = []
-            for c in choices:
-                s, k = _direct(model, tok, prompt, " " + c)
-                norm.append(s / k)
-            assert rec["option_logp"] == pytest.approx(norm, abs=2e-4)
-            assert rec["option_pred"] == "ABC"[int(np.argmax(norm))]
-            assert rec["option_correct"] == (rec["option_pred"] == gold)
-        else:
-            assert "option_logp" not in rec
+        if it.answer_type == "number":
+            assert "letter_logp" not in rec and "acc" not in rec
+            continue
+        letters = [_direct(model, tok, s.prompt, " " + v)[0] for v in s.option_values]
+        assert rec["letter_logp"] == pytest.approx(letters, abs=2e-4)
+        assert rec["letter_correct"] == (int(np.argmax(letters)) == s.gold_index)
+        opts = list(it.choices) if it.answer_type == "choice" else ["yes", "no"]
+        sums = [_plain_direct(model, tok, f"Question: {it.question}\nAnswer:", o) for o in opts]
+        assert rec["plain_logp"] == pytest.approx(sums, abs=2e-4) and rec["plain_chars"] == [len(o) for o in opts]
+        gold = s.gold_index
+        assert rec["acc"] == (int(np.argmax(sums)) == gold)
+        assert rec["acc_norm"] == (int(np.argmax([x / len(o) for x, o in zip(sums, opts)])) == gold)
+    assert scorings[1].option_values == ("(A)", "(B)", "(C)") and scorings[1].gold_index == 1
+    assert scorings[3].option_values == ("yes", "no") and scorings[3].gold_index == 1
 
 
-def test_batch_size_does_not_change_the_scores(tiny):
+def test_a_planted_model_that_prefers_an_option_gets_it_chosen(tiny):
+    """A model whose output layer favours the tokens of one option text picks that option by acc and acc_norm,
+    and loses accuracy exactly when that option is not the gold one."""
     tok, model = tiny
-    student = StudentLM(model)
-    prompts = [prompt_ids(tok, q) for q, _, _ in QUESTIONS]
-    args = (prompts, [a for _, a, _ in QUESTIONS], [ch for _, _, ch in QUESTIONS], "cpu")
-    one = score_items(student, tok, *args, batch_size=1)
-    four = score_items(student, tok, *args, batch_size=4)
-    assert [r["answer_logp"] for r in one] == pytest.approx([r["answer_logp"] for r in four], abs=1e-5)
-    auto = score_items(student, tok, prompts, ["A"] * 4, [("x", "y", "z")] * 4, "cpu")  # 4 per item: shared layout
-    shared = score_items(student, tok, prompts, ["A"] * 4, [("x", "y", "z")] * 4, "cpu", shared=True)
-    plain = score_items(student, tok, prompts, ["A"] * 4, [("x", "y", "z")] * 4, "cpu", shared=False)
-    assert [r["option_logp"] for r in auto] == [r["option_logp"] for r in shared]
-    flat = lambda recs: [v for r in recs for v in r["option_logp"]]  # noqa: E731
-    assert flat(shared) == pytest.approx(flat(plain), abs=1e-5)
+    planted = copy.deepcopy(model)
+    target = tok(" the moon")["input_ids"]
+    with torch.no_grad():
+        planted.get_output_embeddings().weight[target] *= 0.0
+        bias = torch.zeros(planted.config.vocab_size)
+        bias[target] = 30.0
+        head = planted.get_output_embeddings()
+        head.bias = torch.nn.Parameter(bias)
+    item = ITEMS[1]
+    for gold, want in (("C", True), ("B", False)):
+        it = BenchmarkItem("q", item.question, gold, "choice", item.choices, "csqa")
+        s = scoring_for(it, prompt_ids(tok, it.prompt_text(), True, "choice", 2), 2)
+        rec = score_items(StudentLM(planted), tok, [s], "cpu")[0]
+        assert rec["plain_pred"] == 2 and rec["plain_pred_norm"] == 2
+        assert rec["acc"] is want and rec["acc_norm"] is want
+
+
+def test_batch_size_and_layout_do_not_change_the_scores(tiny):
+    tok, model = tiny
+    scorings = _scorings(tok)
+    one = score_items(StudentLM(model), tok, scorings, "cpu", batch_size=1)
+    four = score_items(StudentLM(model), tok, scorings, "cpu", batch_size=4)
+    plain = score_items(StudentLM(model), tok, scorings, "cpu", batch_size=4, shared=False)
+    for key in ("answer_logp", "letter_logp", "plain_logp"):
+        for a, b, c in zip(one, four, plain):
+            if key in a:
+                assert np.allclose(a[key], b[key], atol=1e-5) and np.allclose(a[key], c[key], atol=1e-5), key
 
 
 def test_continuations_are_the_canonical_answer_line(tiny):
     tok, _ = tiny
-    lead, conts = continuations(tok, "72", ["red.", "blue"])
+    lead, conts = trained_continuations(tok, "72", ["(A)", "(B)"])
     assert tok.decode(lead + conts[0]) == "The answer is 72."
-    assert tok.decode(conts[1]) == " red." and tok.decode(conts[2]) == " blue."
+    assert tok.decode(conts[1]) == " (A)." and tok.decode(conts[2]) == " (B)."
+    ctx, cont = plain_pair(tok, "Question: x\nAnswer: ", "yes")  # trailing space moves to the continuation
+    assert tok.decode(ctx) == "Question: x\nAnswer:" and tok.decode(cont) == " yes"
+
+
+def test_prompt_version_1_scores_bare_letters(tiny):
+    tok, _ = tiny
+    s = _scorings(tok, version=1)
+    assert s[1].value == "B" and s[1].option_values == ("A", "B", "C")
+    assert "<answer>" in tok.decode(s[1].prompt)  # the old instruction, as old runs were trained
 
 
 def test_rationale_ce_is_the_trainers_l_real(tiny):

@@ -10,9 +10,13 @@ EXAMPLES = """examples:
   mind eval --run runs/mind --run runs/single --limit 100     # side by side; each run vs the first, item by item
   mind eval --student smollm2-135m --benchmarks gsm8k,heldout --heldout-from runs/mind --limit 20 --out eval/smollm2
 Results go to <run>/eval/ (predictions, likelihoods, items.jsonl, summary.json; with several runs also
-<first run>/eval/compare.json); rerunning resumes. 95% intervals: Wilson (accuracy), MOVER over Wilson (average
-accuracy), bootstrap over items (log-likelihoods); paired differences and forgetting: Newcombe interval + McNemar
-exact test (accuracy; MOVER for averages), paired bootstrap (log-likelihood). * marks p < 0.05."""
+<first run>/eval/compare.json); rerunning resumes. Each benchmark's accuracy column is its primary metric:
+acc_norm for CSQA, StrategyQA and GPQA (lm-evaluation-harness's option scoring: log p(" <option>" | "Question:
+...\nAnswer:") per character), the generated answer (exact match, math-verify) for the others; the other metrics
+(acc, letter, generated) are printed below it. ID/OOD averages pool the items (every item weighs the same).
+95% intervals: Wilson (accuracy), bootstrap over items (log-likelihoods); paired differences and forgetting:
+Newcombe interval + McNemar exact test (accuracy), paired bootstrap (log-likelihood). * marks p < 0.05.
+A run is asked its questions with the prompt version it was trained with (config.json prompt_version)."""
 
 
 def add_parser(sub) -> None:
@@ -44,6 +48,12 @@ def add_parser(sub) -> None:
     p.add_argument("--no-stop-at-answer", action="store_true",
                    help="keep generating after the first complete 'The answer is ...' line (until EOS or the budget)")
     p.add_argument("--no-likelihood", action="store_true", help="skip the teacher-forced metrics (generation only)")
+    p.add_argument("--generate", default=None, metavar="BENCHMARKS",
+                   help="comma list of the benchmarks to generate for (default: all of --benchmarks); the others get "
+                        "the teacher-forced metrics only (e.g. GPQA, scored by its options)")
+    p.add_argument("--prompt-version", type=int, default=None,
+                   help="--student only: how questions are asked (mind/data/prompting.py; default: the current "
+                        "version, 2); a run uses the version it was trained with")
     p.add_argument("--data", help="benchmark folder or file (default: $MIND_DATA_DIR or ../shared/data)")
     p.add_argument("--no-base", action="store_true", help="skip the base student (no forgetting unless cached)")
     p.add_argument("--no-chat-template", action="store_true", help="--student only: plain 'Question:/Answer:' prompt")
@@ -73,8 +83,13 @@ def run(args) -> int:
     from mind.model.precision import resolve_name  # auto: bf16 where this device computes it fast (mind/model/precision.py)
 
     args.precision = resolve_name(args.precision, args.device)
+    if args.run and args.prompt_version is not None:
+        raise ConfigError("--prompt-version applies to --student only; a run is asked with the prompt it was trained with")
+    from mind.data.prompting import PROMPT_VERSION
+
     settings = EvalSettings(args.benchmarks, args.limit, args.max_new_tokens, args.batch_size, args.data, args.precision,
-                            not args.no_stop_at_answer, not args.no_likelihood)
+                            not args.no_stop_at_answer, not args.no_likelihood, args.generate,
+                            chat_template=not args.no_chat_template, prompt_version=args.prompt_version or PROMPT_VERSION)
     if args.threads < 0:
         raise ConfigError(f"--threads must be >= 0, got {args.threads}; pass 0 for torch's default or e.g. --threads 1")
     if args.threads:
@@ -91,12 +106,10 @@ def run(args) -> int:
         if HELDOUT in settings.benchmarks:
             load_heldout(runs[0])
             check_same_heldout(runs)
-    common = dict(benchmarks=settings.benchmarks, limit=settings.limit, max_new_tokens=settings.max_new_tokens,
-                  batch_size=settings.batch_size, data=settings.data, progress=not args.quiet, device=args.device,
-                  precision=settings.precision, stop_at_answer=settings.stop_at_answer, likelihood=settings.likelihood)
+    common = dict(progress=not args.quiet, device=args.device)
     summaries: dict[str, dict] = {}
     if args.student:
-        summaries[args.student] = evaluate(student=args.student, out_dir=args.out, chat_template=not args.no_chat_template,
+        summaries[args.student] = evaluate(settings, student=args.student, out_dir=args.out,
                                            heldout_from=args.heldout_from, **common)
         written = [Path(args.out)]
     else:
@@ -109,7 +122,7 @@ def run(args) -> int:
                 for name in ("base_predictions.jsonl", "base_likelihoods.jsonl"):
                     eval_dir.mkdir(parents=True, exist_ok=True)
                     share_records(prev / name, eval_dir / name)
-            summaries[_label(r, summaries)] = evaluate(run_dir=r, base=not args.no_base, **common)
+            summaries[_label(r, summaries)] = evaluate(settings, run_dir=r, base=not args.no_base, **common)
             written.append(eval_dir)
     print(report(summaries, reference=not args.no_reference))
     if len(args.run) > 1:
@@ -138,8 +151,8 @@ def _label(run_dir, taken: dict) -> str:
 
 def report(summaries: dict[str, dict], reference: bool = True) -> str:
     """The printed report of one or several evaluations: accuracy table, teacher-forced metrics, forgetting."""
-    from mind.evaluation.table import (format_forgetting, format_likelihood, format_rationale, format_table,
-                                       summary_intervals, summary_rows)
+    from mind.evaluation.table import (METRIC_TITLES, TITLES, format_forgetting, format_likelihood, format_metrics,
+                                       format_rationale, format_table, summary_intervals, summary_rows)
 
     rows, ivals, blocks, n = {}, {}, {}, {}
     for label, s in summaries.items():
@@ -151,13 +164,21 @@ def report(summaries: dict[str, dict], reference: bool = True) -> str:
         if isinstance(s.get("base"), dict):
             blocks.setdefault(f"base {s.get('student', 'student')}", s["base"])
         n.update({b: v["n"] for b, v in s["benchmarks"].items()})
-    out = ["Accuracy (%), 95% interval: Wilson per benchmark, MOVER over the Wilson intervals for the averages",
+    prim = {b: e.get("primary") for s in summaries.values() for b, e in s["benchmarks"].items() if e.get("primary")}
+    out = ["Accuracy (%) by each benchmark's primary metric ("
+           + ", ".join(f"{TITLES.get(b, b)} {METRIC_TITLES.get(m, m)}" for b, m in prim.items())
+           + "); 95% Wilson intervals; ID/OOD avg: pooled over items (every item weighs the same)",
            format_table(rows, reference=reference, intervals=ivals, n=n),
            "items per benchmark: " + ", ".join(f"{b}={k}" for b, k in n.items())]
+    met = format_metrics(blocks)
+    if met:
+        out += ["", "Every accuracy metric (%, Wilson; > = primary): acc_norm / acc = lm-evaluation-harness option "
+                    "scoring (per character / summed) with its 'Question: ... Answer:' prompt; letter = the highest "
+                    "'The answer is (X).' continuation with the trained prompt; generated = greedy generation", met]
     lik = format_likelihood(blocks)
     if lik:
-        out += ["", "Teacher-forced, no generation: mean log p(' <gold>.' | question, 'The answer is') in nats "
-                    "(95% bootstrap interval); opt % = accuracy of the length-normalised option ranking (Wilson)", lik]
+        out += ["", "Teacher-forced, no generation: mean log p(' <gold value>.' | trained prompt, 'The answer is') "
+                    "in nats (95% bootstrap interval; averages pooled over items)", lik]
     rat = format_rationale(blocks)
     if rat:
         out += ["", "Rationale loss on heldout per perspective (cross-entropy, nats/token, 95% bootstrap interval)", rat]
@@ -183,10 +204,11 @@ def compare_written(labels: list[str], eval_dirs: list) -> dict:
         runs[label] = {"eval_dir": str(d), **paired(ref, read_items(d))}
     out = {"reference": labels[0], "reference_eval_dir": str(eval_dirs[0]), "created": time.time(),
            "difference": "run minus reference, on the items both evaluated",
-           "methods": {"accuracy": "Newcombe hybrid score interval, McNemar exact test",
+           "methods": {"accuracy": "each benchmark's primary metric (acc_norm for choice benchmarks, generated "
+                                   "otherwise): Newcombe hybrid score interval, McNemar exact test",
                        "answer_logp": f"paired percentile bootstrap over items ({N_BOOT} resamples, seed {SEED})",
-                       "averages": "accuracy: MOVER over the Newcombe intervals, p by inverting it; answer_logp: "
-                                   "paired bootstrap resampling within each benchmark"},
+                       "averages": "pooled over the items of the ID / OOD benchmarks (every item weighs the same), "
+                                   "the same tests"},
            "runs": runs}
     write_json_atomic(eval_dirs[0] / "compare.json", out)
     return out

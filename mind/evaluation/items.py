@@ -6,10 +6,14 @@ between runs and the dashboard all work from the same numbers. One line per benc
 
     benchmark, id,
     correct            generated answer right (bool; null when not generated)
-    answer_logp        log p(" <gold>." | prompt, "The answer is"), nats (see mind.evaluation.likelihood)
-    option_correct     length-normalised option ranking picks the gold letter (choice benchmarks)
+    answer_logp        log p(" <gold value>." | trained prompt, "The answer is"), nats (see mind.evaluation.likelihood)
+    acc, acc_norm      choice / yes-no items: lm-evaluation-harness's option scoring picks the gold option (sum of
+                       log-probs; divided by the option's characters) (bools)
+    letter_correct     choice / yes-no items: the highest "The answer is (X)." continuation is the gold one
     ce/<perspective>   rationale cross-entropy (heldout only)
-    base_correct, base_answer_logp, base_option_correct, base_ce/<perspective>   the same for the base student
+    base_...           the same for the base student
+Evaluations made before prompt versions have ``option_correct`` (per-token option-text ranking) instead of the
+three choice columns.
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ def item_row(benchmark: str, item_id: str, gen: dict | None, lik: dict | None, p
     row[f"{prefix}correct"] = bool(gen["correct"]) if gen is not None else None
     if lik is not None:
         row[f"{prefix}answer_logp"] = lik.get("answer_logp")
-        if "option_correct" in lik:
-            row[f"{prefix}option_correct"] = bool(lik["option_correct"])
+        for col in ("acc", "acc_norm", "letter_correct", "option_correct"):
+            if col in lik:
+                row[f"{prefix}{col}"] = bool(lik[col])
         for p, v in (lik.get("rationale_ce") or {}).items():
             row[f"{prefix}ce/{p}"] = v
     return row

@@ -59,9 +59,9 @@ def generate_pending(model, tok, store: PredictionStore, items: dict, prompts: d
 
 
 def score_pending(model, tok, store: PredictionStore, items: dict, prompts: dict, settings, heldout,
-                  chat_template: bool, device, progress: bool, desc: str) -> int:
+                  chat_template: bool, device, progress: bool, desc: str, prompt_version: int = 2) -> int:
     """Teacher-forced records for the items missing from ``store``, appended batch by batch."""
-    from mind.evaluation.likelihood import rationale_ce, score_items
+    from mind.evaluation.likelihood import rationale_ce, score_items, scoring_for
     from mind.model.student import StudentLM
 
     todo = [(b, it) for b, its in items.items() for it in its if not store.has(b, it.id)]
@@ -73,12 +73,12 @@ def score_pending(model, tok, store: PredictionStore, items: dict, prompts: dict
     try:
         for lo in range(0, len(todo), settings.batch_size):
             part = todo[lo : lo + settings.batch_size]
-            recs = score_items(student, tok, [prompts[(b, it.id)] for b, it in part], [it.answer for _, it in part],
-                               [it.choices for _, it in part], device, settings.batch_size)
+            recs = score_items(student, tok, [scoring_for(it, prompts[(b, it.id)], prompt_version) for b, it in part],
+                               device, settings.batch_size)
             held = [i for i, (b, _) in enumerate(part) if b == "heldout"]
             if held:
                 ce = rationale_ce(student, tok, [problems[part[i][1].id] for i in held], heldout.perspectives,
-                                  heldout.max_length, chat_template, device)
+                                  heldout.max_length, chat_template, device, prompt_version=prompt_version)
                 for row, i in enumerate(held):
                     recs[i]["rationale_ce"] = {p: float(v) if v == v else None for p, v in zip(heldout.perspectives, ce[row])}
             store.add([{"benchmark": b, "id": it.id, "gold": it.answer, **r} for (b, it), r in zip(part, recs)])
@@ -88,8 +88,14 @@ def score_pending(model, tok, store: PredictionStore, items: dict, prompts: dict
     return len(todo)
 
 
+# What the teacher-forced records hold; a store line of another scoring is never reused. "answer-line" (before
+# prompt versions): gold line and per-token option-text ranking; "v2": gold line, option letters, harness acc/acc_norm.
+SCORING = "v2"
+
+
 def store_keys(who: str, common: dict, items: dict, settings, heldout) -> tuple[dict, dict]:
-    """Per-benchmark store keys: (generation, likelihood). They name everything that changes a result."""
+    """Per-benchmark store keys: (generation, likelihood). They name everything that changes a result
+    (``common`` carries the student, seed, chat template and prompt version)."""
     gen, lik = {}, {}
     for b, its in items.items():
         answer_type = its[0].answer_type if its else "number"
@@ -98,5 +104,5 @@ def store_keys(who: str, common: dict, items: dict, settings, heldout) -> tuple[
             extra["stop"] = "answer-line"
         gen[b] = dumps_key(model=who, max_new_tokens=settings.budget(answer_type), **common, **extra)
         held = {"perspectives": list(heldout.perspectives), "max_length": heldout.max_length} if b == "heldout" else {}
-        lik[b] = dumps_key(model=who, scoring="answer-line", **common, **held)
+        lik[b] = dumps_key(model=who, scoring=SCORING, **common, **held)
     return gen, lik

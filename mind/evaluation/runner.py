@@ -35,6 +35,7 @@ from pathlib import Path
 
 from mind.errors import ConfigError, RunDirError
 from mind.evaluation.store import PredictionStore
+from mind.data.prompting import PROMPT_VERSION, check_version, run_prompt_version
 from mind.evaluation.table import ID_BENCHMARKS, OOD_BENCHMARKS
 
 ALL_BENCHMARKS = ("gsm8k", "svamp", "math500", "csqa", "strategyqa", "gpqa")
@@ -71,18 +72,33 @@ class EvalSettings:
     data: str | None = None  # benchmark file/folder (default: $MIND_DATA_DIR or ../shared/data, then the hub)
     precision: str = "fp32"  # or "bf16": generate with bf16 weights (predictions are cached apart from fp32 ones)
     stop_at_answer: bool = True  # end a generation after its first complete "The answer is ..." line
-    likelihood: bool = True  # the teacher-forced pass (answer log-likelihood, option ranking, rationale loss)
+    likelihood: bool = True  # the teacher-forced pass (answer log-likelihood, option scoring, rationale loss)
+    generate: tuple[str, ...] | None = None  # benchmarks to generate for (None: all; the others are scored only)
+    # a bare student only (a run uses its own config.json):
+    chat_template: bool = True  # wrap questions in the tokenizer's chat template
+    seed: int = 0  # the seed of a 'tiny' student's random weights
+    prompt_version: int = PROMPT_VERSION  # how questions are asked (mind/data/prompting.py)
 
     def __post_init__(self):
         object.__setattr__(self, "benchmarks", resolve_benchmarks(self.benchmarks))
+        if self.generate is not None:
+            gen = resolve_benchmarks(self.generate) if self.generate else ()
+            unknown = [b for b in gen if b not in self.benchmarks]
+            if unknown:
+                raise ConfigError(f"--generate {','.join(unknown)}: not among --benchmarks {','.join(self.benchmarks)}")
+            object.__setattr__(self, "generate", gen)
         if self.precision not in ("fp32", "bf16"):
             raise ConfigError(f"precision must be fp32 or bf16, got {self.precision!r}; pass --precision bf16")
+        check_version(self.prompt_version)
         for name, value, lo in (("limit", self.limit, 1), ("max_new_tokens", self.max_new_tokens, 1),
                                 ("batch_size", self.batch_size, 1)):
             if value is None and name in ("limit", "max_new_tokens"):
                 continue
             if not isinstance(value, int) or isinstance(value, bool) or value < lo:
                 raise ConfigError(f"{name} must be an integer >= {lo}, got {value!r}; pass --{name.replace('_', '-')} N")
+
+    def generates(self, benchmark: str) -> bool:
+        return self.generate is None or benchmark in self.generate
 
     def budget(self, answer_type: str) -> int:
         """max_new_tokens for an item with this answer type."""
@@ -109,30 +125,68 @@ def load_items(settings: EvalSettings, heldout) -> dict:
             for b in settings.benchmarks}
 
 
-def evaluate(student: str | None = None, run_dir: str | Path | None = None, benchmarks=ALL_BENCHMARKS,
-             limit: int | None = None, max_new_tokens: int | None = None, batch_size: int = 16,
-             out_dir: str | Path | None = None, base: bool = True, data: str | None = None, progress: bool = True,
-             device: str | None = None, chat_template: bool = True, seed: int = 0, precision: str = "fp32",
-             stop_at_answer: bool = True, likelihood: bool = True, heldout_from: str | Path | None = None) -> dict:
+@dataclass
+class Target:
+    """What one evaluation scores: the student rebuilt as its run trained it (or a bare student), where results
+    go, and the held-out problems when the heldout benchmark is asked for."""
+
+    student: str
+    seed: int
+    chat_template: bool
+    prompt_version: int
+    out: Path
+    run: object = None  # the Run, or None for a bare student
+    step: int | None = None
+    ckpt: Path | None = None
+    finetune: str = "lora"
+    heldout: object = None  # HeldoutSource
+
+    @property
+    def name(self) -> str:
+        return self.run.name if self.run is not None else self.student
+
+
+def evaluate(settings: EvalSettings | None = None, *, run_dir: str | Path | None = None, student: str | None = None,
+             out_dir: str | Path | None = None, base: bool = True, heldout_from: str | Path | None = None,
+             device: str | None = None, progress: bool = True, **options) -> dict:
     """Evaluate a run's latest checkpoint (``run_dir``) or a bare ``student`` and return the summary dict.
 
-    ``base`` (runs only) also evaluates the base student for forgetting; with ``base=False`` a base evaluation
-    already cached for the same items and settings is still reported. ``chat_template``/``seed`` apply to a bare
-    student; a run uses its own config. The ``heldout`` benchmark takes a run's held-out problems: the run's own, or
-    for a bare student those of ``heldout_from``. ``precision="bf16"`` generates with a bf16 copy of the weights
-    (about 2x the tokens/s on CPUs with AMX and on GPUs, with answers that can differ from fp32 ones); the
+    ``settings`` (or the :class:`EvalSettings` fields as keyword ``options``; ``precision="auto"`` is resolved for
+    ``device``) say what to score. ``base`` (runs only) also evaluates the base student for forgetting; with
+    ``base=False`` a base evaluation already cached for the same items and settings is still reported. A run is
+    asked its questions with the prompt version it was trained with (config.json; 1 for runs made before versions),
+    and so is its base student. The ``heldout`` benchmark takes a run's held-out problems: the run's own, or for a
+    bare student those of ``heldout_from``. ``precision="bf16"`` generates with a bf16 copy of the weights; the
     teacher-forced metrics are always computed in fp32. ``likelihood=False`` skips the teacher-forced pass.
     """
     from mind.model.precision import resolve_name  # precision="auto": bf16 where this device computes it fast
 
-    precision = resolve_name(precision, device)
-    settings = EvalSettings(benchmarks, limit, max_new_tokens, batch_size, data, precision, stop_at_answer, likelihood)
-    if (student is None) == (run_dir is None):
-        raise ConfigError("pass exactly one of --run RUN_DIR or --student ID")
-    from mind.model.checkpoint import apply_checkpoint, checkpoint_at
+    if settings is None:
+        options["precision"] = resolve_name(options.get("precision", "fp32"), device)
+        settings = EvalSettings(**options)
+    elif options:
+        raise ConfigError(f"pass either settings or options, not both ({', '.join(options)})")
+    target = _target(settings, run_dir, student, out_dir, heldout_from, progress)
+    t0 = time.time()
+    items = load_items(settings, target.heldout)
+    stores, counts = _run_passes(settings, target, items, base=base and target.run is not None, device=_device(device),
+                                 progress=progress)
+    result = _summary(settings, target, items, stores, counts, time.time() - t0)
+    from mind.run import write_json_atomic
+
+    write_json_atomic(target.out / "summary.json", result)
+    return result
+
+
+def _target(settings: EvalSettings, run_dir, student, out_dir, heldout_from, progress: bool) -> Target:
+    """Resolve what to evaluate: a run (its config and latest checkpoint) or a bare student."""
+    import sys
+
+    from mind.model.checkpoint import checkpoint_at
     from mind.run import load_run
 
-    run = step = ckpt = None
+    if (student is None) == (run_dir is None):
+        raise ConfigError("pass exactly one of --run RUN_DIR or --student ID")
     if run_dir is not None:
         if heldout_from is not None:
             raise ConfigError("--heldout-from applies to --student only; a run is scored on its own held-out problems")
@@ -140,66 +194,79 @@ def evaluate(student: str | None = None, run_dir: str | Path | None = None, benc
         cfg = run.config
         if not cfg.get("student"):
             raise RunDirError(f"{run.path}/config.json has no 'student'; re-run the training")
-        student, seed = str(cfg["student"]), int(cfg.get("seed", 0))
-        chat_template, finetune = bool(cfg.get("chat_template", True)), str(cfg.get("finetune", "lora"))
+        version = run_prompt_version(cfg)
+        if version != PROMPT_VERSION and progress:
+            print(f"note: {run.name} was trained with prompt version {version} (mind/data/prompting.py); its questions "
+                  f"are asked that way, and so are its base student's", file=sys.stderr)
         step, ckpt = checkpoint_at(run, purpose="evaluate")
-        out = run.path / "eval"
+        target = Target(str(cfg["student"]), int(cfg.get("seed", 0)), bool(cfg.get("chat_template", True)), version,
+                        run.path / "eval", run, step, ckpt, str(cfg.get("finetune", "lora")))
     else:
         if out_dir is None:
             raise ConfigError("--out is required with --student: the folder to write predictions and summary.json to")
-        out, base = Path(out_dir), False
-    heldout = None
+        target = Target(student, settings.seed, settings.chat_template, settings.prompt_version, Path(out_dir))
     if HELDOUT in settings.benchmarks:
         from mind.evaluation.heldout import load_heldout
 
-        source = run if run is not None else (load_run(heldout_from) if heldout_from is not None else None)
+        source = target.run if target.run is not None else (load_run(heldout_from) if heldout_from is not None else None)
         if source is None:
             raise ConfigError("benchmark heldout with --student needs --heldout-from RUN_DIR: the run whose held-out "
                               "problems to score")
-        heldout = load_heldout(source)
+        target.heldout = load_heldout(source)
+    return target
 
-    from mind.evaluation import items as items_mod
-    from mind.evaluation.passes import generate_pending, score_pending, store_keys
-    from mind.evaluation.compare import forgetting as forgetting_of
-    from mind.evaluation.compare import model_block
+
+def _run_passes(settings: EvalSettings, target: Target, items: dict, base: bool, device: str, progress: bool):
+    """The teacher-forced and generation passes of the base student (``base``) and then the trained one, each
+    resumable through its store. Returns ({model: (generation store, likelihood store)}, {generated, scored})."""
     from mind.data.prompting import prompt_ids
-    from mind.run import write_json_atomic
+    from mind.evaluation.passes import generate_pending, score_pending, store_keys
+    from mind.model.checkpoint import apply_checkpoint
     from mind.model.student import load_causal_lm, load_tokenizer
 
-    items = load_items(settings, heldout)
-    tok = load_tokenizer(student)
-    prompts = {(b, it.id): prompt_ids(tok, it.prompt_text(), chat_template) for b, its in items.items() for it in its}
-    common = dict(student=student, seed=seed if student == "tiny" else None, chat_template=chat_template)
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.time()
-    dev = _device(device)
-    model = load_causal_lm(student, tok, seed=seed).to(dev)
-    generated = {"student": 0, "base": 0}
-    scored = {"student": 0, "base": 0}
-    who = f"step_{step}" if run else "student"
-    name = run.name if run else student
-    models = (["base"] if run is not None else []) + ["student"]
+    tok = load_tokenizer(target.student)
+    prompts = {(b, it.id): prompt_ids(tok, it.prompt_text(), target.chat_template, it.answer_type, target.prompt_version)
+               for b, its in items.items() for it in its}
+    common = dict(student=target.student, seed=target.seed if target.student == "tiny" else None,
+                  chat_template=target.chat_template)
+    if target.prompt_version != 1:  # keys of prompt-1 evaluations (made before versions) stay what they were
+        common["prompt_version"] = target.prompt_version
+    target.out.mkdir(parents=True, exist_ok=True)
+    model = load_causal_lm(target.student, tok, seed=target.seed).to(device)
+    counts = {"generated": {"student": 0, "base": 0}, "scored": {"student": 0, "base": 0}}
+    who = f"step_{target.step}" if target.run is not None else "student"
+    models = (["base"] if target.run is not None else []) + ["student"]
     phases = (2 if settings.likelihood else 1) * (len(models) if base else 1)
-    phase = 0
-    stores = {}
+    phase, stores = 0, {}
+    generate = {b: its for b, its in items.items() if settings.generates(b)}
     for m in models:
-        gkey, lkey = store_keys("base" if m == "base" else who, common, items, settings, heldout)
+        gkey, lkey = store_keys("base" if m == "base" else who, common, items, settings, target.heldout)
         stem = "base_" if m == "base" else ""
-        gen_store = PredictionStore(out / f"{stem}predictions.jsonl", gkey)
-        lik_store = PredictionStore(out / f"{stem}likelihoods.jsonl", lkey)
-        stores[m] = (gen_store, lik_store)
-        label = f"base {student}" if m == "base" else name
-        if m == "student" and run is not None:
-            model = apply_checkpoint(model, ckpt, finetune)
+        stores[m] = (PredictionStore(target.out / f"{stem}predictions.jsonl", gkey),
+                     PredictionStore(target.out / f"{stem}likelihoods.jsonl", lkey))
+        label = f"base {target.student}" if m == "base" else target.name
+        if m == "student" and target.run is not None:
+            model = apply_checkpoint(model, target.ckpt, target.finetune)
         if m == "base" and not base:
             continue
         if settings.likelihood:
             phase += 1
-            scored[m] = score_pending(model, tok, lik_store, items, prompts, settings, heldout, chat_template, dev,
-                                      progress, f"[{phase}/{phases}] likelihood {label}")
+            counts["scored"][m] = score_pending(model, tok, stores[m][1], items, prompts, settings, target.heldout,
+                                                target.chat_template, device, progress,
+                                                f"[{phase}/{phases}] likelihood {label}", target.prompt_version)
         phase += 1
-        generated[m] = generate_pending(model, tok, gen_store, items, prompts, settings, progress,
-                                         f"[{phase}/{phases}] generate {label}")
+        counts["generated"][m] = generate_pending(model, tok, stores[m][0], generate, prompts, settings, progress,
+                                                  f"[{phase}/{phases}] generate {label}")
+    return stores, counts
+
+
+def _summary(settings: EvalSettings, target: Target, items: dict, stores: dict, counts: dict, wall_s: float) -> dict:
+    """items.jsonl (every metric of every item) and the summary dict built from it."""
+    import pandas as pd
+
+    from mind.evaluation import items as items_mod
+    from mind.evaluation.compare import forgetting as forgetting_of
+    from mind.evaluation.compare import model_block
 
     rows = []
     for b, its in items.items():
@@ -210,20 +277,20 @@ def evaluate(student: str | None = None, run_dir: str | Path | None = None, benc
                     g, lk = stores[m]
                     row.update(items_mod.item_row(b, it.id, g.get(b, it.id), lk.get(b, it.id), prefix))
             rows.append(row)
-    items_mod.write_items(out / items_mod.FILE, rows)
-    import pandas as pd
-
+    items_mod.write_items(target.out / items_mod.FILE, rows)
     df = pd.DataFrame.from_records(rows)
     summary = model_block(df, "")
     base_summary = model_block(df, "base_") if "base" in stores else None
     base_acc = {b: v["accuracy"] for b, v in (base_summary or {}).get("benchmarks", {}).items() if "accuracy" in v}
     fg = forgetting_of(df) if base_summary is not None else None
     fg_acc = (fg or {}).get("accuracy")
-    result = {
-        "student": student, "run": str(run.path) if run else None, "checkpoint_step": step,
+    heldout = target.heldout
+    return {
+        "student": target.student, "run": str(target.run.path) if target.run is not None else None,
+        "checkpoint_step": target.step, "prompt_version": target.prompt_version,
         **summary,
-        "accuracy": {b: v["accuracy"] for b, v in summary["benchmarks"].items()},
-        "accuracy_ci": {b: v["ci"] for b, v in summary["benchmarks"].items()},
+        "accuracy": {b: v["accuracy"] for b, v in summary["benchmarks"].items() if "accuracy" in v},
+        "accuracy_ci": {b: v["ci"] for b, v in summary["benchmarks"].items() if "ci" in v},
         "base": base_summary,
         "base_accuracy": base_acc or None,
         "forgetting": fg_acc["diff"] if fg_acc else None,
@@ -234,15 +301,24 @@ def evaluate(student: str | None = None, run_dir: str | Path | None = None, benc
         "heldout": {"run": heldout.run, "n": len(heldout.problems), "perspectives": list(heldout.perspectives)}
         if heldout else None,
         "items": {b: [it.id for it in its] for b, its in items.items()},
-        "intervals": "95%. Accuracy: Wilson; averages of accuracies: MOVER over Wilson; forgetting (accuracy): "
-                     "Newcombe per benchmark (McNemar exact p), MOVER over Newcombe for the average. Log-likelihoods "
-                     "and rationale losses: percentile bootstrap over items (5000 resamples, seed 0; within each "
-                     "benchmark for averages).",
+        "metrics": METRICS_NOTE,
+        "intervals": INTERVALS_NOTE,
         "limit": settings.limit, "max_new_tokens": {b: settings.budget(its[0].answer_type if its else "number")
-                                                    for b, its in items.items()},
+                                                    for b, its in items.items() if settings.generates(b)},
+        "generate": list(settings.generate) if settings.generate is not None else None,
         "batch_size": settings.batch_size, "precision": settings.precision, "stop_at_answer": settings.stop_at_answer,
-        "chat_template": chat_template, "generated": generated, "scored": scored, "wall_s": round(time.time() - t0, 2),
+        "chat_template": target.chat_template, **counts, "wall_s": round(wall_s, 2),
         "id_benchmarks": [b for b in ID_BENCHMARKS if b in items], "ood_benchmarks": [b for b in OOD_BENCHMARKS if b in items],
     }
-    write_json_atomic(out / "summary.json", result)
-    return result
+
+
+METRICS_NOTE = ("Per benchmark 'accuracy' is its primary metric ('primary'): for the choice benchmarks (csqa, gpqa, "
+                "strategyqa) acc_norm, lm-evaluation-harness's option scoring (sum of log-probs of ' <option text>' "
+                "after 'Question: ...\nAnswer:', divided by the option's characters); for the others the generated "
+                "answer's exact match (math-verify). Every benchmark's other metrics are under 'metrics' (generated "
+                "= greedy generation with the trained prompt, acc, acc_norm, letter = the highest 'The answer is "
+                "(X).' continuation). ID/OOD averages are micro-averages: the primary metric pooled over the items of "
+                "the group, every item weighing the same (heldout counts as ID).")
+INTERVALS_NOTE = ("95%. Accuracy: Wilson (per benchmark and for the pooled average); forgetting (accuracy): Newcombe "
+                  "(McNemar exact p) per benchmark and pooled. Log-likelihoods and rationale losses: percentile "
+                  "bootstrap over items (5000 resamples, seed 0).")

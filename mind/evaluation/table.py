@@ -1,10 +1,12 @@
 """The evaluation as plain-text tables: the paper's main table (ID benchmarks | OOD benchmarks | averages, one row per
 model) with 95% intervals, the teacher-forced metrics, forgetting and paired comparisons between runs.
 
-Accuracies are in percent; a benchmark that was not evaluated shows ``-``. With intervals a cell reads
-``12.5 [5.1,27.0]`` (Wilson for a benchmark, MOVER over the Wilson intervals for an average). The paper's rows (Qwen2.5-7B-Instruct
-student; GUIDE.md section 1) come last, under a rule, as a reference. In comparisons ``*`` marks a difference whose
-p-value is below 0.05 (distinguishable from zero at the 5% level).
+Accuracies are in percent, each benchmark's primary metric (mind.evaluation.compare: acc_norm, the harness's option
+scoring, for CSQA / StrategyQA / GPQA; the generated answer for the others); a benchmark that was not evaluated shows
+``-``. With intervals a cell reads ``12.5 [5.1,27.0]`` (Wilson, for a benchmark and for the pooled ID / OOD
+averages, which weigh every item the same). The paper's rows (Qwen2.5-7B-Instruct student, generated accuracy;
+GUIDE.md section 1) come last, under a rule, as a reference. In comparisons ``*`` marks a difference whose p-value is
+below 0.05 (the adjusted p-value where a table says so).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ PAPER_ROWS: dict[str, dict[str, float]] = {
 
 
 def averages(acc: dict[str, float]) -> tuple[float | None, float | None]:
-    """(ID average, OOD average) over the benchmarks present in ``acc``; None where none is present."""
+    """(ID average, OOD average) over the benchmarks present in ``acc``, each benchmark alike (the paper's rows,
+    which have no items to pool); None where none is present."""
     ids = [acc[b] for b in ID_BENCHMARKS if acc.get(b) is not None]
     ood = [acc[b] for b in OOD_BENCHMARKS if acc.get(b) is not None]
     return (sum(ids) / len(ids) if ids else None, sum(ood) / len(ood) if ood else None)
@@ -40,8 +43,11 @@ def _pct(v) -> float | None:
 def summary_rows(summary: dict, label: str) -> dict[str, dict[str, float]]:
     """Table rows (percent) from a ``summary.json`` dict: the model's row and, when present, its base student's."""
     def row(block: dict) -> dict[str, float]:
-        return {b: 100.0 * v["accuracy"] for b, v in (block.get("benchmarks") or {}).items()
-                if isinstance(v, dict) and v.get("accuracy") is not None}
+        out = {b: 100.0 * v["accuracy"] for b, v in (block.get("benchmarks") or {}).items()
+               if isinstance(v, dict) and v.get("accuracy") is not None}
+        for k in ("id_avg", "ood_avg"):
+            out[k] = None if block.get(k) is None else 100.0 * block[k]
+        return out
 
     rows = {label: row(summary)}
     if isinstance(summary.get("base"), dict):
@@ -108,7 +114,7 @@ def format_table(rows: dict[str, dict[str, float]], reference: bool = True,
     def cells(name: str, acc: dict[str, float]) -> list[str]:
         iv = (intervals or {}).get(name, {})
         vals = [_cell(acc.get(c), iv.get(c), digits) for c in cols]
-        id_avg, ood_avg = averages(acc)
+        id_avg, ood_avg = (acc["id_avg"], acc["ood_avg"]) if "id_avg" in acc else averages(acc)
         return [name, *vals, _cell(id_avg, iv.get("id_avg"), digits), _cell(ood_avg, iv.get("ood_avg"), digits)]
 
     body = [cells(name, acc) for name, acc in all_rows]
@@ -124,17 +130,14 @@ def format_table(rows: dict[str, dict[str, float]], reference: bool = True,
 
 
 def format_likelihood(blocks: dict[str, dict]) -> str:
-    """Mean answer log-likelihood (nats, 95% bootstrap interval) per benchmark, and the option-ranking accuracy
-    (%, Wilson) of the choice benchmarks, one row per model (``blocks``: {label: summary block})."""
+    """Mean answer log-likelihood (nats, 95% bootstrap interval) per benchmark and pooled, one row per model
+    (``blocks``: {label: summary block})."""
     blocks = {k: v for k, v in blocks.items() if isinstance(v, dict)}
     benches = list(dict.fromkeys(b for blk in blocks.values() for b, e in blk.get("benchmarks", {}).items()
                                  if "answer_logp" in e))
     if not benches:
         return ""
-    choice = [b for b in dict.fromkeys(b for blk in blocks.values() for b, e in blk.get("benchmarks", {}).items()
-                                       if "option_accuracy" in e)]
-    header = ["model", *(TITLES.get(b, b) for b in benches), "ID avg", "OOD avg",
-              *(f"{TITLES.get(b, b)} opt %" for b in choice)]
+    header = ["model", *(TITLES.get(b, b) for b in benches), "ID avg", "OOD avg"]
     rows = []
     for label, blk in blocks.items():
         e = blk.get("benchmarks", {})
@@ -143,12 +146,35 @@ def format_likelihood(blocks: dict[str, dict]) -> str:
         for g in ("id", "ood"):
             x = blk.get(f"{g}_answer_logp") or {}
             row.append(_cell(x.get("mean"), x.get("ci"), 2))
-        for b in choice:
-            o = e.get(b, {}).get("option_accuracy")
-            row.append(_cell(_pct(o["accuracy"]), [100 * c for c in o["ci"]]) if o else "-")
         rows.append(row)
-    groups = [len(benches), 2] + ([len(choice)] if choice else [])
-    return grid(header, rows, groups)
+    return grid(header, rows, [len(benches), 2])
+
+
+METRIC_TITLES = {"acc_norm": "acc_norm", "acc": "acc", "letter_correct": "letter", "correct": "generated",
+                 "option_correct": "option (old)"}
+
+
+def format_metrics(blocks: dict[str, dict]) -> str:
+    """Every accuracy metric (%, Wilson) of the benchmarks that have more than one, a row per (model, benchmark);
+    the primary one is marked with ``>``."""
+    rows, cols = [], [m for m in METRIC_TITLES]
+    used: set[str] = set()
+    for label, blk in blocks.items():
+        if not isinstance(blk, dict):
+            continue
+        for b, e in blk.get("benchmarks", {}).items():
+            ms = e.get("metrics") or {}
+            if len(ms) < 2:
+                continue
+            used |= set(ms)
+            rows.append((label, b, e.get("primary"), ms))
+    if not rows:
+        return ""
+    cols = [m for m in cols if m in used]
+    body = [[label, TITLES.get(b, b), *((">" if m == prim else "") + _cell(_pct(ms[m]["accuracy"]),
+                                                                          [100 * c for c in ms[m]["ci"]])
+                                        if m in ms else "-" for m in cols)] for label, b, prim, ms in rows]
+    return grid(["model", "benchmark", *(METRIC_TITLES[m] for m in cols)], body, [1, len(cols)])
 
 
 def format_rationale(blocks: dict[str, dict]) -> str:
@@ -189,19 +215,22 @@ def format_forgetting(label: str, fg: dict | None) -> str:
 
 
 def format_paired(ref_label: str, comparisons: dict[str, dict]) -> str:
-    """Each run minus the reference run, per benchmark and for the ID/OOD averages: accuracy (points; Newcombe
-    interval, McNemar exact p), option accuracy, answer log-likelihood (nats; paired bootstrap)."""
-    header = ["run - " + ref_label, "benchmark", "n", "accuracy (points)", "option acc (points)", "answer log-lik (nats)"]
+    """Each run minus the reference run, per benchmark and pooled over the ID/OOD items: the primary accuracy
+    (points; Newcombe interval, McNemar exact p; its metric named), the generated accuracy where it is not the
+    primary one, and the answer log-likelihood (nats; paired bootstrap)."""
+    header = ["run - " + ref_label, "benchmark", "n", "metric", "accuracy (points)", "generated (points)",
+              "answer log-lik (nats)"]
     rows = []
     for label, comp in comparisons.items():
         for b, e in comp.get("benchmarks", {}).items():
-            rows.append([label, TITLES.get(b, b), str(e.get("n", "")), diff_cell(e.get("accuracy"), 100),
-                         diff_cell(e.get("option_accuracy"), 100), diff_cell(e.get("answer_logp"), 1, 3)])
+            gen = (e.get("metrics") or {}).get("correct") if e.get("primary") != "correct" else None
+            rows.append([label, TITLES.get(b, b), str(e.get("n", "")), METRIC_TITLES.get(e.get("primary"), "-"),
+                         diff_cell(e.get("accuracy"), 100), diff_cell(gen, 100), diff_cell(e.get("answer_logp"), 1, 3)])
         for g in ("id", "ood"):
             e = comp.get(g) or {}
             if e:
-                rows.append([label, f"{g.upper()} avg", "", diff_cell(e.get("accuracy"), 100), "",
-                             diff_cell(e.get("answer_logp"), 1, 3)])
+                rows.append([label, f"{g.upper()} pooled", str((e.get("accuracy") or {}).get("n", "")), "primary",
+                             diff_cell(e.get("accuracy"), 100), "", diff_cell(e.get("answer_logp"), 1, 3)])
     return grid(header, rows, [len(header) - 1]) if rows else ""
 
 
