@@ -126,10 +126,21 @@ def compare(out_root: Path, *, data: str, student: str, methods: tuple[str, ...]
     table = pd.DataFrame(rows)
     runs = {(m, s): out_root / run_name(prefix, m, s) for s, m in plan}
     paired = paired_within_seeds(runs, methods) if "eval" in stages else {}
-    write_json_atomic(out_root / f"{prefix}compare.json", {"methods": list(methods), "seeds": {m: [s for s, mm in plan if mm == m] for m in methods},
-                                                           "rows": table.to_dict(orient="records"), "paired": paired})
-    table.attrs["paired"] = paired
+    seed_level = seed_table(runs, methods) if "eval" in stages else {}
+    write_json_atomic(out_root / f"{prefix}compare.json", {
+        "methods": list(methods), "seeds": {m: [s for s, mm in plan if mm == m] for m in methods},
+        "rows": table.to_dict(orient="records"), "seed_level": seed_level, "paired": paired})
+    table.attrs["paired"], table.attrs["seed_level"] = paired, seed_level
     return table
+
+
+def seed_table(runs: dict[tuple[str, int], Path], methods: tuple[str, ...]) -> dict:
+    """The seed-level results of the evaluated runs (:func:`mind.evaluation.seeds.experiment_table`)."""
+    from mind.evaluation.items import read_items
+    from mind.evaluation.seeds import experiment_table
+
+    frames = {k: read_items(d / "eval") for k, d in runs.items() if (d / "eval" / "items.jsonl").is_file()}
+    return experiment_table(frames, methods)
 
 
 def _eval_needed(run_dir: Path, eval_args: list[str]) -> bool:
@@ -161,7 +172,10 @@ def paired_against_first(run_dirs: list[Path]) -> dict:
 
 def paired_within_seeds(runs: dict[tuple[str, int], Path], methods: tuple[str, ...]) -> dict:
     """Per seed, every method's run against the first method's run of that seed (items paired within the seed):
-    ``{"reference": method, "seeds": {seed: paired_against_first(...)}}``."""
+    ``{"reference": method, "seeds": {seed: paired_against_first(...)}, "family_size": m}``, with Holm over every
+    test of all seeds (one family)."""
+    from mind.evaluation.seeds import adjust_all
+
     seeds = sorted({s for _, s in runs})
     out = {}
     for s in seeds:
@@ -170,7 +184,11 @@ def paired_within_seeds(runs: dict[tuple[str, int], Path], methods: tuple[str, .
             got = paired_against_first(dirs)
             if got:
                 out[str(s)] = got
-    return {"reference": methods[0], "seeds": out} if out else {}
+    if not out:
+        return {}
+    family = adjust_all(out)
+    return {"reference": methods[0], "seeds": out, "family_size": family,
+            "multiplicity": f"Holm over the {family} item-level tests of every seed's table"}
 
 
 def _share_base_predictions(out_root: Path, run_dir: Path, prefix: str) -> None:

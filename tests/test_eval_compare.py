@@ -115,7 +115,9 @@ def test_two_runs_with_a_planted_difference(runs, capsys):
     gen = c["benchmarks"]["strategyqa"]["metrics"]["correct"]
     n_yes = sum(gold_yes)
     assert n_yes >= 6 and gen["diff"] == pytest.approx(n_yes / 16) and gen["diff"] > 0  # a generates none right
-    assert gen["p"] == pytest.approx(2 * 0.5**n_yes) and gen["significant"] and gen["ci"][0] > 0
+    assert gen["p"] == pytest.approx(2 * 0.5**n_yes) and gen["ci"][0] > 0
+    # Holm over every test of the comparison: the adjusted p is at least the raw one and decides the star
+    assert gen["p_holm"] >= gen["p"] and gen["significant"] == (gen["p_holm"] < 0.05) and comp["family_size"] > 5
     # the primary metric, the harness's option scoring: b picks " yes" on every item
     assert c["benchmarks"]["strategyqa"]["primary"] == "acc_norm"
     assert [r["acc_norm"] for r in sqa] == gold_yes and [r["acc"] for r in sqa] == gold_yes
@@ -160,7 +162,9 @@ def test_experiment_compare_pairs_every_run_with_the_first(runs, capsys):
     assert paired_against_first([runs["seed1"], runs["a"]]) == {}
     within = paired_within_seeds({("m", 0): runs["a"], ("u", 0): runs["b"], ("m", 1): runs["seed1"]}, ("m", "u"))
     assert within["reference"] == "m" and set(within["seeds"]) == {"0"}  # seed 1 has no evaluated pair
-    assert within["seeds"]["0"] == p | {"runs": {"b": p["runs"]["b"]}}
+    got = within["seeds"]["0"]["runs"]["b"]["benchmarks"]["strategyqa"]["metrics"]["correct"]
+    assert within["seeds"]["0"]["reference"] == "a" and got["diff"] == sqa["diff"] and got["p_holm"] >= got["p"]
+    assert within["family_size"] >= 4
     _print_paired(within)
     out = capsys.readouterr().out
     assert "Seed 0: paired, each run minus a" in out and "StrategyQA" in out and "*" in out

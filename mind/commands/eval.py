@@ -38,6 +38,8 @@ def add_parser(sub) -> None:
     p.add_argument("--heldout-from", metavar="RUN_DIR",
                    help="--student only: score the held-out problems of this run as the heldout benchmark")
     p.add_argument("--limit", type=int, default=None, help="first N items of each benchmark (default: all)")
+    p.add_argument("--limit-per", default="", metavar="BENCH=N,...",
+                   help="per-benchmark limits overriding --limit, N or 'all' (e.g. gpqa=all: every GPQA-Diamond item)")
     p.add_argument("--max-new-tokens", type=int, default=None,
                    help="generation budget per item (default: 256 for math answers, 128 for choice and yes/no)")
     p.add_argument("--batch-size", type=int, default=16, help="prompts decoded together (default: 16)")
@@ -88,7 +90,7 @@ def run(args) -> int:
     from mind.data.prompting import PROMPT_VERSION
 
     settings = EvalSettings(args.benchmarks, args.limit, args.max_new_tokens, args.batch_size, args.data, args.precision,
-                            not args.no_stop_at_answer, not args.no_likelihood, args.generate,
+                            not args.no_stop_at_answer, not args.no_likelihood, args.generate, limits=_limits(args.limit_per),
                             chat_template=not args.no_chat_template, prompt_version=args.prompt_version or PROMPT_VERSION)
     if args.threads < 0:
         raise ConfigError(f"--threads must be >= 0, got {args.threads}; pass 0 for torch's default or e.g. --threads 1")
@@ -130,7 +132,8 @@ def run(args) -> int:
         from mind.evaluation.table import format_paired, format_paired_rationale
 
         ref = list(summaries)[0]
-        print("\nPaired, each run minus " + ref + " on the same items (95% interval; * p < 0.05):")
+        print("\nPaired, each run minus " + ref + " on the same items (95% interval; p, Holm-adjusted over the "
+              f"{comparison['family_size']} tests; * adjusted p < 0.05):")
         print(format_paired(ref, comparison["runs"]))
         rat = format_paired_rationale(ref, comparison["runs"])
         if rat:
@@ -140,6 +143,23 @@ def run(args) -> int:
     for w in written:
         print(f"summary written to {w / 'summary.json'}")
     return 0
+
+
+def _limits(text: str) -> dict | None:
+    """--limit-per 'gpqa=all,csqa=50' as {benchmark: N or None}."""
+    from mind.errors import ConfigError
+
+    out = {}
+    for part in filter(None, (s.strip() for s in text.split(","))):
+        name, eq, value = part.partition("=")
+        if not eq or not name.strip():
+            raise ConfigError(f"--limit-per {part!r}: write BENCH=N or BENCH=all, e.g. --limit-per gpqa=all")
+        value = value.strip().lower()
+        try:
+            out[name.strip()] = None if value == "all" else int(value)
+        except ValueError:
+            raise ConfigError(f"--limit-per {part!r}: {value!r} is not a number; write BENCH=N or BENCH=all") from None
+    return out or None
 
 
 def _label(run_dir, taken: dict) -> str:
@@ -210,5 +230,9 @@ def compare_written(labels: list[str], eval_dirs: list) -> dict:
                        "averages": "pooled over the items of the ID / OOD benchmarks (every item weighs the same), "
                                    "the same tests"},
            "runs": runs}
+    from mind.evaluation.seeds import adjust_all
+
+    out["family_size"] = adjust_all(runs)
+    out["multiplicity"] = f"Holm over the {out['family_size']} tests of this comparison; * marks p_holm < 0.05"
     write_json_atomic(eval_dirs[0] / "compare.json", out)
     return out

@@ -74,6 +74,7 @@ class EvalSettings:
     stop_at_answer: bool = True  # end a generation after its first complete "The answer is ..." line
     likelihood: bool = True  # the teacher-forced pass (answer log-likelihood, option scoring, rationale loss)
     generate: tuple[str, ...] | None = None  # benchmarks to generate for (None: all; the others are scored only)
+    limits: dict | None = None  # {benchmark: N or None (all)} overriding ``limit`` for those benchmarks
     # a bare student only (a run uses its own config.json):
     chat_template: bool = True  # wrap questions in the tokenizer's chat template
     seed: int = 0  # the seed of a 'tiny' student's random weights
@@ -90,12 +91,22 @@ class EvalSettings:
         if self.precision not in ("fp32", "bf16"):
             raise ConfigError(f"precision must be fp32 or bf16, got {self.precision!r}; pass --precision bf16")
         check_version(self.prompt_version)
+        if self.limits:
+            names = resolve_benchmarks(list(self.limits))
+            for b, v in zip(names, self.limits.values()):
+                if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+                    raise ConfigError(f"--limit-per {b}={v!r}: give an integer >= 1 or 'all'")
+            object.__setattr__(self, "limits", dict(zip(names, self.limits.values())))
         for name, value, lo in (("limit", self.limit, 1), ("max_new_tokens", self.max_new_tokens, 1),
                                 ("batch_size", self.batch_size, 1)):
             if value is None and name in ("limit", "max_new_tokens"):
                 continue
             if not isinstance(value, int) or isinstance(value, bool) or value < lo:
                 raise ConfigError(f"{name} must be an integer >= {lo}, got {value!r}; pass --{name.replace('_', '-')} N")
+
+    def limit_for(self, benchmark: str) -> int | None:
+        """Items of ``benchmark`` to take: its ``limits`` entry when it has one, else ``limit``."""
+        return self.limits[benchmark] if self.limits and benchmark in self.limits else self.limit
 
     def generates(self, benchmark: str) -> bool:
         return self.generate is None or benchmark in self.generate
@@ -121,7 +132,8 @@ def load_items(settings: EvalSettings, heldout) -> dict:
     """{benchmark: items} for the settings (heldout from ``heldout``, a HeldoutSource)."""
     from mind.benchmarks import load_benchmark
 
-    return {b: heldout.items(settings.limit) if b == HELDOUT else load_benchmark(b, path=settings.data, limit=settings.limit)
+    return {b: heldout.items(settings.limit_for(b)) if b == HELDOUT
+            else load_benchmark(b, path=settings.data, limit=settings.limit_for(b))
             for b in settings.benchmarks}
 
 
@@ -303,7 +315,7 @@ def _summary(settings: EvalSettings, target: Target, items: dict, stores: dict, 
         "items": {b: [it.id for it in its] for b, its in items.items()},
         "metrics": METRICS_NOTE,
         "intervals": INTERVALS_NOTE,
-        "limit": settings.limit, "max_new_tokens": {b: settings.budget(its[0].answer_type if its else "number")
+        "limit": settings.limit, "limits": settings.limits, "max_new_tokens": {b: settings.budget(its[0].answer_type if its else "number")
                                                     for b, its in items.items() if settings.generates(b)},
         "generate": list(settings.generate) if settings.generate is not None else None,
         "batch_size": settings.batch_size, "precision": settings.precision, "stop_at_answer": settings.stop_at_answer,

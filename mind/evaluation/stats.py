@@ -153,14 +153,18 @@ class Difference:
     p: float
     n: int  # paired items
     method: str  # how lo/hi and p were computed
+    p_floor: float | None = None  # a resampling test's smallest possible p, 1/(B+1) (None for exact tests)
 
     def significant(self, alpha: float = 1 - LEVEL) -> bool:
         return bool(self.p < alpha)
 
     def to_json(self) -> dict:
         r = lambda v: None if v is None or not math.isfinite(v) else round(float(v), 6)  # noqa: E731
-        return {"diff": r(self.diff), "ci": [r(self.lo), r(self.hi)], "p": r(self.p), "n": self.n,
-                "method": self.method, "significant": self.significant()}
+        out = {"diff": r(self.diff), "ci": [r(self.lo), r(self.hi)], "p": r(self.p), "n": self.n,
+               "method": self.method, "significant": self.significant()}
+        if self.p_floor is not None:
+            out["p_floor"] = r(self.p_floor)  # p == p_floor reads "p < 1/(B+1)": the resampling saw no larger |d|
+        return out
 
 
 def paired_bootstrap(x, y, level: float = LEVEL, n_boot: int = N_BOOT, seed: int = SEED) -> Difference:
@@ -187,7 +191,7 @@ def paired_bootstrap(x, y, level: float = LEVEL, n_boot: int = N_BOOT, seed: int
         p = 1.0
     else:
         p = float((1 + np.sum(np.abs(draws - est) >= abs(est))) / (n_boot + 1))
-    return Difference(est, lo, hi, p, n, "paired bootstrap")
+    return Difference(est, lo, hi, p, n, "paired bootstrap", p_floor=1.0 / (n_boot + 1))
 
 
 def _is_strata(v) -> bool:
@@ -253,3 +257,30 @@ def average_paired_accuracy(xs: Sequence[Sequence[bool]], ys: Sequence[Sequence[
                 a, b = (a, mid) if inside(mid) else (mid, b)
             p = 1.0 - b
     return Difference(est, lo, hi, p, n, "MOVER over Newcombe intervals, p by inversion")
+
+
+# ------------------------------------------------------------------------------------------------ multiplicity
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (Holm 1979), in the input order: sort ascending, multiply the i-th
+    smallest (0-based) by (m - i), take the running maximum, cap at 1. Controls the family-wise error rate at any
+    level under any dependence. NaN entries are left NaN and do not count in m."""
+    p = np.asarray(pvalues, dtype=float)
+    out = np.full(p.shape, math.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    m = len(ok)
+    running = 0.0
+    for rank, i in enumerate(ok[np.argsort(p[ok], kind="stable")]):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        out[i] = running
+    return out.tolist()
+
+
+def format_p(p: float | None, floor: float | None = None) -> str:
+    """A p-value as text: '< 0.0002' at a resampling test's floor 1/(B+1), else three significant digits."""
+    if p is None or not math.isfinite(p):
+        return "-"
+    if floor is not None and p <= floor * (1 + 1e-9):
+        return f"< {floor:.2g}"
+    return f"{p:.3g}"

@@ -192,14 +192,26 @@ def format_rationale(blocks: dict[str, dict]) -> str:
 
 
 def diff_cell(d: dict | None, scale: float = 1.0, digits: int = 1) -> str:
-    """``+3.1 [-2.0,8.4] p=0.21*`` from a :meth:`mind.evaluation.stats.Difference.to_json` dict."""
+    """``+3.1 [-2.0,8.4] p=0.21*`` from a :meth:`mind.evaluation.stats.Difference.to_json` dict; with a Holm-adjusted
+    p (``p_holm``) ``p=0.012 holm=0.11`` and ``*`` marks the adjusted one; a resampling p at its floor reads
+    ``p<0.0002``."""
+    from mind.evaluation.stats import format_p
+
     if not d or d.get("diff") is None:
         return "-"
     lo, hi = d["ci"]
     ci = "" if lo is None or hi is None else f" [{scale * lo:+.{digits}f},{scale * hi:+.{digits}f}]"
     p = d.get("p")
-    mark = "*" if p is not None and p < ALPHA else ""
-    return f"{scale * d['diff']:+.{digits}f}{ci} p={p:.3g}{mark}" if p is not None else f"{scale * d['diff']:+.{digits}f}{ci}"
+    if p is None:
+        return f"{scale * d['diff']:+.{digits}f}{ci}"
+    shown = format_p(p, d.get("p_floor")).replace("< ", "<")
+    text = f"{scale * d['diff']:+.{digits}f}{ci} p{'' if shown.startswith('<') else '='}{shown}"
+    decisive = p
+    if d.get("p_holm") is not None:
+        h = d["p_holm"]
+        text += f" holm{'<=' if d.get('p_holm_bound') else '='}{h:.3g}"
+        decisive = h
+    return text + ("*" if decisive < ALPHA else "")
 
 
 def format_forgetting(label: str, fg: dict | None) -> str:
