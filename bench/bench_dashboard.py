@@ -40,7 +40,7 @@ from test_browser import ARGS, CHROMIUM, _BUSY_JS, _free_port  # noqa: E402  (sh
 
 from mind.commands.app import APP_ENTRY, command  # noqa: E402
 
-SOURCE_RUN = "tiny-mind"
+SOURCE_RUN = "tiny-mind-s0"
 PLOT = '[data-testid="stPlotlyChart"] .main-svg'
 TABLE = '[data-testid="stDataFrame"]'
 # (url path, label, selector of the element that must be visible for the page to count as interactive)

@@ -33,7 +33,7 @@ def test_no_instruction_holds_a_placeholder(answer_type):
 
 
 NUMBERS = st.one_of(st.integers(-10**6, 10**6).map(str),
-                    st.decimals(-1000, 1000, places=2, allow_nan=False, allow_infinity=False).map(lambda d: str(d.normalize())))
+                    st.decimals(-1000, 1000, places=2, allow_nan=False, allow_infinity=False).map(lambda d: format(d.normalize(), "f")))  # 250, not 2.5E+2
 ANSWERS = {
     "number": NUMBERS,
     "choice": st.sampled_from("ABCDE"),

@@ -185,7 +185,7 @@ def test_jsonl_io_is_the_bottom_of_the_run_files():
 # mind/__init__.py) sits on top of the library and may name anything.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("mind._lazy", "mind._version", "mind.errors"),
-    ("mind.fileio", "mind.hosts"),
+    ("mind.fileio", "mind.hosts", "mind.procs"),  # procs: stopping process groups (mind app, benches, tests)
     ("mind.run",),  # the run directory: files only, no torch
     ("mind.data",),  # the multi-perspective schema, perspectives, prompts
     ("mind.benchmarks",),  # benchmark items, answer extraction

@@ -77,14 +77,11 @@ def analyze_run(
     progress: bool = True,
     write: bool = True,
 ) -> AnalysisResult:
-    """Analyse every snapshot of ``run_dir`` and (by default) write ``<run>/analysis/``. See the module docstring."""
-    from tqdm.auto import tqdm
+    """Analyse every snapshot of ``run_dir`` and (by default) write ``<run>/analysis/``. See the module docstring.
 
+    In phases: load (and centre) the snapshots, cluster each step, one shared 2-D map for every step, optionally
+    the Sentence-BERT text map, then write; ``summary["timings_s"]`` has the seconds of each."""
     from mind.run import load_run
-    from mind.analysis.latent import LatentMap
-    from mind.analysis.project import make_projector
-    from mind.analysis.reduce import Reducer
-    from mind.run import write_json_atomic
 
     if center not in ("problem", "none"):
         raise ConfigError(f"center must be 'problem' or 'none', got {center!r}")
@@ -96,15 +93,64 @@ def analyze_run(
     if not steps:
         raise RunDirError(f"{run.path}: no hidden-state snapshots; train with snapshots enabled, then run mind analyze")
     timings = {"load": 0.0, "cluster": 0.0, "map": 0.0, "text": 0.0, "write": 0.0}
+    umap_kwargs = dict(n_neighbors=n_neighbors, n_epochs=n_epochs, random_state=random_state)
 
     t = time.perf_counter()
+    states = _load_states(run, steps, center, progress)
+    timings["load"] = time.perf_counter() - t
+    records, clusters = _cluster_steps(steps, states, n_components, max_clusters, random_state, progress)
+    timings["cluster"] = sum(r["seconds"] for r in records)
+    t = time.perf_counter()
+    reducer, proj, xy = _shared_map(states, projector, n_components, map_max_points, umap_kwargs, progress)
+    timings["map"] = time.perf_counter() - t
+
+    frames, offset = [], 0
+    for step, (X, meta), lab in zip(steps, states, clusters):
+        frames.append(_points(step, meta, lab, xy[offset : offset + X.shape[0]]))
+        offset += X.shape[0]
+    points = pd.concat(frames, ignore_index=True)
+    metrics = pd.DataFrame.from_records(records)
+
+    text_points, text_summary = None, None
+    if text:
+        t = time.perf_counter()
+        text_points, text_summary = _text_map(run, states[-1][1], center, projector, n_components, max_clusters,
+                                              map_max_points, umap_kwargs, progress)
+        timings["text"] = time.perf_counter() - t
+
+    summary = _summary(run, steps, center, projector, max_clusters, n_components, reducer, proj, map_max_points,
+                       n_neighbors, n_epochs, random_state, text_summary)
+    if write:
+        t = time.perf_counter()
+        _write(run.path, points, text_points, records)
+        timings["write"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t_start
+    summary["timings_s"] = timings
+    if write:
+        from mind.run import write_json_atomic
+
+        write_json_atomic(analysis_dir(run.path) / "summary.json", summary)
+    return AnalysisResult(metrics, points, summary, text_points)
+
+
+def _load_states(run, steps: list[int], center: str, progress: bool) -> list[tuple[np.ndarray, pd.DataFrame]]:
+    """(states, meta) of every snapshot step, problem-centred with ``center="problem"``; one hidden size for all."""
+    from tqdm.auto import tqdm
+
     states = [run.hidden_states(s) for s in tqdm(steps, desc="load snapshots", disable=not progress)]
     if center == "problem":
         states = [(center_by_problem(X, meta), meta) for X, meta in states]
     dims = {X.shape[1] for X, _ in states}
     if len(dims) != 1:
         raise RunDirError(f"{run.path}: snapshots have different hidden sizes {sorted(dims)}; the run is inconsistent")
-    timings["load"] = time.perf_counter() - t
+    return states
+
+
+def _cluster_steps(steps, states, n_components: int, max_clusters: int, random_state: int, progress: bool):
+    """One DP mixture per snapshot step: (a metrics record per step, the cluster label of every row per step)."""
+    from tqdm.auto import tqdm
+
+    from mind.analysis.latent import LatentMap
 
     records, clusters = [], []
     for step, (X, meta) in zip(tqdm(steps, desc="cluster snapshots", disable=not progress), states):
@@ -118,62 +164,53 @@ def analyze_run(
         rec["converged"] = lm.converged_
         rec["seconds"] = time.perf_counter() - t
         records.append(rec)
-        timings["cluster"] += rec["seconds"]
+    return records, clusters
 
-    t = time.perf_counter()
+
+def _shared_map(states, projector: str, n_components: int, map_max_points: int, umap_kwargs: dict, progress: bool):
+    """(reducer, projector, 2-D points of every row of every step): one standardise + PCA basis and one map fitted
+    on the union of all steps, so that the map means the same thing at every step (module docstring)."""
+    from mind.analysis.project import make_projector
+    from mind.analysis.reduce import Reducer
+
     union = np.concatenate([X for X, _ in states])
-    reducer = Reducer(n_components, standardize=True, random_state=random_state)
+    reducer = Reducer(n_components, standardize=True, random_state=umap_kwargs["random_state"])
     Z = reducer.fit_transform(union)
-    kwargs = dict(n_neighbors=n_neighbors, n_epochs=n_epochs, max_points=map_max_points, random_state=random_state)
+    kwargs = dict(umap_kwargs, max_points=map_max_points)
     proj = make_projector(projector, **(kwargs if projector == "umap" else {}))
     if progress:
         print(f"fitting the shared {projector} map on {len(Z)} rows ...", flush=True)
-    xy = proj.fit_transform(Z)
-    timings["map"] = time.perf_counter() - t
+    return reducer, proj, proj.fit_transform(Z)
 
-    frames, offset = [], 0
-    for step, (X, meta), lab in zip(steps, states, clusters):
-        n = X.shape[0]
-        frames.append(_points(step, meta, lab, xy[offset : offset + n]))
-        offset += n
-    points = pd.concat(frames, ignore_index=True)
-    metrics = pd.DataFrame.from_records(records)
 
-    text_points, text_summary = None, None
-    if text:
-        t = time.perf_counter()
-        from mind.analysis.text import embed_texts, probe_texts
+def _text_map(run, meta: pd.DataFrame, center: str, projector: str, n_components: int, max_clusters: int,
+              map_max_points: int, umap_kwargs: dict, progress: bool) -> tuple[pd.DataFrame, dict]:
+    """Sentence-BERT embeddings of the probes' rationale texts, clustered and mapped like the hidden states (the
+    control: how far the perspectives' texts alone separate)."""
+    from mind.analysis.latent import LatentMap
+    from mind.analysis.text import embed_texts, probe_texts
 
-        meta = states[-1][1]
-        E = embed_texts(probe_texts(run.problems, meta), progress=progress)
-        if center == "problem":  # the same view as the hidden states': what differs within a problem
-            E = center_by_problem(E, meta)
-        dims = int(min(n_components, max(4, E.shape[0] // 32)))  # the same rows-per-dimension rule as above
-        lm = LatentMap(n_components=dims, max_clusters=max_clusters, projector=projector,
-                       n_neighbors=n_neighbors, n_epochs=n_epochs, umap_max_points=map_max_points,
-                       random_state=random_state).fit(E, _labels(meta))
-        text_points = _points(-1, meta, lm.labels_, lm.embedding_)
-        text_summary = {"encoder": "all-MiniLM-L6-v2", "n": int(len(E)), "dim": int(E.shape[1]), "center": center,
-                        "pca_dims": dims, **lm.metrics_,
-                        "n_active_clusters": lm.n_active_clusters_}
-        timings["text"] = time.perf_counter() - t
+    E = embed_texts(probe_texts(run.problems, meta), progress=progress)
+    if center == "problem":  # the same view as the hidden states': what differs within a problem
+        E = center_by_problem(E, meta)
+    dims = pca_dims(E.shape[0], n_components)  # the same rows-per-dimension rule as the hidden states
+    lm = LatentMap(n_components=dims, max_clusters=max_clusters, projector=projector,
+                   n_neighbors=umap_kwargs["n_neighbors"], n_epochs=umap_kwargs["n_epochs"],
+                   umap_max_points=map_max_points, random_state=umap_kwargs["random_state"]).fit(E, _labels(meta))
+    summary = {"encoder": "all-MiniLM-L6-v2", "n": int(len(E)), "dim": int(E.shape[1]), "center": center,
+               "pca_dims": dims, **lm.metrics_, "n_active_clusters": lm.n_active_clusters_}
+    return _points(-1, meta, lm.labels_, lm.embedding_), summary
 
-    summary = _summary(run, steps, center, projector, max_clusters, n_components, reducer, proj, map_max_points,
-                       n_neighbors, n_epochs, random_state, text_summary)
-    if write:
-        t = time.perf_counter()
-        out = analysis_dir(run.path)
-        out.mkdir(exist_ok=True)
-        write_parquet_atomic(points, out / "points.parquet")
-        if text_points is not None:
-            write_parquet_atomic(text_points, out / "text_points.parquet")
-        write_json_atomic(out / "metrics.json", records)
-        timings["write"] = time.perf_counter() - t
-    timings["total"] = time.perf_counter() - t_start
-    summary["timings_s"] = timings
-    if write:
-        write_json_atomic(analysis_dir(run.path) / "summary.json", summary)
-    return AnalysisResult(metrics, points, summary, text_points)
+
+def _write(run_path: Path, points: pd.DataFrame, text_points: pd.DataFrame | None, records: list[dict]) -> None:
+    from mind.run import write_json_atomic
+
+    out = analysis_dir(run_path)
+    out.mkdir(exist_ok=True)
+    write_parquet_atomic(points, out / "points.parquet")
+    if text_points is not None:
+        write_parquet_atomic(text_points, out / "text_points.parquet")
+    write_json_atomic(out / "metrics.json", records)
 
 
 def _points(step: int, meta: pd.DataFrame, clusters: np.ndarray, xy: np.ndarray) -> pd.DataFrame:

@@ -188,10 +188,7 @@ class LatentMap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
     # ------------------------------------------------------------------ estimator API
     def fit(self, X, y=None) -> "LatentMap":
         """Reduce, cluster and project ``X`` (n, d); score the clusters against ``y`` (length n) when given."""
-        from sklearn.mixture import BayesianGaussianMixture
-
         from mind.analysis.metrics import cluster_metrics
-        from mind.analysis.project import make_projector
         from mind.analysis.reduce import Reducer
 
         self._check_params()
@@ -213,6 +210,29 @@ class LatentMap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         self.timings_["reduce"] = time.perf_counter() - t
 
         t = time.perf_counter()
+        self._fit_mixture(n)
+        self.timings_["cluster"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        self._fit_projector()
+        self.timings_["project"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        self.metrics_ = {}
+        if y is not None:
+            self.metrics_ = cluster_metrics(y, self.labels_, self.reduced_, self.random_state)
+            self.metrics_["n_active_clusters"] = self.n_active_clusters_
+            self.metrics_["n_clusters"] = self.n_clusters_
+        self.timings_["metrics"] = time.perf_counter() - t
+        return self
+
+    def _fit_mixture(self, n: int) -> None:
+        """The DP mixture on ``reduced_`` (n rows): labels, weights and the active-cluster count."""
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.mixture import BayesianGaussianMixture
+
         self.mixture_ = BayesianGaussianMixture(
             n_components=min(self.max_clusters, n),
             covariance_type=self.covariance_type,
@@ -223,10 +243,6 @@ class LatentMap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
             reg_covar=1e-4,
             random_state=self.random_state,
         )
-        import warnings
-
-        from sklearn.exceptions import ConvergenceWarning
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             components = self.mixture_.fit_predict(self.reduced_)
@@ -241,34 +257,26 @@ class LatentMap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         self.n_clusters_ = int(len(self.cluster_components_))
         self.converged_ = bool(self.mixture_.converged_)
         self.n_iter_ = int(self.mixture_.n_iter_)
-        self.timings_["cluster"] = time.perf_counter() - t
 
-        t = time.perf_counter()
+    def _fit_projector(self) -> None:
+        """The 2-D map of ``reduced_`` (``embedding_``), or none with ``projector="none"``."""
+        from mind.analysis.project import make_projector
+
         if self.projector == "none":
             self.projector_ = None
             self.embedding_ = None
-        else:
-            self.projector_ = make_projector(
-                self.projector,
-                **(
-                    dict(n_neighbors=self.n_neighbors, min_dist=self.min_dist, n_epochs=self.n_epochs,
-                         max_points=self.umap_max_points, transform_epochs=self.transform_epochs,
-                         random_state=self.random_state)
-                    if self.projector == "umap" else {}
-                ),
-            )
-            self.embedding_ = self.projector_.fit_transform(self.reduced_)
-            self._n_features_out = 2  # names for get_feature_names_out: latentmap0, latentmap1
-        self.timings_["project"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        self.metrics_ = {}
-        if y is not None:
-            self.metrics_ = cluster_metrics(y, self.labels_, self.reduced_, self.random_state)
-            self.metrics_["n_active_clusters"] = self.n_active_clusters_
-            self.metrics_["n_clusters"] = self.n_clusters_
-        self.timings_["metrics"] = time.perf_counter() - t
-        return self
+            return
+        self.projector_ = make_projector(
+            self.projector,
+            **(
+                dict(n_neighbors=self.n_neighbors, min_dist=self.min_dist, n_epochs=self.n_epochs,
+                     max_points=self.umap_max_points, transform_epochs=self.transform_epochs,
+                     random_state=self.random_state)
+                if self.projector == "umap" else {}
+            ),
+        )
+        self.embedding_ = self.projector_.fit_transform(self.reduced_)
+        self._n_features_out = 2  # names for get_feature_names_out: latentmap0, latentmap1
 
     def _reduce_new(self, X) -> np.ndarray:
         self._check_fitted()
