@@ -84,6 +84,7 @@ def runs(tmp_path_factory, shared_data):
     return {"a": a, "b": b, "seed1": other_seed, "split1": other_split, "data": shared_data}
 
 
+@pytest.mark.slow  # the `runs` fixture trains tiny runs
 def test_heldout_split_is_disjoint_from_training_and_stable(runs):
     demo = {p.id for p in load_problems("demo")}
     cfg = {k: json.loads((runs[k] / "config.json").read_text()) for k in ("a", "seed1", "split1")}
@@ -98,6 +99,7 @@ def test_heldout_split_is_disjoint_from_training_and_stable(runs):
     assert [p.id for p in split_holdout(probs, 16, 0)[1]] == cfg["a"]["heldout_ids"]
 
 
+@pytest.mark.slow  # the `runs` fixture trains tiny runs
 def test_two_runs_with_a_planted_difference(runs, capsys):
     a, b = runs["a"], runs["b"]
     assert cli(["eval", "--run", str(a), "--run", str(b), *EVAL, "--data", str(runs["data"])]) == 0
@@ -130,6 +132,7 @@ def test_two_runs_with_a_planted_difference(runs, capsys):
     assert "Heldout n=16" in out and "StrategyQA n=16" in out
 
 
+@pytest.mark.slow  # the `runs` fixture trains tiny runs
 def test_runs_with_different_heldout_problems_are_refused(runs, capsys):
     argv = ["eval", "--run", str(runs["a"]), "--run", str(runs["split1"]), *EVAL, "--data", str(runs["data"])]
     assert cli(argv) == 2
@@ -140,6 +143,7 @@ def test_runs_with_different_heldout_problems_are_refused(runs, capsys):
     assert "Paired, each run minus a" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # the `runs` fixture trains tiny runs
 def test_bare_student_takes_the_heldout_split_from_a_run(runs, tmp_path):
     from mind.evaluation.runner import evaluate
 
@@ -151,6 +155,7 @@ def test_bare_student_takes_the_heldout_split_from_a_run(runs, tmp_path):
     assert set(s["benchmarks"]["heldout"]["rationale_ce"]) == set(s["heldout"]["perspectives"])
 
 
+@pytest.mark.slow  # the `runs` fixture trains tiny runs
 def test_experiment_compare_pairs_every_run_with_the_first(runs, capsys):
     from mind.commands.experiment import _print_paired
     from mind.experiment import paired_against_first, paired_within_seeds

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -376,7 +377,8 @@ out, stop = Path(sys.argv[1]), Path(sys.argv[2])
 w = RunWriter(out, samples_chunk_steps=2)
 w.write_json("config.json", {"perspectives": ["a", "b"]})
 step = 0
-while not stop.exists() and step < 1500:
+t_end = time.time() + 300  # a safety limit only: the reader ends the writer with the stop file
+while not stop.exists() and time.time() < t_end:
     step += 1
     w.log_step({"step": step, "loss_total": step * 0.5})
     w.log_samples([{"step": step, "problem_id": f"p{j}", "scores": [step, j]} for j in range(2)])
@@ -395,11 +397,16 @@ def test_samples_polled_while_the_writer_compacts_every_two_steps(tmp_path):
     run_dir, stop = tmp_path / "live", tmp_path / "STOP"
     proc = subprocess.Popen([sys.executable, "-c", WRITER, str(run_dir), str(stop)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    seen = set()
+    seen, deadline = set(), time.monotonic() + 240  # a deadline for a loaded machine, not a quiet window
     try:
         while not (run_dir / "config.json").exists():
             assert proc.poll() is None, proc.stderr.read()
-        for i in range(300):
+            assert time.monotonic() < deadline, "the writer wrote no config.json in 240 s"
+            time.sleep(0.01)
+        i = 0
+        while i < 300 or len(seen) < 30:  # at least 300 reads, and until the reads overlapped 30 writer states
+            assert time.monotonic() < deadline, f"reads overlapped only {len(seen)} writer states in 240 s"
+            assert proc.poll() is None, f"the writer ended early: {proc.stderr.read()}"
             run = load_run(run_dir)
             if i % 3 == 0:
                 smp = run.samples
@@ -414,6 +421,7 @@ def test_samples_polled_while_the_writer_compacts_every_two_steps(tmp_path):
                     one = run.samples_between(n, n)
                     assert one["step"].tolist() == [n, n] and one["problem_id"].tolist() == ["p0", "p1"]
             seen.add(n)
+            i += 1
     finally:
         stop.touch()
         out, err = proc.communicate(timeout=60)
