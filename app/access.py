@@ -6,7 +6,10 @@ Three rules, set by ``mind app`` (see :mod:`app.settings` for how they reach the
   token, as ``?token=...`` in the URL or in the login box. Until then the session's only page is the login prompt:
   no page script runs, so nothing lists runs, renders run data or accepts an action. The session remembers a
   SHA-256 digest of the token (``st.session_state``), compared with :func:`hmac.compare_digest` on every run,
-  and the token is removed from the address bar. A server bound to a non-loopback address without a token
+  and the token is removed from the address bar. A sign-in also sets a cookie (:data:`COOKIE`, 7 days, path ``/``,
+  ``SameSite=Strict``) that survives a reload: its value is an expiry time and an HMAC-SHA256 of it keyed by the
+  token (:func:`cookie_value`), never the token itself; Streamlit reads it from the WebSocket request
+  (``st.context.cookies``), and a new token makes every old cookie worthless. A server bound to a non-loopback address without a token
   (``streamlit run`` with ``--server.address 0.0.0.0``, or with no address set, which Streamlit binds to every
   interface; app/.streamlit/config.toml sets 127.0.0.1 for ``streamlit run app/main.py`` from any folder) shows a
   refusal instead of the dashboard.
@@ -34,6 +37,9 @@ from mind.errors import MindError
 from app import settings
 
 SESSION_KEY = "_mind_access_digest"  # st.session_state key: SHA-256 hex digest of the token this session presented
+COOKIE = "mind_access"  # the sign-in cookie: "<expiry unix seconds>.<HMAC-SHA256(token, expiry) hex>"
+COOKIE_MAX_AGE_S = 7 * 24 * 3600
+_COOKIE_PENDING = "_mind_access_cookie_pending"  # session flag: set the cookie on this run's page
 ACTION_PAGES = ("2_Launch.py",)  # pages hidden in read-only mode
 FAILED_LOGIN_DELAY_S = 1.0
 _HF_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*(/[A-Za-z0-9][A-Za-z0-9_.\-]*)?")
@@ -59,6 +65,47 @@ def token_matches(given: str | None, token: str) -> bool:
     if not given or not token:
         return False
     return hmac.compare_digest(digest(given), digest(token))
+
+
+def cookie_value(token: str, now: float | None = None, max_age_s: int = COOKIE_MAX_AGE_S) -> str:
+    """The sign-in cookie for ``token``: its expiry and an HMAC of it keyed by the token (the token is not in it)."""
+    expiry = int((time.time() if now is None else now) + max_age_s)
+    mac = hmac.new(token.encode("utf-8"), f"mind-app-cookie|{expiry}".encode(), hashlib.sha256).hexdigest()
+    return f"{expiry}.{mac}"
+
+
+def cookie_matches(value: str | None, token: str, now: float | None = None) -> bool:
+    """True when ``value`` is an unexpired sign-in cookie made with ``token`` (constant-time comparison)."""
+    if not value or not token or not isinstance(value, str) or value.count(".") != 1:
+        return False
+    expiry, mac = value.split(".")
+    if not expiry.isdigit() or int(expiry) < (time.time() if now is None else now):
+        return False
+    good = hmac.new(token.encode("utf-8"), f"mind-app-cookie|{expiry}".encode(), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(mac, good)
+
+
+def _cookie_script(value: str) -> str:
+    """A script that stores the sign-in cookie in the browser (``st.html`` runs it in the page itself)."""
+    return (f"<script>document.cookie = '{COOKIE}={value}; Max-Age={COOKIE_MAX_AGE_S}; Path=/; SameSite=Strict'"
+            " + (location.protocol === 'https:' ? '; Secure' : '');</script>")
+
+
+def _signed_in(st, token: str) -> None:
+    st.session_state[SESSION_KEY] = digest(token)
+    st.session_state[_COOKIE_PENDING] = True
+
+
+def _set_cookie_once(st, token: str) -> None:
+    if st.session_state.pop(_COOKIE_PENDING, False):
+        st.html(_cookie_script(cookie_value(token)), unsafe_allow_javascript=True)
+
+
+def _cookie(st) -> str | None:
+    try:
+        return st.context.cookies.get(COOKIE)
+    except Exception:  # noqa: BLE001 - no request context (AppTest, bare mode): no cookie
+        return None
 
 
 def exposed_without_token(address: str | None, token: str | None) -> bool:
@@ -93,13 +140,20 @@ def gate(url_paths: Sequence[str]) -> bool:
         return True
     held = st.session_state.get(SESSION_KEY)
     if isinstance(held, str) and hmac.compare_digest(held, digest(token)):
+        _set_cookie_once(st, token)
+        return True
+    if cookie_matches(_cookie(st), token):  # signed in earlier in this browser (a reload, a new tab)
+        st.session_state[SESSION_KEY] = digest(token)
+        if "token" in st.query_params:
+            del st.query_params["token"]
         return True
     failed = False
     if "token" in st.query_params:
         given = st.query_params.get("token")
         del st.query_params["token"]  # never leave the token in the address bar (projectors, screenshots)
         if token_matches(given, token):
-            st.session_state[SESSION_KEY] = digest(token)
+            _signed_in(st, token)
+            _set_cookie_once(st, token)
             return True
         failed = True
         time.sleep(FAILED_LOGIN_DELAY_S)
@@ -108,7 +162,7 @@ def gate(url_paths: Sequence[str]) -> bool:
         _login_prompt(token, failed)
 
     pages = [st.Page(login, title="Sign in", icon=":material/lock:", url_path=u or "login", default=(n == 0))
-             for n, u in enumerate(url_paths)]
+             for n, u in enumerate(dict.fromkeys(url_paths))]
     st.navigation(pages, position="hidden").run()
     return False
 
@@ -124,7 +178,7 @@ def _login_prompt(token: str, failed: bool) -> None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         if token_matches(given.strip(), token):
-            st.session_state[SESSION_KEY] = digest(token)
+            _signed_in(st, token)
             st.rerun()
         time.sleep(FAILED_LOGIN_DELAY_S)
         failed = True

@@ -89,12 +89,14 @@ def _cursor(fig: go.Figure, step: int | None, **kw) -> None:
         fig.add_vline(x=step, line_dash="dash", line_color="#888", **kw)
 
 
-def loss_curves(runs: dict[str, pd.DataFrame], columns=LOSS_COLUMNS, title: str = "Losses") -> go.Figure:
-    """Loss curves of one or several runs: one subplot per loss column, one trace per run."""
+def loss_curves(runs: dict[str, pd.DataFrame], columns=LOSS_COLUMNS, title: str = "Losses",
+                colours: dict[str, str] | None = None) -> go.Figure:
+    """Loss curves of one or several runs: one subplot per loss column, one trace per run (in ``colours[run]``,
+    the run's own colour from :func:`app.colors.run_colours`, when given)."""
     cols = [c for c in columns if any(c in df and df[c].notna().any() for df in runs.values())] or list(columns[:1])
     fig = make_subplots(rows=1, cols=len(cols), subplot_titles=cols)
     for j, (name, df) in enumerate(runs.items()):
-        color = PALETTE[j % len(PALETTE)]
+        color = (colours or {}).get(name) or PALETTE[j % len(PALETTE)]
         for i, c in enumerate(cols, start=1):
             if c in df:
                 x, y = _xy(df, c)
@@ -123,19 +125,29 @@ def weights_area(steps: pd.DataFrame, perspectives: list[str], cursor: int | Non
     return fig
 
 
-def alpha_bars(steps: pd.DataFrame, perspectives: list[str], step: int) -> go.Figure:
-    """The weights alpha at one step (the frame the play button and step slider move through)."""
-    row = steps.loc[steps["step"] <= step].iloc[-1] if (steps["step"] <= step).any() else steps.iloc[0]
+def alpha_bars(steps: pd.DataFrame, perspectives: list[str], step: int, over: str | int = "step",
+               per_step: int | None = None) -> go.Figure:
+    """The weights alpha at one step (the frame the play button and step slider move through). Each bar is the
+    mean α of the batch at that step (``over="step"``), of the last ``over`` steps (an int) or of the epoch so far
+    (``"epoch"``), and the subtitle says which (``per_step``: problems per step, to say how many it averages)."""
+    from app.views import describe_window, window_rows
+
+    rows = window_rows(steps, step, over)
+    row = rows.iloc[-1]
     col = colors(perspectives)
-    vals = [float(row.get(f"weight/{p}", np.nan) or 0.0) for p in perspectives]
-    sel = [row.get(f"selected/{p}") for p in perspectives]
+    vals = [float(np.nan_to_num(pd.to_numeric(rows.get(f"weight/{p}"), errors="coerce").mean()))
+            if f"weight/{p}" in rows else 0.0 for p in perspectives]
+    sel = [pd.to_numeric(rows[f"selected/{p}"], errors="coerce").mean() if f"selected/{p}" in rows else None
+           for p in perspectives]
     fig = go.Figure(go.Bar(
         x=[display_name(p) for p in perspectives], y=vals, marker_color=[col[p] for p in perspectives],
         text=[f"{v:.2f}" for v in vals], textposition="outside",
         customdata=[f"{s:.0%}" if s is not None and s == s else "n/a" for s in sel],
-        hovertemplate="%{x}<br>α=%{y:.3f}<br>selected in %{customdata} of the batch<extra></extra>",
+        hovertemplate="%{x}<br>α=%{y:.3f}<br>selected in %{customdata} of the problems<extra></extra>",
     ))
-    fig.update_layout(title=f"Weights α at step {int(row['step'])}", yaxis=dict(range=[0, 1.05], title="α"), **_LAYOUT)
+    fig.update_layout(title=_titled(f"Weights α at step {int(row['step'])}",
+                                    "each bar: " + describe_window(rows, over, per_step)),
+                      yaxis=dict(range=[0, 1.05], title="α"), **_LAYOUT)
     return fig
 
 
@@ -224,10 +236,14 @@ def attention_heatmap(matrix, perspectives: list[str]) -> go.Figure:
     return fig
 
 
-def latent_scatter(points: pd.DataFrame, color_by: str, ids: list[str], perspectives: list[str] | None = None) -> go.Figure:
-    """WebGL scatter of the 2-D latent map, one trace per colour group; ``customdata`` holds string point ids."""
+def latent_scatter(points: pd.DataFrame, color_by: str, ids: list[str], perspectives: list[str] | None = None,
+                   selected: list[str] | None = None) -> go.Figure:
+    """WebGL scatter of the 2-D latent map, one trace per colour group; ``customdata`` holds string point ids.
+    ``selected`` (point ids) are drawn large and the rest faded, in every trace: the same ids highlighted on two
+    maps link them (the hidden-state map and the text map)."""
     fig = go.Figure()
     pts = points.assign(_id=ids)
+    chosen = set(selected or [])
     key = pts[color_by].astype(str)
     order = perspectives if color_by == "perspective" and perspectives else sorted(key.unique(), key=_natural)
     col = colors(list(order))
@@ -236,10 +252,14 @@ def latent_scatter(points: pd.DataFrame, color_by: str, ids: list[str], perspect
         if not len(sub):
             continue
         label = display_name(g) if color_by == "perspective" else f"{color_by} {g}"
+        extra = {}
+        if chosen:
+            extra = dict(selectedpoints=[i for i, v in enumerate(sub["_id"]) if v in chosen],
+                         selected=dict(marker=dict(size=11, opacity=1.0)), unselected=dict(marker=dict(opacity=0.15)))
         fig.add_trace(go.Scattergl(
             x=sub["x"].to_numpy(np.float32), y=sub["y"].to_numpy(np.float32), mode="markers", name=label,
             customdata=sub["_id"].to_numpy(), marker=dict(size=6, color=col[g], opacity=0.8),
-            hovertemplate="%{customdata}<extra>" + label + "</extra>",
+            hovertemplate="%{customdata}<extra>" + label + "</extra>", **extra,
         ))
     fig.update_layout(xaxis=dict(title="map x", showticklabels=False),
                       yaxis=dict(title="map y", showticklabels=False), **{**_LAYOUT, "height": 520})

@@ -201,14 +201,31 @@ def intervals(obj: dict, block: str | None = None) -> dict[str, tuple[float, flo
 
 
 def interval_table(accs: dict[str, dict[str, float]], ivals: dict[str, dict[str, tuple[float, float]]]) -> pd.DataFrame:
-    """The accuracy table as text cells ``12.5 [5.1, 27.0]`` (percent, 95% interval)."""
+    """The accuracy table as text cells ``12.5 [5.1, 27.0]`` (percent, 95% interval); a benchmark a run was not
+    evaluated on is a blank cell."""
     t = table(accs, reference=False)
     out = pd.DataFrame(index=t.index, columns=t.columns, dtype=object)
     for run in t.index:
         for col in t.columns:
             v = t.loc[run, col]
             ci = ivals.get(run, {}).get(col)
-            out.loc[run, col] = "–" if pd.isna(v) else (f"{v:.1f} [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else f"{v:.1f}")
+            out.loc[run, col] = "" if pd.isna(v) else (f"{v:.1f} [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else f"{v:.1f}")
+    return out
+
+
+def text_cells(frame: pd.DataFrame, fmt: str | dict[str, str] = "{:.2f}") -> pd.DataFrame:
+    """``frame`` for display: numbers as text (``fmt``: one format for every number, or {column: format}), other
+    values as they are, and a missing value as a blank cell. Why text: Streamlit's table prints "None" for a
+    missing number, and a Styler's ``na_rep`` does not reach those cells."""
+    def cell(v, f):
+        if v is None or (isinstance(v, float) and v != v):
+            return ""
+        return f.format(v) if f and isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+
+    out = frame.copy().astype(object)
+    for c in frame.columns:
+        f = fmt.get(c) if isinstance(fmt, dict) else fmt
+        out[c] = [cell(v, f) for v in frame[c]]
     return out
 
 
@@ -232,10 +249,24 @@ def items(run_path: str | Path) -> pd.DataFrame:
 
 
 def comparisons(ref: pd.DataFrame, others: dict[str, pd.DataFrame]) -> dict[str, dict]:
-    """Each run's items against the reference's, item by item (:func:`mind.evaluation.compare.paired`)."""
+    """Each run's items against the reference's, item by item (:func:`mind.evaluation.compare.paired`), with
+    Holm's adjustment over every test of the table (:func:`adjust_family`)."""
     from mind.evaluation.compare import paired
 
-    return {name: paired(ref, df) for name, df in others.items() if len(df) and len(ref)}
+    out = {name: paired(ref, df) for name, df in others.items() if len(df) and len(ref)}
+    adjust_family(out)
+    return out
+
+
+def adjust_family(comps) -> int:
+    """Holm over every distinct test inside ``comps`` (one family: the page's paired table), in place
+    (:func:`mind.evaluation.seeds.adjust_all`: ``p_holm``, ``significant`` = p_holm < 0.05). A benchmark's primary
+    accuracy is the same test object under ``accuracy`` and under ``metrics``; it is counted once, not twice.
+    Returns the family size."""
+    from mind.evaluation.seeds import adjust_all, tests_in
+
+    unique = list({id(d): d for d in tests_in(comps) if d.get("p") is not None}.values())
+    return adjust_all(unique)
 
 
 def difference_frame(comps: dict[str, dict]) -> pd.DataFrame:
@@ -248,7 +279,9 @@ def difference_frame(comps: dict[str, dict]) -> pd.DataFrame:
             lo, hi = d["ci"]
             rows.append({"run": run, "benchmark": bench, "metric": metric, "diff": scale * d["diff"],
                          "lo": None if lo is None else scale * lo, "hi": None if hi is None else scale * hi,
-                         "p": d.get("p"), "n": d.get("n"), "significant": bool(d.get("significant"))})
+                         "p": d.get("p"), "p_floor": d.get("p_floor"), "p_holm": d.get("p_holm"),
+                         "p_holm_bound": bool(d.get("p_holm_bound")), "n": d.get("n"),
+                         "significant": bool(d.get("significant"))})
 
     for run, comp in comps.items():
         for b, e in comp.get("benchmarks", {}).items():
@@ -264,7 +297,68 @@ def difference_frame(comps: dict[str, dict]) -> pd.DataFrame:
             e = comp.get(g) or {}
             add(run, f"{g.upper()} avg", "accuracy", e.get("accuracy"), 100.0)
             add(run, f"{g.upper()} avg", "answer log-lik", e.get("answer_logp"), 1.0)
-    return pd.DataFrame(rows, columns=["run", "benchmark", "metric", "diff", "lo", "hi", "p", "n", "significant"])
+    return pd.DataFrame(rows, columns=["run", "benchmark", "metric", "diff", "lo", "hi", "p", "p_floor", "p_holm",
+                                       "p_holm_bound", "n", "significant"])
+
+
+def with_holm(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (rows with a ``p``) with ``p_holm``, Holm's adjustment over its rows (the table is the family),
+    and ``significant`` redefined as p_holm < 0.05, so a table's marks mean the same as the paired table's."""
+    from mind.evaluation.stats import LEVEL, holm
+
+    p = pd.to_numeric(frame["p"], errors="coerce").to_numpy(dtype=float)
+    adjusted = holm(p) if len(frame) else []
+    return frame.assign(p_holm=adjusted, significant=[bool(a == a and a < 1 - LEVEL) for a in adjusted])
+
+
+def default_runs(paths: list[Path], n: int = 4, per_experiment: int = 8) -> list[Path]:
+    """The runs the Evaluation page opens on: evaluated ones (a run without ``eval/summary.json`` has nothing to
+    show), not merely the newest. When the newest evaluated run belongs to an experiment (``*compare.json`` beside
+    it), that experiment's evaluated runs in its own order (its reference first, the one every paired difference is
+    taken against), one run per method (its first seed) for a seed experiment, at most ``per_experiment``; else
+    the ``n`` newest evaluated runs. With none evaluated: the ``n`` newest, so the Evaluate form has runs."""
+    evaluated = [Path(p) for p in paths if summary_path(p).is_file()]
+    if not evaluated:
+        return [Path(p) for p in paths[:n]]
+    order = _experiment_order(evaluated[0])
+    if order:
+        by_name = {p.name: p for p in evaluated}
+        picked = [by_name[r] for r in order if r in by_name]
+        if picked:
+            return picked[:per_experiment]
+    return evaluated[:n]
+
+
+def _experiment_order(run_path: Path) -> list[str]:
+    """The run names of the first ``*compare.json`` beside ``run_path`` that names it, in the file's row order,
+    keeping each method's first seed only; [] when there is none."""
+    for f in sorted(run_path.parent.glob("*compare.json")):
+        try:
+            rows = json.loads(f.read_text(encoding="utf-8")).get("rows") or []
+        except (OSError, ValueError, AttributeError):
+            continue
+        names = [r.get("run") for r in rows if isinstance(r, dict)]
+        if run_path.name not in names:
+            continue
+        seen, out = set(), []
+        for r in sorted((r for r in rows if isinstance(r, dict)), key=lambda r: (r.get("seed") or 0)):
+            if r.get("method") not in seen:
+                seen.add(r.get("method"))
+                out.append(r.get("run"))
+        return [n for n in names if n in out]
+    return []
+
+
+def _paired_block(obj: dict, run_name: str) -> tuple[dict, str | None]:
+    """({run: comparison}, reference run) of a compare.json for ``run_name``: the file's one table (older
+    comparisons), or the table of the run's own seed (``mind experiment compare --seeds``: items paired within a
+    seed, Holm over every seed's tests)."""
+    paired = obj.get("paired") or {}
+    if isinstance(paired.get("seeds"), dict):
+        seed = next((r.get("seed") for r in obj.get("rows") or [] if r.get("run") == run_name), None)
+        block = paired["seeds"].get(str(seed)) or next(iter(paired["seeds"].values()), {})
+        return block.get("runs") or {}, block.get("reference")
+    return paired.get("runs") or {}, paired.get("reference")
 
 
 def comparison_for(run_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame] | None:
@@ -281,16 +375,18 @@ def comparison_for(run_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame] | 
         rows = obj.get("rows") or []
         if not any(r.get("run") == run_path.name for r in rows):
             continue
-        cols = {"run": "run", "method": "method", "steps": "steps", "final_loss_sft": "final SFT loss",
+        cols = {"run": "run", "method": "method", "seed": "seed", "steps": "steps", "final_loss_sft": "final SFT loss",
                 "latent_ari": "latent ARI", "id_avg": "ID avg", "id_avg_lo": "ID lo", "id_avg_hi": "ID hi",
                 "ood_avg": "OOD avg", "ood_avg_lo": "OOD lo", "ood_avg_hi": "OOD hi", "forgetting": "forgetting"}
         table = pd.DataFrame(rows).reindex(columns=list(cols)).rename(columns=cols)
+        if table["seed"].isna().all():  # a comparison from before seeds
+            table = table.drop(columns=["seed"])
         for c in ("ID avg", "ID lo", "ID hi", "OOD avg", "OOD lo", "OOD hi", "forgetting"):
             table[c] = pd.to_numeric(table[c], errors="coerce") * 100.0
-        paired = (obj.get("paired") or {}).get("runs") or {}
+        paired, reference = _paired_block(obj, run_path.name)
         diffs = difference_frame(paired)
         diffs = diffs[diffs["benchmark"].isin(["ID avg", "OOD avg"])].reset_index(drop=True)
-        diffs.attrs["reference"] = (obj.get("paired") or {}).get("reference")
+        diffs.attrs["reference"] = reference
         return table, diffs
     return None
 

@@ -1,7 +1,10 @@
 """The Runs page's Export panel: where a run's export goes, what state it is in, and its model card.
 
 The export itself is ``mind export`` started as a subprocess by :meth:`app.jobs.JobRegistry.start_export`; this
-module only reads what that process leaves behind (``<run>/export/``, ``<run>/export.log.txt``).
+module says where it writes and reads what that process leaves behind. A run of the user's exports to
+``<run>/export/`` with its log in ``<run>/export.log.txt``; a bundled run (``cached_runs/``, inside the checkout,
+read-only by intent) exports to the user's runs folder instead: ``<runs>/exports/<run>/`` with its log beside it,
+``<runs>/exports/<run>.export.log.txt``.
 """
 
 from __future__ import annotations
@@ -13,9 +16,25 @@ from pathlib import Path
 from mind.export.folder import MARKER
 
 
+def _bundled(run_path: str | Path) -> bool:
+    from app import settings
+
+    return settings.root_label(Path(run_path)) == "cached"
+
+
 def default_out(run_path: str | Path) -> Path:
-    """The folder the dashboard exports a run to: ``<run>/export/``."""
-    return Path(run_path) / "export"
+    """The folder the dashboard exports a run to: ``<run>/export/``, or ``<runs>/exports/<run>/`` for a bundled run
+    (nothing is written inside the checkout's cached_runs/)."""
+    from app import settings
+
+    p = Path(run_path)
+    return settings.runs_dir() / "exports" / p.name if _bundled(p) else p / "export"
+
+
+def log_path(run_path: str | Path) -> Path:
+    """Where ``mind export``'s output goes: ``<run>/export.log.txt``, or beside a bundled run's export folder."""
+    p = Path(run_path)
+    return default_out(p).with_name(f"{p.name}.export.log.txt") if _bundled(p) else p / "export.log.txt"
 
 
 def exported(out: str | Path) -> dict | None:
@@ -43,9 +62,9 @@ def card_markdown(out: str | Path) -> str | None:
 
 
 def log_text(run_path: str | Path, lines: int = 20) -> str:
-    """The last ``lines`` lines of ``<run>/export.log.txt`` ('' when there is none)."""
+    """The last ``lines`` lines of the run's export log (:func:`log_path`; '' when there is none)."""
     try:
-        data = (Path(run_path) / "export.log.txt").read_text(encoding="utf-8", errors="replace")
+        data = log_path(run_path).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
     return "\n".join(data.replace("\r", "\n").rstrip("\n").split("\n")[-lines:])

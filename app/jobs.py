@@ -3,8 +3,9 @@
 A :class:`LaunchSpec` is the Launch page's form as validated values; :meth:`LaunchSpec.argv` turns it into an
 argument list (never a shell string, no free-form arguments: every value is checked, and none can start with
 ``-``). :class:`JobRegistry` starts each job in its own session (``start_new_session=True``), with its output
-in a log file inside the run directory, and can stop it with SIGTERM to its process group (the trainer then
-marks the run ``stopped``). The page keeps one registry per server with ``st.cache_resource``.
+in a log file inside the run directory, and can stop it: a training run gets a stop request in its folder first
+(mind/run/stop.py), then every job gets SIGTERM to its process group (the trainer then marks the run ``stopped``,
+``stopped_by: request``). The page keeps one registry per server with ``st.cache_resource``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from mind.errors import ConfigError, RunDirError
 from mind.run import safe_run_path
+from mind.run.stop import request_stop
 
 from app import access, settings
 
@@ -112,6 +114,23 @@ class LaunchSpec:
         ]
 
 
+FORM_FROM_PRESET = ("steps", "lr", "meta_lr", "precision")  # the Launch form's fields a preset sets
+
+
+def form_defaults(preset: str = "") -> dict:
+    """The Launch form's starting values: LaunchSpec's defaults, then the preset's (mind/training/presets)."""
+    from mind.training.config import preset_values
+
+    return {**LaunchSpec(name="x").__dict__, **(preset_values(preset) if preset else {})}
+
+
+def preset_spec(name: str, preset: str) -> LaunchSpec:
+    """The run the Launch page starts when its form is left at a preset's values (what the bench times)."""
+    d = form_defaults(preset)
+    return LaunchSpec(name=name, preset=preset, steps=int(d["steps"]), lr=float(d["lr"]), meta_lr=float(d["meta_lr"]),
+                      precision=str(d["precision"]))
+
+
 @dataclass
 class Job:
     kind: str  # "train", "analyze" or "export"
@@ -131,6 +150,10 @@ class Job:
 
 
 READ_ONLY_ALLOWED = ("analyze",)  # the only job a read-only dashboard still starts (it writes analysis/ only)
+# Jobs run a little below the dashboard's priority: on a 2-core machine a training run otherwise competes with the
+# server as an equal and a freshly opened page waits for the trainer (a Curriculum tab took ~30 s to draw). The job
+# loses only the CPU time the dashboard actually uses.
+JOB_NICE = 5
 
 
 def _spawn(argv: list[str], log_path: Path) -> subprocess.Popen:
@@ -142,8 +165,13 @@ def _spawn(argv: list[str], log_path: Path) -> subprocess.Popen:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.pop(settings.ENV_TOKEN, None)
     with open(log_path, "ab") as log:
-        return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 cwd=str(settings.ROOT), env=env, start_new_session=True)
+    try:  # after the start (preexec_fn is unsafe in the threaded server); what the job starts later inherits it
+        os.setpriority(os.PRIO_PROCESS, proc.pid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + JOB_NICE))
+    except (OSError, AttributeError):
+        pass
+    return proc
 
 
 class JobRegistry:
@@ -173,6 +201,10 @@ class JobRegistry:
         argv = spec.argv(path)
         log = path / "log.txt"
         log.write_text("$ mind train " + " ".join(argv[4:]) + "\n", encoding="utf-8")
+        if spec.data == "demo":  # the demo set's text features ship with the app: a cold cache skips encoding them
+            from app import demo_features
+
+            demo_features.seed()
         job = Job("train", path, _spawn(argv, log), log, argv)
         with self._lock:
             self._jobs[("train", str(path))] = job
@@ -195,9 +227,13 @@ class JobRegistry:
         return job
 
     def start_export(self, run_path: str | Path, out_dir: str | Path | None = None) -> Job:
-        """Run ``mind export --run <run> --out <out>`` (default ``<run>/export/``) once per run, log in
-        ``<run>/export.log.txt``. A previous export in ``out`` is replaced (``--force``; mind export refuses a
+        """Run ``mind export --run <run> --out <out>`` once per run. The default ``out`` and the log are
+        :func:`app.exporting.default_out` and :func:`app.exporting.log_path`: ``<run>/export/`` and
+        ``<run>/export.log.txt``, or, for a bundled run, ``<runs>/exports/<run>/`` and the log beside it (nothing is
+        written into the checkout). A previous export in ``out`` is replaced (``--force``; mind export refuses a
         folder that holds anything else). A second call while one runs returns the job in flight."""
+        from app import exporting
+
         access.require_actions("Export")
         path = Path(run_path)
         if not (path / "config.json").is_file():
@@ -205,9 +241,10 @@ class JobRegistry:
         existing = self.get("export", path)
         if existing and existing.running:
             return existing
-        out = Path(out_dir) if out_dir is not None else path / "export"
+        out = Path(out_dir) if out_dir is not None else exporting.default_out(path)
         argv = [sys.executable, "-m", "mind", "export", "--run", str(path), "--out", str(out), "--force"]
-        log = path / "export.log.txt"
+        log = exporting.log_path(path)
+        log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text("$ mind export " + " ".join(argv[4:]) + "\n", encoding="utf-8")
         job = Job("export", path, _spawn(argv, log), log, argv)
         with self._lock:
@@ -257,11 +294,22 @@ class JobRegistry:
             return True
 
     def stop(self, kind: str, run_path: str | Path, timeout: float = 0.0) -> bool:
-        """SIGTERM the job's process group (only jobs this registry started). True if a signal was sent."""
+        """SIGTERM the job's process group (only jobs this registry started). True if a signal was sent.
+
+        A training job first gets a stop request in its run directory (mind/run/stop.py): the trainer then knows the
+        signal is this Stop, exits 0 and records ``stopped_by: request``, where a SIGTERM from anyone else is a stop
+        nobody asked for (exit 143). The trainer reads the request on every step too, so the run stops even if the
+        signal is lost. Only for ``train``: an evaluation keyed by the same run must not leave a request that would
+        stop a training run in that folder."""
         access.require_actions("Stop")
         job = self.get(kind, run_path)
         if job is None or not job.running:
             return False
+        if kind == "train":
+            try:
+                request_stop(job.run_path, by="dashboard")
+            except OSError:  # a folder that refuses the note still gets the signal: the run stops, as 'signal 15'
+                pass
         try:
             os.killpg(job.proc.pid, signal.SIGTERM)  # start_new_session: the group id is the child's pid
         except ProcessLookupError:

@@ -18,8 +18,12 @@ import streamlit as st
 from mind.errors import MindError, RunDirError
 
 METRIC_COLUMNS = ("ari", "ami", "nmi", "homogeneity", "completeness", "silhouette")
-ACTIVE_COLUMNS = ("n_active_clusters", "active_clusters")  # clusters that hold points
-COUNT_COLUMNS = ("n_clusters",)  # fallback: the mixture's component count
+# mind analyze's two counts (mind/analysis/latent.py): n_active_clusters = mixture components whose posterior weight
+# is >= 1% (a model quantity, usually more than the map shows); n_clusters = distinct labels the points carry
+ACTIVE_COLUMNS = ("n_active_clusters", "active_clusters")  # components by weight
+COUNT_COLUMNS = ("n_clusters",)  # labels that hold points
+HOLDING = "clusters holding points (the map's colours)"
+BY_WEIGHT = "mixture components with weight ≥ 1%"
 COLOR_CHOICES = {"DPMM cluster": "cluster", "perspective": "perspective", "answer correct": "correct"}
 SEP = "::"
 
@@ -58,6 +62,47 @@ def load(run_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     if not need <= set(points.columns):
         raise RunDirError(f"{run_path}/analysis: points lack {sorted(need - set(points.columns))}; re-run `mind analyze`")
     return metrics, points
+
+
+def cluster_counts(metrics: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
+    """Per step, the two cluster counts under names that say which is which: the clusters that hold points (counted
+    from the points, so it is what the map's 'DPMM cluster' colouring shows) and, when recorded, the mixture
+    components with at least 1% of the posterior weight (a model quantity, often larger)."""
+    held = points.groupby("step")["cluster"].nunique().rename(HOLDING)
+    out = held.reset_index()
+    cols = {c.lower(): c for c in metrics.columns}
+    by_weight = next((cols[c] for c in ACTIVE_COLUMNS if c in cols), None)
+    if by_weight and "step" in metrics:
+        out = out.merge(metrics[["step", by_weight]].rename(columns={by_weight: BY_WEIGHT}), on="step", how="left")
+    return out
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _text_points(run_path: str, sig: tuple):
+    from mind.analysis.store import load_text_analysis
+
+    return load_text_analysis(run_path)
+
+
+def text_points(run_path: str | Path) -> pd.DataFrame | None:
+    """The Sentence-BERT map of the same probe rationales (``mind analyze --text``: ``text_points.parquet``, one
+    row per probe, ``step`` -1), or None when the analysis has none."""
+    try:
+        pts = _text_points(str(run_path), _analysis_signature(str(run_path)))
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types on garbage
+        raise RunDirError(f"{run_path}/analysis/text_points.parquet: unreadable ({type(exc).__name__}); re-run "
+                          f"`mind analyze --run {Path(run_path).name} --text`") from None
+    if pts is None or not {"problem_id", "perspective", "x", "y"} <= set(pts.columns) or not len(pts):
+        return None
+    return pts
+
+
+def keep_selection(previous: list[str], event) -> list[str]:
+    """The selection after a chart event: the event's points when it has any, else ``previous``. A redraw (another
+    'Colour by', another step) sends an empty selection; the ids kept in session state survive it, and the
+    page's Clear button empties them."""
+    got = selected_ids(event)
+    return got if got else list(previous)
 
 
 def text_view(run_path: str | Path) -> dict | None:

@@ -39,7 +39,15 @@ FINAL_LOSSES = ("loss_total", "loss_sft", "loss_cons", "loss_meta")
 
 
 def cfg_get(config: dict, *names: str, default: Any = None) -> Any:
-    """First of ``names`` found in ``config`` or in one of its nested sections (``{"metanet": {"lr": ...}}``)."""
+    """First of ``names`` found in ``config`` or in one of its nested sections (``{"metanet": {"lr": ...}}``).
+
+    The ``effective`` block (what the method really used: ``instant`` has g = 0 whatever the saved flag says, and
+    ``uniform`` has no g at all) wins over the raw flags; a value it holds as None is shown as missing."""
+    effective = config.get("effective")
+    if isinstance(effective, dict):
+        for n in names:
+            if n in effective:
+                return default if effective[n] is None else effective[n]
     for n in names:
         if n in config and not isinstance(config[n], dict):
             return config[n]
@@ -133,7 +141,9 @@ def progress(status: dict, steps_df: pd.DataFrame | None = None, total: int | No
     """Progress of a run: ``done``, ``total``, ``fraction`` (0-1), ``rate`` (steps/s) and ``eta_s`` (None if unknown).
 
     The step count comes from the newest of status.json and steps.jsonl; the rate from the steps' ``wall``
-    clock when recorded, else from the status's ``started_at`` and its heartbeat (or ``now`` while running).
+    clock when two are recorded, else from the first step's own duration (``time_s``: a first ETA must not count
+    the start-up, features and calibration, which once made it read 50 min for a 13-min run), else, with no step
+    records at all, from the status's ``started_at`` and its heartbeat (or ``now`` while running).
     """
     done = int(status.get("step") or 0)
     if steps_df is not None and len(steps_df):
@@ -147,8 +157,13 @@ def progress(status: dict, steps_df: pd.DataFrame | None = None, total: int | No
         span = float(w["wall"].iloc[-1]) - float(w["wall"].iloc[0])
         if span > 0:
             rate = (int(w["step"].iloc[-1]) - int(w["step"].iloc[0])) / span
-    if rate is None and started and end and done > 0 and float(end) > float(started):
-        rate = done / (float(end) - float(started))
+    if rate is None and steps_df is not None and "time_s" in steps_df:
+        t = pd.to_numeric(steps_df["time_s"], errors="coerce").dropna()
+        if len(t) and float(t.mean()) > 0:  # one step so far: its own duration, not the start-up before it
+            rate = 1.0 / float(t.mean())
+    if rate is None and not (steps_df is not None and len(steps_df)) and started and end and done > 0 \
+            and float(end) > float(started):
+        rate = done / (float(end) - float(started))  # no step records to time: status.json's clock
     if rate and total:
         eta = max(0.0, (total - done) / rate)
     frac = min(1.0, done / total) if total else 0.0
@@ -168,6 +183,65 @@ def format_eta(seconds: float | None) -> str:
     return f"{seconds // 3600} h {(seconds % 3600) // 60:02d} min"
 
 
+def _cut_last_line(path: Path) -> bool:
+    """True when the file's last line has no newline: a record cut mid-line (or, while running, the one in flight)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, 2)
+            if fh.tell() == 0:
+                return False
+            fh.seek(-1, 2)
+            return fh.read(1) != b"\n"
+    except OSError:
+        return False
+
+
+def _ranges(steps: list[int]) -> list[tuple[int, int]]:
+    out: list[list[int]] = []
+    for s in steps:
+        if out and s == out[-1][1] + 1:
+            out[-1][1] = s
+        else:
+            out.append([s, s])
+    return [(a, b) for a, b in out]
+
+
+def step_gaps(run: Run, steps_df: pd.DataFrame, total: int | None = None) -> dict | None:
+    """Steps the run says it made but steps.jsonl does not hold, or None when every one is there.
+
+    The trainer writes one record per optimiser step, 1 to ``status.step`` (``total_steps`` once finished). A record
+    can be missing when the file was cut (a full disk, a copy interrupted mid-file: the last line then has no
+    newline) or lines were deleted. Returns ``missing`` (how many), ``ranges`` ([(first, last), ...]), ``expected``
+    (the last step the run reports), ``recorded`` (how many records there are), ``last_recorded`` and ``cut`` (the
+    file ends in a partial line while the run is not writing)."""
+    status = run.status
+    state = status.get("state")
+    expected = int(status.get("step") or 0)
+    if state == "finished":
+        expected = max(expected, int(status.get("total_steps") or total or 0))
+    have = set(int(s) for s in steps_df["step"]) if len(steps_df) else set()
+    missing = [s for s in range(1, expected + 1) if s not in have]
+    cut = state != "running" and _cut_last_line(run.path / "steps.jsonl")
+    if not missing and not cut:
+        return None
+    return {"missing": len(missing), "ranges": _ranges(missing), "expected": expected, "recorded": len(have),
+            "last_recorded": max(have) if have else None, "cut": cut}
+
+
+def gap_message(name: str, gaps: dict) -> str:
+    """One sentence for a page: how many steps are missing, from where, and why the charts end early."""
+    spans = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in gaps["ranges"][:4])
+    if len(gaps["ranges"]) > 4:
+        spans += ", ..."
+    out = f"{name}: steps.jsonl is missing {gaps['missing']} of the {gaps['expected']} steps the run reports"
+    out += f" (step {spans})" if gaps["missing"] else ""
+    if gaps["cut"]:
+        out += "; its last line is cut mid-record (the file was truncated)"
+    last = gaps["last_recorded"]
+    out += f". The charts show the {gaps['recorded']} recorded steps" + (f", up to step {last}." if last else ".")
+    return out
+
+
 def summarize(path: str | Path) -> dict:
     """One row of the runs table. A corrupt or partial run gives a row with its ``error`` instead of raising."""
     p = Path(path)
@@ -181,6 +255,10 @@ def summarize(path: str | Path) -> dict:
         df = steps(p)
         prog = progress(run.status, df, total=cfg_get(cfg, "steps", "max_steps", "total_steps"))
         row["steps"] = f"{prog['done']}/{prog['total'] or '?'}"
+        gaps = step_gaps(run, df, prog["total"])
+        if gaps:
+            row["steps"] = f"{gaps['recorded']}/{prog['total'] or '?'} recorded ({gaps['missing']} missing)"
+            row["warning"] = gap_message(p.name, gaps)
         for col, keys in KEY_PARAMS.items():
             row[col] = cfg_get(cfg, *keys)
         last = df.iloc[-1] if len(df) else None
@@ -193,8 +271,9 @@ def summarize(path: str | Path) -> dict:
         for bench, value in (acc or {}).items():
             row[f"acc/{bench}"] = value
         row["error"] = ""
+        row.setdefault("warning", "")
     except MindError as exc:
-        row.update(state="corrupt", error=str(exc))
+        row.update(state="corrupt", error=str(exc), warning="")
     return row
 
 
@@ -204,7 +283,7 @@ def runs_table(paths: list[Path]) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     front = ["run", "state", "method", "student", "steps", *KEY_PARAMS, *FINAL_LOSSES]
     cols = [c for c in front if c in df.columns] + [c for c in df.columns if c not in front]
-    return df[cols] if len(df) else pd.DataFrame(columns=front + ["where", "path", "error"])
+    return df[cols] if len(df) else pd.DataFrame(columns=front + ["where", "path", "error", "warning"])
 
 
 def require_steps(run: Run, df: pd.DataFrame) -> None:

@@ -6,14 +6,14 @@ from pathlib import Path
 import streamlit as st
 
 from mind.errors import MindError
-from app import charts, evaluation, exporting, loading, settings, ui
+from app import charts, colors, evaluation, exporting, loading, settings, ui
 
 st.title("Runs")
 st.caption(f"Your runs: `{settings.runs_dir()}` · bundled examples: `{settings.cached_runs_dir()}`")
 
 paths = loading.discover()
 if not paths:
-    st.info(ui.NO_RUNS.format(roots=", ".join(f"`{r}`" for r in settings.roots())))
+    st.info(ui.no_runs_message())
     if not settings.read_only():  # a read-only dashboard has no Launch page
         st.page_link(ui.page_path("2_Launch.py"), label="Launch a run", icon=":material/rocket_launch:")
     st.stop()
@@ -25,12 +25,15 @@ if start_here.is_file():
 
 with ui.guard("the runs table"):
     table = loading.runs_table(paths)
-    shown = table.drop(columns=["path", "error"])
+    shown = table.drop(columns=["path", "error", "warning"], errors="ignore")
     st.caption("Select rows to compare runs (click the left edge of a row; shift-click for several).")
     event = st.dataframe(shown, key="runs_table", on_select="rerun", selection_mode="multi-row",
                          hide_index=True, width="stretch")
     for _, bad in table[table["error"].astype(bool)].iterrows():
         st.error(f"{bad['run']}: {bad['error']}")
+    for warning in table.get("warning", []):
+        if isinstance(warning, str) and warning:
+            st.warning(warning, icon=":material/warning:")
 
     rows = list(event.selection.rows) if event and event.selection else []
     chosen = [Path(table.iloc[i]["path"]) for i in rows if not table.iloc[i]["error"]]
@@ -42,7 +45,8 @@ with ui.guard("the runs table"):
 
     st.subheader("Loss curves")
     curves = {p.name: loading.steps(p) for p in chosen}
-    st.plotly_chart(charts.loss_curves(curves), key="compare_losses", width="stretch")
+    st.plotly_chart(charts.loss_curves(curves, colours=colors.run_colours(curves)), key="compare_losses",
+                    width="stretch")
 
     st.subheader("Evaluation")
     accs = {}

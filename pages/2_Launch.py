@@ -8,9 +8,8 @@ import time
 
 import streamlit as st
 
-from mind.training.config import preset_values
 from mind.errors import MindError
-from app import access, charts, jobs, loading, logs, settings, ui
+from app import access, charts, colors, jobs, loading, logs, phases, settings, ui
 
 st.title("Launch a run")
 if settings.read_only():
@@ -25,11 +24,16 @@ st.caption(f"New runs are written to `{settings.runs_dir()}`. The run is a separ
 if st.session_state.pop("launch_new_name", False) or "launch_name" not in st.session_state:
     st.session_state["launch_name"] = f"run-{time.strftime('%Y%m%d-%H%M%S')}"  # a fresh default name
 
-PRESETS = {"demo": "demo: a curriculum you can watch in about two minutes (tiny student, 16 problems, 6 epochs)",
+PRESETS = {"demo": "demo: a tiny student learns 16 problems for 6 epochs (48 steps), after 50 MetaNet calibration "
+                   "epochs; ",
            "": "none: the options below on top of mind train's defaults"}
+measured = phases.last_preset_timing(settings.runs_dir(), "demo")
+PRESETS["demo"] += (phases.describe_timing(measured) if measured else
+                    "not yet timed on this machine (the label shows the last run's time once one finishes)")
 preset = st.selectbox("Preset", list(PRESETS), format_func=PRESETS.get, key="launch_preset",
-                      help="a bundled set of options (mind/training/presets/demo.yaml) applied first; the form's values win")
-d = {**jobs.LaunchSpec(name="x").__dict__, **(preset_values(preset) if preset else {})}  # the form's defaults
+                      help="a bundled set of options (mind/training/presets/demo.yaml) applied first; the form's values "
+                           "win. The time is measured from the last run of the preset in this runs folder.")
+d = jobs.form_defaults(preset)  # the form's defaults
 
 with st.form("launch"):
     c1, c2, c3 = st.columns(3)
@@ -108,9 +112,14 @@ def follow(path: Path):
     j = ui.registry().get("train", path)
     with ui.guard("the launched run"):
         rc = j.returncode if j else None
+        spec_method = j.argv[j.argv.index("--method") + 1] if j and "--method" in j.argv else "mind"
+        spec_steps = int(j.argv[j.argv.index("--steps") + 1]) if j and "--steps" in j.argv else None
+        ph = phases.launch_phases(path, spec_method, spec_steps, time.time() - j.started_at if j else None)
         if not (path / "config.json").exists():
             if rc is None:
-                st.progress(0.0, text="starting: loading the student and the data...")
+                now = phases.current(ph)
+                st.progress(0.0, text=f"starting: {now.label.lower() if now else 'loading'}...")
+                show_phases(ph)
             else:
                 st.error(f"`mind train` exited with code {rc} before writing the run.")
                 st.code(logs.log_tail(path) or "(empty log)", language="text")
@@ -123,6 +132,12 @@ def follow(path: Path):
         if state == "running":
             text += f" · ETA {loading.format_eta(prog['eta_s'])}"
         st.progress(prog["fraction"], text=text)
+        if state == "running" and not len(df):
+            show_phases(ph)
+        elif state == "running":
+            with st.expander("Start-up phases", icon=":material/timer:"):
+                show_phases(ph)
+        ui.gap_warning(run, df)
         if j and j.running and st.button("Stop", key="stop_run", type="secondary", icon=":material/stop:"):
             ui.registry().stop("train", path)
             st.toast("Sent SIGTERM; the trainer saves and marks the run stopped.")
@@ -137,11 +152,27 @@ def follow(path: Path):
         if len(df):
             ps = loading.perspectives(run, df)
             c1, c2 = st.columns(2)
-            c1.plotly_chart(charts.loss_curves({path.name: df}, columns=("loss_total", "loss_meta")), key="live_loss")
+            c1.plotly_chart(charts.loss_curves({path.name: df}, columns=("loss_total", "loss_meta"),
+                                               colours=colors.run_colours([path.name])), key="live_loss")
             c2.plotly_chart(charts.weights_area(df, ps), key="live_weights")
         with st.expander("Log"):
             st.code(logs.log_tail(path, 30) or "(empty)", language="text")
     _maybe_rerun(j)
+
+
+ICONS = {"done": ":material/check_circle:", "running": ":material/progress_activity:",
+         "pending": ":material/radio_button_unchecked:", "skipped": ":material/block:"}
+
+
+def show_phases(ph):
+    """One line per phase of the launched run (start-up, features, calibration, steps), each with its own bar."""
+    with st.container(border=True, key="launch_phases"):
+        for p in ph:
+            line = f"{ICONS[p.state]} **{p.label}** · {p.state}" + (f" · {p.detail}" if p.detail else "")
+            if p.state == "running" and p.fraction is not None:
+                st.progress(min(1.0, max(0.0, p.fraction)), text=line)
+            else:
+                st.markdown(line)
 
 
 def _maybe_rerun(j):

@@ -1,4 +1,6 @@
-"""MetaNet debugger: one problem at one step, everything MetaNet saw and decided, and a what-if on beta / tau."""
+"""MetaNet debugger: one problem at one step, everything MetaNet saw and decided, a what-if on beta / tau, and the
+problem's history across every step it appeared in. Warm-up steps are shown as warm-up (every rationale trained at
+equal weight), not as MetaNet selecting all of them."""
 
 import numpy as np
 import pandas as pd
@@ -6,7 +8,7 @@ import streamlit as st
 
 from mind.data.perspectives import display_name
 from mind.training.tracking import rank_agreement
-from app import charts, loading, tracking_view, ui, whatif
+from app import charts, debugger, glossary, loading, tracking_view, ui, whatif
 
 st.title("MetaNet debugger")
 st.caption("MetaNet (the teaching assistant) scores the K rationales of each problem; MIND keeps the perspectives "
@@ -19,7 +21,7 @@ def _arr(rec, key, k):
     return np.asarray(v, dtype=float)
 
 
-def show(path, run, rec):
+def show(path, run, rec, phase):
     cfg = run.config
     ps = list(rec["perspectives"])
     k = len(ps)
@@ -39,15 +41,27 @@ def show(path, run, rec):
     st.metric("L_meta for this problem", f"{lm:.4f}" if isinstance(lm, (int, float)) and lm == lm else "n/a",
               help="KL(softmax(s/τ) ‖ softmax(−L̃/τ)): how far MetaNet's ranking is from the student's filtered losses")
 
+    warm = phase == "warmup"
+    if warm:
+        st.info(f"Step {int(rec['step'])} is in MetaNet's **warm-up**: the student trains on every rationale at equal "
+                f"weight (α = 1/{int(np.isfinite(scores).sum()) or k}) whatever the scores; MetaNet only learns to "
+                "score here. The β·max(s) line shows where its selection would start.", icon=":material/hourglass_top:")
+    elif phase == "off":
+        st.info(f"This run's method ({loading.cfg_get(cfg, 'method', default='?')}) has no MetaNet selection: the "
+                "student trains on the rationales as the method says. The what-if below applies MIND's rule to the "
+                "recorded scores, where there are any.", icon=":material/block:")
     table = pd.DataFrame({"perspective": [display_name(p) for p in ps], "score s_k": scores, "α_k": alphas,
-                          "selected": selected, "raw loss L_real": raw, "filtered loss L̃": filt})
+                          "trained (warm-up)" if warm else "selected": selected, "raw loss L_real": raw,
+                          "filtered loss L̃": filt})
     st.dataframe(table.style.format(precision=3), hide_index=True, width="stretch")
     beta0 = float(loading.cfg_get(cfg, "beta", default=0.7))
     left, right = st.columns(2)
     finite = scores[np.isfinite(scores)]
     left.plotly_chart(charts.rationale_bars(ps, np.nan_to_num(scores), np.nan_to_num(alphas), selected,
                                             threshold=beta0 * finite.max() if finite.size else None,
-                                            title="Recorded: scores (bars) and α (diamonds)"), key="dbg_bars")
+                                            title="Recorded: scores (bars) and α (diamonds)"
+                                                  + (" · warm-up: all trained at equal α" if warm else "")),
+                    key="dbg_bars")
     att = rec.get("attention")
     if isinstance(att, list) and att and len(att) == k:
         right.plotly_chart(charts.attention_heatmap(att, ps), key="dbg_att")
@@ -55,18 +69,31 @@ def show(path, run, rec):
         right.info("No attention matrix recorded for this step (the no-attention ablation has none).")
 
     st.subheader("What if?")
+    if not finite.size:
+        st.caption("No MetaNet scores were recorded at this step, so there is no selection to recompute.")
+        return rationales(ps, scores, alphas, selected, rats)
     st.caption("Recompute the selection and α from the recorded scores with another β and τ_student.")
     w1, w2 = st.columns(2)
     beta = w1.slider("β", 0.01, 1.0, min(max(beta0, 0.01), 1.0), 0.01, key="wi_beta")
     tau_s = w2.slider("τ_student", 0.05, 5.0, float(loading.cfg_get(cfg, "tau_student", default=1.0)), 0.05, key="wi_tau")
-    sel = whatif.select(scores, beta, tau_s)
+    sel = whatif.select(scores, beta, tau_s, warm=warm)
     changed = int((sel.selected != selected).sum())
     st.write(f"Keeps **{int(sel.selected.sum())}** of {k} perspectives ({changed} changed vs recorded); "
              f"α entropy {whatif.entropy(sel.alphas):.3f} nats (recorded {whatif.entropy(np.nan_to_num(alphas)):.3f}).")
+    if warm and np.isfinite(scores).any():
+        after = whatif.select(scores, beta, tau_s)
+        st.caption(f"During the warm-up every rationale is trained whatever β and τ_student are. Once it ends, "
+                   f"these scores would keep **{int(after.selected.sum())}** of {k} at β = {beta:.2f}.")
     st.plotly_chart(charts.rationale_bars(ps, np.nan_to_num(scores), sel.alphas, sel.selected,
                                           threshold=beta * finite.max() if finite.size else None,
-                                          title="What-if: selection and α"), key="dbg_whatif")
+                                          title="What-if: selection and α" + (" (warm-up rule)" if warm else "")),
+                    key="dbg_whatif")
+    st.caption(glossary.define(["s_k", "β", "α"], cfg))
 
+    rationales(ps, scores, alphas, selected, rats)
+
+
+def rationales(ps, scores, alphas, selected, rats):
     st.subheader("Rationales")
     for i, p in enumerate(ps):
         icon = ":material/check_circle:" if selected[i] else ":material/radio_button_unchecked:"
@@ -83,6 +110,29 @@ def show(path, run, rec):
             "L̃ ← g·L̃ + (1−g)·L_real.\n"
             "- **L_meta**: the ListNet loss that teaches MetaNet to rank perspectives like the student's filtered losses.\n"
             "- **attention**: the synergy layer's self-attention between perspectives (row attends to column).")
+
+
+def history(path, run, pid, step, steps_df):
+    """The chosen problem at every step it was drawn in: scores, L̃ and α, the warm-up shaded."""
+    st.subheader(f"Problem {pid} across the run")
+    n = len(loading.sample_steps(path))
+    on = st.toggle("Show its history", value=n <= 2000, key="dbg_history",
+                   help="reads every per-problem record of the run (on by default up to 2,000 recorded steps)")
+    if not on:
+        st.caption(f"This run has per-problem records at {n:,} steps; turn this on to read them all.")
+        return
+    hist = debugger.problem_history(loading.samples(path), pid)
+    if not len(hist):
+        st.caption("No other records of this problem.")
+        return
+    ps = list(dict.fromkeys(hist["perspective"]))
+    seen = sorted(hist["step"].unique())
+    warm = debugger.warmup_steps(steps_df, run.config)
+    st.plotly_chart(debugger.history_chart(hist, ps, warm, step,
+                                           f"{pid}: drawn at {len(seen)} step{'s' if len(seen) != 1 else ''} "
+                                           f"({', '.join(map(str, seen[:12]))}{', ...' if len(seen) > 12 else ''})"),
+                    key="dbg_history_chart")
+    st.caption(glossary.define(["s_k", "L~", "α", "warm-up"], run.config))
 
 
 path, run, live = ui.open_run_page("dbg_live")
@@ -109,6 +159,11 @@ with ui.guard(path.name):
             pids = [str(p) for p in at["problem_id"]]
             pid = c3.selectbox("problem", pids, key="dbg_problem")
             rec = at[at["problem_id"].astype(str) == pid].iloc[0]
-            show(path, run, rec)
+            df = loading.steps(path)
+            phase = debugger.phase_of(rec, df, run.config)
+            c1.caption(f":material/{'hourglass_top' if phase == 'warmup' else 'tune'}: step {step}: "
+                       f"{debugger.PHASE_LABEL[phase]}")
+            show(path, run, rec, phase)
+            history(path, run, pid, step, df)
 
     body()

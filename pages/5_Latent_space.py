@@ -1,4 +1,5 @@
-"""Latent space: the student's hidden states per (problem, perspective), projected to 2-D and clustered."""
+"""Latent space: the student's hidden states per (problem, perspective), projected to 2-D and clustered, beside the
+Sentence-BERT map of the same rationale texts (when `mind analyze --text` made one), with one linked selection."""
 
 import json
 import time
@@ -17,6 +18,13 @@ st.caption("Each point is the student's last-layer hidden state for one (problem
 path = ui.choose_run()
 if path is None:
     st.stop()
+SELECTED = f"lat_selected::{path}"  # the selected point ids, kept across redraws (per run)
+
+
+def _keep(chart_key: str) -> None:
+    """A selection event on either map: its points become the selection (an empty event from a redraw is ignored)."""
+    st.session_state[SELECTED] = latent.keep_selection(st.session_state.get(SELECTED, []),
+                                                      st.session_state.get(chart_key))
 
 
 @st.fragment(run_every=1.0)
@@ -89,10 +97,13 @@ with ui.guard(path.name):
 
     metrics, points = res
     text = latent.text_view(path)  # read once per page run, not on every tick of the animated fragment
+    text_pts = latent.text_points(path)
     steps = sorted(int(s) for s in points["step"].unique())
-    c1, c3 = st.columns([4, 1])
+    c1, c2, c3 = st.columns([4, 1, 1])
     color_label = c1.radio("Colour by", list(latent.COLOR_CHOICES), horizontal=True, key="lat_color")
     playing = c3.toggle("▶ Play", key="lat_play", help="step through the checkpoints")
+    if c2.button("Clear selection", key="lat_clear", icon=":material/deselect:"):
+        st.session_state[SELECTED] = []
 
     @st.fragment(run_every=1.2 if playing else None)
     def view():
@@ -107,16 +118,35 @@ with ui.guard(path.name):
             step = int(st.session_state["lat_step"])
             pts = points[points["step"] == step].reset_index(drop=True)
             ids = latent.point_ids(pts)
-            fig = charts.latent_scatter(pts, latent.COLOR_CHOICES[color_label], ids, loading.perspectives(run))
-            fig.update_layout(title=f"Step {step}: {len(pts)} points")
-            event = st.plotly_chart(fig, key="lat_map", on_select="rerun", selection_mode=("points", "box", "lasso"))
-            chosen = latent.selected_ids(event)
+            chosen = st.session_state.get(SELECTED, [])
+            by = latent.COLOR_CHOICES[color_label]
+            left, right = st.columns(2) if text_pts is not None else (st.container(), None)
+            fig = charts.latent_scatter(pts, by, ids, loading.perspectives(run), selected=chosen)
+            fig.update_layout(title=f"Step {step}: the student's hidden states, {len(pts)} points")
+            left.plotly_chart(fig, key="lat_map", on_select=lambda: _keep("lat_map"),
+                              selection_mode=("points", "box", "lasso"))
+            if right is not None:
+                tfig = charts.latent_scatter(text_pts, by if by in text_pts else "perspective",
+                                             latent.point_ids(text_pts), loading.perspectives(run), selected=chosen)
+                tfig.update_layout(title=f"The same rationales as Sentence-BERT text: {len(text_pts)} points")
+                right.plotly_chart(tfig, key="lat_text_map", on_select=lambda: _keep("lat_text_map"),
+                                   selection_mode=("points", "box", "lasso"))
+                st.caption("Linked maps: a point selected on either map is highlighted on both (the same problem and "
+                           "perspective); the selection stays when you change 'Colour by' or the step. On the text "
+                           "map, 'DPMM cluster' is the text's own clustering.")
             score_cols, count_cols = latent.metric_columns(metrics)
             if len(metrics) and score_cols:
                 m1, m2 = st.columns(2)
                 m1.plotly_chart(charts.metric_lines(metrics, score_cols, step, "Agreement with perspectives"), key="lat_m")
-                if count_cols:
-                    m2.plotly_chart(charts.metric_lines(metrics, count_cols, step, "Active clusters"), key="lat_n")
+                counts = latent.cluster_counts(metrics, points)
+                n_cols = [c for c in counts.columns if c != "step"]
+                m2.plotly_chart(charts.metric_lines(counts, n_cols, step, "Cluster count: two ways to count"),
+                                key="lat_n")
+                held = counts.loc[counts["step"] == step, latent.HOLDING]
+                m2.caption(f"At step {step} the map shows **{int(held.iloc[0]) if len(held) else '?'} clusters** "
+                           "(labels that hold points). The mixture can keep more components with ≥ 1% of the weight "
+                           "that no point ends up in; that second count is a property of the fitted model, not of "
+                           "the map.")
             if text is not None and "ari" in metrics:
                 st.markdown(latent.text_sentence(text, metrics, step))
             elif len(metrics):
@@ -127,6 +157,9 @@ with ui.guard(path.name):
                 st.caption("Click a point, or pick box or lasso select in the chart toolbar and drag, to list rationales here.")
             else:
                 table = latent.rationale_table(pts, chosen, loading.problems(path))
+                if not len(table):
+                    st.caption("The selected points are not in this step's map.")
+                    return
                 first = table.iloc[0]
                 with st.container(border=True, key="lat_first"):
                     st.markdown(f"**{display_name(first['perspective'])}** rationale of problem `{first['problem_id']}` "

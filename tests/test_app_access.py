@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import patient
 from test_app_runs import ROOT, copy_run, roots  # noqa: F401  (roots is a fixture)
 
 from app import access, jobs, settings, ui
@@ -216,7 +217,7 @@ def test_jobs_do_not_inherit_the_access_token(tmp_path, monkeypatch):
 
 
 def _main(**query) -> AppTest:
-    at = AppTest.from_file(MAIN, default_timeout=60)
+    at = AppTest.from_file(MAIN, default_timeout=patient(60))
     for k, v in query.items():
         at.query_params[k] = v
     return at.run()
@@ -262,7 +263,7 @@ def test_token_in_the_link_or_the_login_box_opens_the_dashboard(roots, monkeypat
 
 def test_a_stale_session_value_without_the_token_does_not_open_the_dashboard(roots, monkeypatch):
     monkeypatch.setenv(settings.ENV_TOKEN, TOKEN)
-    at = AppTest.from_file(MAIN, default_timeout=60)
+    at = AppTest.from_file(MAIN, default_timeout=patient(60))
     at.session_state[access.SESSION_KEY] = access.digest("another-token-1234")  # e.g. after a token change
     at.run()
     assert [w.label for w in at.text_input] == ["Access token"]
@@ -309,7 +310,7 @@ def test_read_only_hides_the_launch_page(roots, monkeypatch):
     assert not at.exception and at.title[0].value == "Runs"
     assert "Read-only dashboard" in " ".join(c.value for c in at.sidebar.caption)
     assert len(at.page_link) == 0  # the empty runs folder offers no "Launch a run" link
-    page = AppTest.from_file(LAUNCH, default_timeout=60).run()  # reached anyway: nothing to press
+    page = AppTest.from_file(LAUNCH, default_timeout=patient(60)).run()  # reached anyway: nothing to press
     assert "read-only" in page.info[0].value and len(page.button) == 0 and len(page.text_input) == 0
     monkeypatch.delenv(settings.ENV_READ_ONLY)
     at = _main()
@@ -320,7 +321,7 @@ def test_read_only_hides_the_launch_page(roots, monkeypatch):
 
 
 def _launch(data: str | None = None, student: str | None = None, name: str = "policy") -> AppTest:
-    at = AppTest.from_file(LAUNCH, default_timeout=60).run()
+    at = AppTest.from_file(LAUNCH, default_timeout=patient(60)).run()
     by_label(at.text_input, "Run name").set_value(name)
     if data is not None:
         by_label(at.radio, "Dataset").set_value("file")
@@ -411,7 +412,7 @@ def _start(args: list[str], runs: Path, env_extra: dict | None = None, log: Path
     out = open(log, "wb")
     proc = subprocess.Popen([sys.executable, "-m", "mind", "app", "--port", str(port), "--runs-dir", str(runs), *args],
                             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.time() + 120
+    deadline = time.time() + patient(120)
     while True:
         try:
             if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
@@ -419,7 +420,7 @@ def _start(args: list[str], runs: Path, env_extra: dict | None = None, log: Path
         except OSError:
             pass
         assert proc.poll() is None, log.read_text()
-        assert time.time() < deadline, "dashboard did not start in 120 s"
+        assert time.time() < deadline, f"dashboard did not start in {patient(120):.0f} s"
         time.sleep(0.3)
 
 

@@ -9,6 +9,7 @@ import shutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import patient
 from test_app_runs import ROOT, TRAIN_STEPS, copy_run, roots  # noqa: F401  (roots is a fixture)
 
 from app import jobs, loading, settings, ui
@@ -18,7 +19,7 @@ MAIN = str(ROOT / "app" / "main.py")
 
 
 def runs_page_with_first_row_selected() -> AppTest:
-    at = AppTest.from_file(MAIN, default_timeout=60)
+    at = AppTest.from_file(MAIN, default_timeout=patient(60))
     at.session_state["runs_table"] = {"selection": {"rows": [0], "columns": []}}  # a click on the first row
     at.run()
     assert not at.exception, [str(e.value) for e in at.exception]

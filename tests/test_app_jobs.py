@@ -1,5 +1,6 @@
 """The Launch page's job runner on a real `mind train` process: it starts in its own session with its output
-in <run>/log.txt, and Stop (SIGTERM to the process group) ends it cleanly with the run marked "stopped"."""
+in <run>/log.txt, and Stop (a stop request in the run folder, then SIGTERM to the process group) ends it cleanly with
+the run marked "stopped" by request and exit status 0."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import time
 
 import pytest
 
+from conftest import run_report
+from mind.run.stop import read_stop_request
 from test_app_runs import real_runs
 
 from app import jobs, loading, logs
@@ -35,7 +38,8 @@ def test_start_then_stop_a_real_training_run(tmp_path):
         if job.running:
             job.proc.kill()
     run = loading.open_run(job.run_path)
-    assert run.state == "stopped"
+    assert run.state == "stopped" and run.status["stopped_by"] == "request", run_report(job.run_path, job.proc)
+    assert read_stop_request(job.run_path)["by"] == "dashboard"  # the note the Stop left before its SIGTERM
     done = len(loading.steps(job.run_path))
     assert 1 <= done < 500
     log = (job.run_path / "log.txt").read_text(encoding="utf-8")

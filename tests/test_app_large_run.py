@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from test_app_pages import PAGE, assert_clean, figures, open_page, texts  # noqa: F401
+from test_app_pages import PAGE, _length, assert_clean, figures, open_page, texts  # noqa: F401
 from test_app_runs import ROOT, roots  # noqa: F401  (roots is a fixture)
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -37,6 +37,46 @@ def large_run() -> Path:
     base = Path(tempfile.mkdtemp(prefix="mind-large-run-"))
     atexit.register(shutil.rmtree, base, ignore_errors=True)
     return synth_run.make_run(base / "synth-10k", STEPS)
+
+
+def assert_downsampled(figs: list[dict]) -> list[int]:
+    """Every trace of ``figs`` draws at most MAX_POINTS + 1 points (its x values, lists or Plotly's typed arrays, and
+    a heatmap's z columns); returns the measured sizes, which must not be empty."""
+    sizes, too_long = [], []
+    for f in figs:
+        title = f["layout"].get("title", {}).get("text", "")
+        for trace in f["data"]:
+            n = []
+            if trace.get("x") is not None:
+                n.append(_length(trace["x"]))
+            z = trace.get("z")
+            if isinstance(z, dict) and "shape" in z:
+                n.append(int(z["shape"].split(",")[-1]))
+            elif isinstance(z, list) and z and isinstance(z[0], list):
+                n.append(len(z[0]))
+            sizes += n
+            too_long += [(title, k) for k in n if k > charts.MAX_POINTS + 1]
+    assert sizes, "no trace with x values was measured"
+    assert not too_long, f"traces over MAX_POINTS={charts.MAX_POINTS} (+1): {too_long}"
+    return sizes
+
+
+def test_the_point_check_sees_typed_arrays_and_fails_on_a_long_trace():
+    """Plotly writes numpy data as typed arrays ({"dtype", "bdata"}), not lists: the check must measure those."""
+    import numpy as np
+    import plotly.graph_objects as go
+
+    def spec(n: int) -> dict:
+        fig = go.Figure([go.Scatter(x=np.arange(n), y=np.zeros(n)), go.Heatmap(x=np.arange(n), z=np.zeros((2, n)))])
+        return json.loads(fig.to_json())
+
+    ok = spec(charts.MAX_POINTS + 1)
+    assert isinstance(ok["data"][0]["x"], dict) and "bdata" in ok["data"][0]["x"]  # not a list
+    assert assert_downsampled([ok]) == [charts.MAX_POINTS + 1] * 3
+    with pytest.raises(AssertionError, match="over MAX_POINTS"):
+        assert_downsampled([spec(charts.MAX_POINTS + 2)])
+    with pytest.raises(AssertionError, match="no trace"):
+        assert_downsampled([{"layout": {}, "data": [{"type": "bar"}]}])
 
 
 @pytest.fixture
@@ -68,11 +108,8 @@ def test_curriculum_page_on_the_large_run_is_downsampled_and_says_so(big):
     notes = [f["layout"]["title"]["text"] for f in figs if "10,000 steps" in f["layout"]["title"]["text"]]
     assert len(notes) >= 4, [f["layout"]["title"]["text"] for f in figs]
     assert "mean of each 10-step bin (10,000 steps)" in texts(at.caption)
-    for f in figs:
-        for trace in f["data"]:
-            x = trace.get("x")
-            if isinstance(x, list):
-                assert len(x) <= charts.MAX_POINTS + 1, f["layout"]["title"]["text"]
+    sizes = assert_downsampled(figs)
+    assert max(sizes) >= charts.MAX_POINTS  # the 10,000 steps, downsampled to about MAX_POINTS: really measured
     at.slider(key="cur_step").set_value(1234).run()
     assert_clean(at)
     assert "step 1234" in figures(at)[0]["layout"]["title"]["text"]
@@ -98,8 +135,8 @@ def test_other_pages_on_the_large_run(big, slug):
     assert not at.error, texts(at.error)
     if slug == "how-mind-works":
         assert f"at step {STEPS}" in texts(at.markdown)
-        assert all(len(t["x"]) <= charts.MAX_POINTS + 1 for f in figures(at) for t in f["data"]
-                   if isinstance(t.get("x"), list))
+        sizes = assert_downsampled(figures(at))
+        assert max(sizes) >= charts.MAX_POINTS  # the 10,000 steps, downsampled to about MAX_POINTS
 
 
 def test_a_live_large_run_shows_ten_new_steps(big):

@@ -11,7 +11,8 @@ import shutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from test_app_runs import ROOT, copy_run, roots  # noqa: F401  (roots is a fixture)
+from conftest import patient
+from test_app_runs import ROOT, TRAIN_STEPS, copy_run, roots  # noqa: F401  (roots is a fixture)
 
 from app import ui
 
@@ -20,7 +21,7 @@ PAGE = {u: ui.page_path(f) for f, _, _, u in ui.PAGES}
 
 
 def open_page(slug: str, **state) -> AppTest:
-    at = AppTest.from_file(MAIN, default_timeout=60)
+    at = AppTest.from_file(MAIN, default_timeout=patient(60))
     for k, v in state.items():
         at.session_state[k] = v
     at.run()
@@ -37,15 +38,20 @@ def texts(elements) -> str:
     return " | ".join(str(e.value) for e in elements)
 
 
-def _length(arr) -> int:
-    """Length of a Plotly JSON array (a list, or a typed array {"dtype", "bdata": base64})."""
+def values(arr) -> list:
+    """A Plotly JSON array as a list (a plain list, or a typed array {"dtype", "bdata": base64})."""
     if isinstance(arr, dict):
         import base64
 
         import numpy as np
 
-        return len(np.frombuffer(base64.b64decode(arr["bdata"]), dtype=arr["dtype"]))
-    return len(arr)
+        return np.frombuffer(base64.b64decode(arr["bdata"]), dtype=arr["dtype"]).tolist()
+    return list(arr)
+
+
+def _length(arr) -> int:
+    """Length of a Plotly JSON array (a list, or a typed array)."""
+    return len(values(arr))
 
 
 def assert_clean(at: AppTest) -> None:
@@ -80,12 +86,19 @@ def test_curriculum_page_charts_follow_one_step_cursor(roots):
     assert_clean(at)
     assert not at.error, texts(at.error)
     figs = figures(at)
-    assert len(figs) == 7  # alpha bars, area, heatmap, scores, tracking, inertia (all perspectives), small multiples
+    # cursor part: alpha bars, area, heatmap, scores, tracking, inertia; whole run: weights, L~ vs L_real, losses
+    assert len(figs) == 9
     assert at.slider(key="cur_step").value == 6
     said = texts(at.markdown)
     assert "MetaNet ranks the rationales the way the student's losses do: Spearman ρ =" in said
     tracking = next(f for f in figs if "follow the student" in f["layout"]["title"]["text"])
     assert {t["name"] for t in tracking["data"]} >= {"MetaNet ρ (trained problems)", "average-loss ranking ρ"}
+    # the calibration pass (calibration.json, before step 1) is the chart's starting point at step 0
+    calib = json.loads((roots / "tiny-mind" / "calibration.json").read_text())
+    start = next(t for t in tracking["data"] if t["name"] == "MetaNet ρ after calibration (before step 1)")
+    assert values(start["x"]) == [0] and values(start["y"])[0] == pytest.approx(sum(calib["problem_meta_spearman"])
+                                                                      / len(calib["problem_meta_spearman"]))
+    assert "Before step 1, the calibration pass" in said
     inertia = next(f for f in figs if f["layout"]["title"]["text"].startswith("Inertia"))
     assert len(inertia["data"]) == 16  # L_real and L~ of 8 perspectives on one chart
     at.slider(key="cur_step").set_value(2).run()
@@ -103,7 +116,10 @@ def test_metanet_debugger_what_if_recomputes_selection(roots):
     at = open_page("metanet")
     assert_clean(at)
     assert not at.error, texts(at.error)
-    assert len(figures(at)) == 3  # recorded bars, attention heatmap, what-if bars
+    assert len(figures(at)) == 4  # recorded bars, attention heatmap, what-if bars, the problem's history
+    history = figures(at)[3]
+    assert "drawn at" in history["layout"]["title"]["text"]
+    assert any(t["type"] == "heatmap" for t in history["data"])
     assert "Question" in texts(at.markdown)
     assert "Spearman ρ =" in texts(at.markdown)  # this problem's rank agreement, and the run's sentences
     at.slider(key="wi_beta").set_value(1.0).run()
@@ -115,6 +131,16 @@ def test_metanet_debugger_what_if_recomputes_selection(roots):
     pids = at.selectbox(key="dbg_problem").options
     at.selectbox(key="dbg_problem").set_value(pids[-1]).run()
     assert_clean(at)
+    # a warm-up step (meta_warmup_steps=2): shown as warm-up, and the what-if changes nothing there
+    at.toggle(key="dbg_follow").set_value(False).run()
+    at.select_slider(key="dbg_step").set_value(1).run()
+    assert_clean(at)
+    assert "is in MetaNet's **warm-up**" in texts(at.info)
+    assert "step 1: MetaNet warm-up" in texts(at.caption)
+    at.slider(key="wi_beta").set_value(1.0).run()
+    assert "Keeps **8** of 8 perspectives (0 changed vs recorded)" in texts(at.markdown)
+    assert "Once it ends, these scores would keep **1** of 8" in texts(at.caption)
+    assert "trained (warm-up)" in at.dataframe[0].value.columns
 
 
 @pytest.mark.slow
@@ -140,7 +166,8 @@ def test_evaluation_page_without_and_with_a_summary(roots):
     at = open_page("evaluation")
     assert_clean(at)
     table = at.dataframe[0].value
-    assert table.loc["tiny-mind", "gsm8k"] == pytest.approx(0.0) and "paper: MIND (Qwen2.5-7B-Instruct)" in table.index
+    assert table.loc["tiny-mind", "gsm8k"] == "0.00" and "paper: MIND (Qwen2.5-7B-Instruct)" in table.index
+    assert table.loc["tiny-mind", "svamp"] == ""  # not evaluated on it: a blank cell, not "None"
     assert len(at.dataframe[-1].value) == 2  # the two gsm8k items, both wrong
 
 
@@ -289,10 +316,15 @@ def test_an_address_naming_a_run_wins_over_the_session_choice(roots):
     assert_clean(at)
     assert at.selectbox(key="run_select").value == str(roots / "first")
     assert at.session_state[ui.RUN_KEY] == str(roots / "first")
-    at.query_params["run"] = "no-such-run"  # a stale link falls back to the session's run, not to an error
+    at.query_params["run"] = "no-such-run"  # a stale link: said, and no other run is opened in its place
     at.switch_page(PAGE["metanet"]).run()
     assert_clean(at)
-    assert at.selectbox(key="run_select").value == str(roots / "first")
+    assert "No run named `no-such-run` exists" in texts(at.error)
+    assert at.selectbox(key="run_select").value is None and not figures(at)
+    assert at.query_params["run"] == "no-such-run"  # the address is not rewritten
+    at.selectbox(key="run_select").set_value(str(roots / "second")).run()  # the user picks one: it opens
+    assert_clean(at)
+    assert at.query_params["run"] == "second" and figures(at) and not at.error
 
 
 @pytest.mark.slow
@@ -315,3 +347,101 @@ def test_every_page_shows_a_shipped_run_without_metanet_or_with_other_perspectiv
     else:
         legend = {t.get("name") for f in figures(at) for t in f["data"]}
         assert {"Gemini", "Llama", "Human"} & {str(n).title() for n in legend}, legend
+
+
+# ---------------------------------------------------------------- issue 23: side by side, honest states, phases
+@pytest.mark.slow
+def test_curriculum_overlays_two_runs_in_their_colours_per_step_smoothed_and_per_epoch(roots):
+    from app import colors
+
+    copy_run(roots, "first")
+    copy_run(roots, "second")
+    at = AppTest.from_file(MAIN, default_timeout=patient(60))
+    at.query_params["run"] = "first"
+    at.query_params["overlay"] = "second"
+    at.run()
+    at.switch_page(PAGE["curriculum"]).run()
+    assert_clean(at)
+    assert at.multiselect(key="cur_overlay").value == [str(roots / "second")]
+
+    def chart(title):
+        return next(f for f in figures(at) if f["layout"]["title"]["text"].startswith(title))
+
+    expected = colors.run_colours(["first", "second"])
+    weights = chart("Perspective weights α, run by run")
+    assert {t["name"]: t["line"]["color"] for t in weights["data"] if t.get("showlegend") is not False} == expected
+    assert "per step" in weights["layout"]["title"]["text"]
+    tracking = chart("Does MetaNet follow the student? Run by run")
+    assert {t["name"] for t in tracking["data"]} >= {"first · MetaNet ρ", "second · MetaNet ρ"}
+    chart("Filtered L̃ (solid) and raw L_real (dotted), run by run")
+    chart("Losses, run by run")
+    assert "**α_k**" in texts(at.caption) and "**β**" in texts(at.caption) and "**L̃**" in texts(at.caption)
+    at.segmented_control(key="cur_view").set_value("smoothed").run()
+    assert "smoothed (TensorBoard weight 0.60)" in chart("Perspective weights α, run by run")["layout"]["title"]["text"]
+    at.segmented_control(key="cur_view").set_value("per epoch").run()
+    at.radio(key="cur_x").set_value("epoch").run()
+    assert_clean(at)
+    w = chart("Perspective weights α, run by run")
+    assert len(w["data"][0]["x"]) < TRAIN_STEPS and w["layout"]["xaxis5"]["title"]["text"] == "epoch"
+    at.radio(key="cur_alpha_over").set_value("this epoch so far").run()
+    assert "each bar: the mean over epoch" in figures(at)[0]["layout"]["title"]["text"]
+
+
+@pytest.mark.slow
+def test_a_cut_steps_file_is_said_on_the_runs_table_and_every_run_page(roots):
+    run = copy_run(roots, "cut")
+    lines = (run / "steps.jsonl").read_bytes().split(b"\n")
+    (run / "steps.jsonl").write_bytes(b"\n".join(lines[:3]) + b"\n" + lines[3][:40])
+    at = open_page("runs")
+    assert_clean(at)
+    assert at.dataframe[0].value.set_index("run").loc["cut", "steps"] == "3/6 recorded (3 missing)"
+    assert "cut: steps.jsonl is missing 3 of the 6 steps the run reports (step 4-6)" in texts(at.warning)
+    for slug in ("curriculum", "metanet", "latent", "how-mind-works"):
+        at = open_page(slug, mind_run=str(run))
+        assert_clean(at)
+        assert "cut mid-record" in texts(at.warning), slug
+        assert "3 of 6 steps recorded" in texts(at.caption), slug
+
+
+def test_empty_runs_folder_names_it_and_how_mind_works_still_teaches(roots):
+    at = open_page("runs")
+    assert f"--out {roots.resolve() / 'demo'}" in texts(at.info)
+    at = open_page("how-mind-works")
+    assert_clean(at)
+    assert "No runs found" in texts(at.info)
+    assert len(at.latex) == 3 and len(at.header) == 5  # the method, without a run's numbers
+    assert "β (between 0 and 1)" in texts(at.markdown)
+
+
+def test_the_launch_page_shows_each_phase_of_a_starting_run(roots):
+    """A launched run in its calibration (its log has the tqdm bar, config.json exists, no steps yet): the page
+    lists the phases, the calibration with its own bar."""
+    import time
+
+    from app import jobs
+
+    run = copy_run(roots, "starting")
+    for name in ("steps.jsonl", "samples.jsonl", "calibration.json"):
+        (run / name).unlink(missing_ok=True)
+    status = json.loads((run / "status.json").read_text())
+    (run / "status.json").write_text(json.dumps({**{k: v for k, v in status.items() if k != "startup"},
+                                                 "state": "running", "step": 0, "heartbeat": time.time()}))
+    (run / "log.txt").write_text("$ mind train --preset demo\nBatches: 100%|##| 4/4 [00:10<00:00]\n"
+                                 "MetaNet calibration:  34%|###| 17/50 [00:10<00:20,  1.6it/s]", encoding="utf-8")
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        argv = [sys.executable, "-m", "mind", "train", "--method", "mind", "--steps", "48", "--out", str(run)]
+        ui.registry()._jobs[("train", str(run))] = jobs.Job("train", run, sleeper, run / "log.txt", argv)
+        at = open_page("launch", launched=str(run))
+        assert_clean(at)
+        shown = texts(at.markdown) + " | " + " | ".join(str(p.proto.text) for p in at.get("progress"))
+        assert "Start-up: Python, the data, the student** · done" in shown
+        assert "Text features (Sentence-BERT)** · done" in shown
+        assert "MetaNet calibration** · running · 17/50 epochs · 10 s, about 20 s left" in shown
+        assert f"Training steps** · pending · 0/{TRAIN_STEPS} steps" in shown  # status.json's total wins
+        values = [p.proto.value for p in at.get("progress")]
+        assert values[0] == 0 and 34 in values  # the run's bar, then the calibration's own
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        ui.registry()._jobs.pop(("train", str(run)), None)

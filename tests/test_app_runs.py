@@ -22,6 +22,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from app import loading, logs, settings  # noqa: E402
+from conftest import assert_run_finished  # noqa: E402
 from mind.data import write_problems  # noqa: E402
 from mind.errors import RunDirError  # noqa: E402
 from mind.data.perspectives import DEFAULT_IDS  # noqa: E402
@@ -50,7 +51,7 @@ def tiny_dataset(path: Path, n: int = 8) -> Path:
 def train(out: Path, data: Path, *extra: str) -> Path:
     cmd = [sys.executable, "-m", "mind", "train", "--data", str(data), "--out", str(out), *TRAIN_ARGS, *extra]
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=900)
-    assert res.returncode == 0, f"mind train failed ({res.returncode}):\n{res.stderr[-3000:]}"
+    assert_run_finished(out, proc=res)
     return out
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import patient
 from mind.procs import stop_group
 
 from test_app_runs import ROOT, real_runs, train  # noqa: F401
@@ -62,7 +63,7 @@ def server(tmp_path_factory):
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 90
+        deadline = time.time() + patient(90)
         while True:
             try:
                 if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
@@ -70,7 +71,7 @@ def server(tmp_path_factory):
             except OSError:
                 pass
             assert proc.poll() is None, (base / "server.log").read_text()
-            assert time.time() < deadline, "dashboard did not start in 90 s"
+            assert time.time() < deadline, f"dashboard did not start in {patient(90):.0f} s"
             time.sleep(0.5)
         yield url, runs
     finally:
@@ -94,8 +95,11 @@ _BUSY_JS = """() => !!document.querySelector('[data-testid="stStatusWidget"]')
     || !!document.querySelector('[data-testid="stSkeleton"]')"""
 
 
-def _settle(page, quiet_s: float = 1.5, timeout_s: float = 90) -> None:
-    """Wait until the script has stopped running and every Plotly chart has drawn, for ``quiet_s`` seconds."""
+def _settle(page, quiet_s: float = 1.5, timeout_s: float | None = None) -> None:
+    """Wait until the script has stopped running and every Plotly chart has drawn, for ``quiet_s`` seconds; give up
+    after ``timeout_s`` (default: 90 s stretched for a loaded machine, tests/conftest.py ``patient``). A quiet window
+    says the page stopped changing, not that a given element is there: wait for that element as well."""
+    timeout_s = patient(90) if timeout_s is None else timeout_s
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_s * 1000)
     deadline, quiet_since = time.time() + timeout_s, None
     while time.time() < deadline:
@@ -132,7 +136,7 @@ def test_every_page_renders_without_errors(server, browser):
         assert page.locator("h1").first.inner_text().strip(), f"{slug}: no title"
     page.goto(f"{url}/curriculum?run=tiny-mind")
     _settle(page)
-    assert page.locator(".js-plotly-plot").count() == 7
+    assert page.locator(".js-plotly-plot").count() == 9  # 6 at the step cursor, 3 over the whole run
     page.close()
 
 
@@ -150,7 +154,7 @@ def test_click_on_a_latent_point_shows_its_rationale(server, browser):
         return [r.left + fl._size.l + fl.xaxis.l2p(t.x[0]), r.top + fl._size.t + fl.yaxis.l2p(t.y[0])];
     }""")
     page.mouse.click(x, y)
-    page.get_by_text("Selected points (1)").wait_for(timeout=30_000)
+    page.get_by_text("Selected points (1)").wait_for(timeout=patient(30) * 1000)
     _settle(page)
     page.screenshot(path=str(SHOTS / "latent-selected.png"))
     # the clicked point's own rationale is shown: look it up in the run's data by the point's id
@@ -195,8 +199,8 @@ def test_launch_a_tiny_run_and_watch_it_finish(server, browser):
             assert "crashed" not in text, text
         time.sleep(0.5)
     # the process exits after marking the run finished; then the Stop button goes away
-    page.get_by_role("button", name="Stop").wait_for(state="detached", timeout=60_000)
-    _settle(page, timeout_s=60)
+    page.get_by_role("button", name="Stop").wait_for(state="detached", timeout=patient(60) * 1000)
+    _settle(page, timeout_s=patient(60))
     page.screenshot(path=str(SHOTS / "launch-finished.png"))
     assert "finished" in bar.first.inner_text(), f"progress seen: {seen}"
     assert len(seen) >= 2 and seen == sorted(seen) and seen[-1] == 5, seen
@@ -237,10 +241,10 @@ def test_the_demo_preset_launches_and_the_curriculum_page_shows_tracking(server,
     argv = (runs / "demo-preset" / "log.txt").read_text(encoding="utf-8").splitlines()[0]
     assert "--preset demo" in argv
     link.first.click()  # what a user does next: same session, same run
-    _settle(page, timeout_s=120)
+    _settle(page, timeout_s=patient(120))
     assert "demo-preset" in page.locator('[class*="st-key-run_select"]').get_by_role("combobox").input_value()
     try:  # the tracking block renders inside a fragment after the charts above it; on a loaded machine give it time
-        page.get_by_text("problems it never trained on", exact=False).first.wait_for(timeout=60_000)
+        page.get_by_text("problems it never trained on", exact=False).first.wait_for(timeout=patient(60) * 1000)
     except Exception:  # noqa: BLE001 - the assertions below report what the page shows
         pass
     page.screenshot(path=str(SHOTS / "demo-preset-curriculum.png"), full_page=True)

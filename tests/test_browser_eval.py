@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import patient
 from mind.procs import stop_group
 
 from test_app_runs import ROOT, real_runs
@@ -42,7 +43,7 @@ def server(tmp_path_factory):
                             stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 90
+        deadline = time.time() + patient(90)
         while True:
             try:
                 if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
@@ -50,7 +51,7 @@ def server(tmp_path_factory):
             except OSError:
                 pass
             assert proc.poll() is None, (base / "server.log").read_text()
-            assert time.time() < deadline, "dashboard did not start in 90 s"
+            assert time.time() < deadline, f"dashboard did not start in {patient(90):.0f} s"
             time.sleep(0.5)
         yield url, runs
     finally:
@@ -90,8 +91,8 @@ def test_press_evaluate_and_see_the_result(server, browser):
             break
         assert page.get_by_text("exited with code").count() == 0, page.locator("pre").last.inner_text()
         time.sleep(0.3)
-    page.get_by_text("Evaluation finished").wait_for(timeout=30_000)
-    _settle(page, timeout_s=60)
+    page.get_by_text("Evaluation finished").wait_for(timeout=patient(30) * 1000)
+    _settle(page, timeout_s=patient(60))
     page.screenshot(path=str(SHOTS / "evaluate-finished.png"), full_page=True)
     assert any(t.startswith("mind eval:") for t in seen), seen
     summary = json.loads((runs / "tiny-mind" / "eval" / "summary.json").read_text())

@@ -9,7 +9,7 @@ import json
 import pandas as pd
 import pytest
 
-from test_app_pages import figures, open_page, texts  # noqa: F401
+from test_app_pages import figures, open_page, texts, values  # noqa: F401
 from test_app_runs import copy_run, roots  # noqa: F401  (roots is a fixture)
 
 from app import eval_charts, evaluation, jobs, settings, ui
@@ -43,8 +43,10 @@ def test_evaluation_page_shows_error_bars_and_paired_differences(evaluated):
     assert len(bars) == 3 and all(e["symmetric"] is False and len(e["array"]) == 2 for e in bars)
     assert all(u > 0 for e in bars for u in e["array"])  # 0 of 3 right still has an upper Wilson bound
     diff = figs["Accuracy difference"]
-    assert len(diff["data"]) == 1 and diff["data"][0]["name"] == "second" and _error_bars(diff)
-    assert list(diff["data"][0]["x"]) == ["gsm8k", "csqa", "ID avg", "OOD avg"]
+    runs = [t for t in diff["data"] if t.get("legendgroup") != "_key"]  # less the filled / open legend entries
+    assert len(runs) == 1 and runs[0]["name"] == "second" and _error_bars(diff)
+    assert list(diff["layout"]["xaxis"]["ticktext"]) == ["gsm8k", "csqa", "ID avg", "OOD avg"]
+    assert [row[0] for row in runs[0]["customdata"]] == ["gsm8k", "csqa", "ID avg", "OOD avg"]
     assert diff["data"][0]["marker"]["symbol"] == ["circle-open"] * 4  # identical runs: no difference
     assert "Answer log-likelihood difference" in figs
     lik = figs["Answer log-likelihood"]
@@ -52,11 +54,14 @@ def test_evaluation_page_shows_error_bars_and_paired_differences(evaluated):
     assert "Every accuracy metric of the choice benchmarks" in figs
     shown = at.dataframe[2].value  # the paired table
     assert set(shown["metric"]) >= {"accuracy", "answer log-lik", "generated accuracy", "acc accuracy"}
+    assert {"p", "Holm p", "★"} <= set(shown.columns) and "None" not in shown.to_string()
     assert set(shown["benchmark"]) >= {"gsm8k", "csqa", "ID avg", "OOD avg"}
     intervals = at.dataframe[1].value
     assert intervals.loc["first", "gsm8k"].startswith("0.0 [0.0, ") and "base tiny" in intervals.index
     fg = at.dataframe[3].value  # forgetting: the OOD average and each OOD benchmark, with intervals
-    assert set(fg["benchmark"]) == {"OOD avg", "csqa"} and (fg["lo"] <= fg["diff"]).all() and (fg["diff"] <= fg["hi"]).all()
+    lo, d, hi = (fg[c].astype(float) for c in ("lo", "diff", "hi"))
+    assert set(fg["benchmark"]) == {"OOD avg", "csqa"} and (lo <= d).all() and (d <= hi).all()
+    assert "p_holm" in fg.columns and "★" in fg.columns
     at.checkbox(key="eval_base").uncheck().run()
     assert "base tiny" not in at.dataframe[1].value.index
 
@@ -77,7 +82,7 @@ def test_evaluate_form_starts_mind_eval_and_the_page_shows_the_result(roots):
     at.run()
     assert not at.exception, texts(at.exception)
     assert "Evaluation finished" in texts(at.success)
-    assert at.dataframe[0].value.loc["solo", "gsm8k"] == pytest.approx(0.0)
+    assert at.dataframe[0].value.loc["solo", "gsm8k"] == "0.00"
     assert json.loads((run / "eval" / "summary.json").read_text())["benchmarks"]["gsm8k"]["n"] == 2
 
 
@@ -133,6 +138,23 @@ def test_chart_error_bars_are_asymmetric_and_marked():
     assert list(d["marker"]["symbol"]) == ["circle", "circle-open"] and list(d["error_y"]["arrayminus"]) == [4.0, 3.0]
 
 
+def test_difference_markers_are_visible_offset_and_in_the_run_colours():
+    """Open markers are rings in the run's colour (not white on white), error bars too; two runs never share an x."""
+    diffs = pd.DataFrame({"run": ["b", "b", "c", "c"], "benchmark": ["gsm8k", "csqa"] * 2, "diff": [5.0, -1.0, 2.0, 0.0],
+                          "lo": [1.0, -4.0, -1.0, -2.0], "hi": [9.0, 2.0, 5.0, 2.0], "p": [0.01, 0.6, 0.3, 1.0],
+                          "n": [40] * 4, "significant": [True, False, False, False]})
+    colours = {"b": "#0072B2", "c": "#E69F00"}
+    fig = eval_charts.difference_chart(diffs, "t", "points", colours).to_plotly_json()
+    runs = {t["name"]: t for t in fig["data"] if t["name"] in colours}
+    for name, t in runs.items():
+        assert t["marker"]["color"] == colours[name] and t["marker"]["line"]["color"] == colours[name]
+        assert t["error_y"]["color"] == colours[name]
+    assert set(runs["b"]["x"]).isdisjoint(runs["c"]["x"])  # offset per run
+    assert [round(x) for x in runs["b"]["x"]] == [0, 1] and list(fig["layout"]["xaxis"]["ticktext"]) == ["gsm8k", "csqa"]
+    key = [t for t in fig["data"] if t.get("legendgroup") == "_key"]
+    assert [t["marker"]["symbol"] for t in key] == ["circle", "circle-open"]  # the legend says filled vs open
+
+
 def test_intervals_for_summaries_without_them():
     from mind.evaluation.stats import wilson
 
@@ -173,3 +195,91 @@ def test_how_mind_works_shows_the_comparison_its_run_belongs_to(evaluated):
     assert "Item by item against **first**" in said and "distinguishable from zero" in said  # identical runs
     assert "answer log-likelihood, same items (paired bootstrap): none of the 2 ID/OOD differences" in said
     assert "Does MetaNet follow the student" in said
+
+
+# ------------------------------------------------------------------------------------------ seed-level results
+
+
+def _seed_experiment(runs) -> dict:
+    """Two methods x two seeds, written as files: run folders ``<method>-s<seed>`` (config, an evaluated summary;
+    uniform-s0 also has svamp) and compare.json whose seed_level is mind.evaluation.seeds.experiment_table over
+    synthetic items (those of tests/test_eval_seeds.py). One raw p is set to 0.02 and the table re-adjusted, so a
+    test that is significant before Holm and not after exists. Then a newer run without an evaluation."""
+    import numpy as np
+
+    from mind.evaluation import seeds
+    from test_eval_seeds import _items
+
+    rng = np.random.default_rng(5)
+    frames = {(m, s): _items(rng, p, 0.2) for m, p in (("mind", 0.3), ("uniform", 0.95)) for s in (0, 1)}
+    level = seeds.experiment_table(frames, ("mind", "uniform"))
+    level["comparisons"]["uniform"]["targets"]["csqa"]["accuracy"]["p"] = 0.02
+    seeds.adjust(level["comparisons"])
+    rows = []
+    for (m, s), df in frames.items():
+        run = runs / f"{m}-s{s}"
+        (run / "eval").mkdir(parents=True)
+        (run / "config.json").write_text(json.dumps({"method": m, "seed": s, "student": "tiny"}))
+        benches = {"gsm8k": {"accuracy": float(df[df["benchmark"] == "gsm8k"]["correct"].mean()), "n": 60}}
+        if (m, s) == ("uniform", 0):
+            benches["svamp"] = {"accuracy": 0.5, "n": 10}
+        (run / "eval" / "summary.json").write_text(json.dumps({"benchmarks": benches}))
+        rows.append({"run": run.name, "method": m, "seed": s})
+    (runs / "compare.json").write_text(json.dumps({"methods": ["mind", "uniform"], "rows": rows, "seed_level": level,
+                                                    "paired": {}}))
+    fresh = runs / "fresh"
+    fresh.mkdir()
+    (fresh / "config.json").write_text(json.dumps({"method": "mind"}))
+    return level
+
+
+def test_seed_experiment_shows_a_dot_per_seed_and_holm_adjusted_stars(roots):
+    from app import colors, seed_results
+
+    level = _seed_experiment(roots)
+    at = open_page("evaluation")
+    assert not at.exception, texts(at.exception)
+    # opens on the evaluated runs, one per method of the experiment, reference first; not on the newest ("fresh")
+    assert [p.split("/")[-1] for p in at.multiselect(key="eval_runs").value] == ["mind-s0", "uniform-s0"]
+    assert at.dataframe[1].value.loc["mind-s0", "svamp"] == ""  # a benchmark it was not evaluated on: blank
+    figs = {f["layout"]["title"]["text"]: f for f in figures(at)}
+    agg = figs["Accuracy over seeds"]["data"]
+    means = {t["name"]: t for t in agg if t["name"] in ("mind", "uniform")}
+    dots = {t["name"]: t for t in agg if t["name"].endswith("one dot per seed")}
+    for m in ("mind", "uniform"):
+        targets = level["aggregate"][m]["targets"]
+        expect = [100 * v for t in targets.values() for v in t["accuracy"]["per_seed"]]
+        assert values(dots[f"{m}: one dot per seed"]["y"]) == pytest.approx(expect)  # 2 seeds x every target
+        assert values(means[m]["y"]) == pytest.approx([100 * t["accuracy"]["mean"] for t in targets.values()])
+        assert means[m]["marker"]["color"] == colors.run_colour(f"{m}-s0")
+        assert means[m]["error_y"]["color"] == colors.run_colour(f"{m}-s0")
+    assert values(means["mind"]["x"])[0] != values(means["uniform"]["x"])[0]  # offset, not on one x position
+    diff = next(t for t in figs["Accuracy minus mind, over seeds"]["data"] if t["name"] == "uniform")
+    targets = list(level["comparisons"]["uniform"]["targets"])
+    sig = [level["comparisons"]["uniform"]["targets"][t]["accuracy"]["significant"] for t in targets]
+    assert diff["marker"]["symbol"] == ["diamond" if s else "diamond-open" for s in sig] and any(sig) and not all(sig)
+    table = next(d.value for d in at.dataframe if "Holm p" in d.value.columns and "minus" in d.value.columns)
+    rows = table[table["metric"] == "accuracy (points)"].set_index("target")
+    assert set(table["metric"]) == {"accuracy (points)", "answer log-lik (nats)"} and "" not in set(table["difference"])
+    gsm = level["comparisons"]["uniform"]["targets"]["gsm8k"]["accuracy"]
+    assert gsm["p"] == pytest.approx(gsm["p_floor"]) and rows.loc["gsm8k", "p"] == "< 0.0002"
+    assert rows.loc["gsm8k", "Holm p"].startswith("< ") and rows.loc["gsm8k", seed_results.STAR] == seed_results.STAR
+    csqa = level["comparisons"]["uniform"]["targets"]["csqa"]["accuracy"]
+    assert csqa["p"] == 0.02 and csqa["p_holm"] >= 0.05  # significant before the correction, not after
+    assert rows.loc["csqa", "p"] == "0.02" and rows.loc["csqa", "Holm p"] == f"{csqa['p_holm']:.3g}"
+    assert rows.loc["csqa", seed_results.STAR] == ""
+    assert "Holm" in texts(at.caption)
+
+
+def test_how_mind_works_sentence_counts_seeds_items_and_the_correction(roots):
+    from app import seed_results
+
+    level = _seed_experiment(roots)
+    exp = seed_results.find([roots / "mind-s0"])[0]
+    said = seed_results.pooled_sentence(exp)
+    ood = level["comparisons"]["uniform"]["targets"]["OOD pooled"]["accuracy"]
+    assert "each method minus **mind**" in said and f"Holm over the {level['family_size']} tests" in said
+    assert "uniform ID pooled" in said and "over 2 seeds (0, 1) x 60 items" in said
+    assert f"uniform OOD pooled: {100 * ood['diff']:+.1f} points" in said
+    assert ("★" in said) == any(level["comparisons"]["uniform"]["targets"][t]["accuracy"]["significant"]
+                                 for t in ("ID pooled", "OOD pooled"))

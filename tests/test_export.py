@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import assert_run_finished
 from mind.cli import main as cli
 from mind.model.checkpoint import apply_checkpoint
 from mind.export.folder import MARKER, check_out_dir, export_run
@@ -42,7 +43,7 @@ def train(out: Path, *args: str) -> Path:
     cmd = [sys.executable, "-m", "mind", "train", "--student", "tiny", "--out", str(out), "--quiet",
            "probe_problems=2", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert_run_finished(out, proc=proc)
     return out
 
 

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from conftest import assert_run_finished
 from mind.model import precision as pr
 from mind.errors import ConfigError
 
@@ -193,7 +194,7 @@ def test_train_records_the_resolved_precision_and_warns_for_slow_bf16(tmp_path):
         proc = subprocess.run([sys.executable, "-m", "mind", "train", "--data", str(pr.Path(__file__).parent / "data" / "mini.jsonl"),
                                "--student", "tiny", "--method", "uniform", "--steps", "2", "snapshot_every=0", "--quiet",
                                "--out", str(out), *extra], capture_output=True, text=True, env=env, timeout=600)
-        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert_run_finished(out, 2, proc)
         return load_run(out), proc.stderr
 
     slow, err = train("auto-slow", 0.2)

@@ -1,12 +1,14 @@
 """Crash safety of `mind train`: SIGKILL inside MetaNet's gradient-accumulation window, then ``--resume``, must
 reproduce the uninterrupted run; so must a run checkpointed by time (``checkpoint_minutes``, with a fake clock);
-SIGTERM (the dashboard's Stop button) must checkpoint, say "stopped", and resume to the end; a run killed before its
+the dashboard's Stop (a stop request, then SIGTERM) must checkpoint, say "stopped", and resume to the end; a run killed before its
 first checkpoint says how to restart, and ``--resume RUN --restart`` trains it again from step 1.
 
-The checkpoint interval and MetaNet's ``meta_grad_accum`` are drawn (once per session, printed) from pairs that do
-not align, and the kill falls just after the first checkpoint, which lies inside an accumulation window: MetaNet's
-gradients of the steps since its last update must be in that checkpoint, or its next update and every later step
-differ. All tests compare against one uninterrupted run of the same command (tiny student, 12 steps, snapshots
+The checkpoint interval and MetaNet's ``meta_grad_accum`` are drawn once per session from pairs that do not align,
+and the kill falls just after the first checkpoint, which lies inside an accumulation window: MetaNet's gradients of
+the steps since its last update must be in that checkpoint, or its next update and every later step differ. The draw
+(and the SIGTERM test's stop step) comes from a seed that every assertion message and printed line names; set
+``MIND_TEST_RESUME_SEED`` to it to rerun the same draw (one draw, not all four pairs: each pair needs its own
+uninterrupted reference run, and the file already takes ~2 minutes). All tests compare against one uninterrupted run of the same command (tiny student, 12 steps, snapshots
 every 4). On CPU with the same seed the resumed trajectory is expected to be bit-identical; the assertions allow
 1e-6 (relative) and print the largest difference actually seen.
 """
@@ -28,8 +30,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from conftest import assert_run_finished, run_report
 from mind import load_run
 from mind.run import read_jsonl
+from mind.run.stop import request_stop
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +43,10 @@ STEPS, WARMUP = 12, 2
 # (checkpoint_every, meta_grad_accum): the first checkpoint (step C > WARMUP) falls inside an accumulation window,
 # and the next MetaNet update after it (step < STEPS) feeds later steps, so a lost gradient shows.
 PAIRS = [(5, 4), (5, 3), (4, 3), (7, 4)]
-EVERY, ACCUM = random.SystemRandom().choice(PAIRS)
+SEED = int(os.environ.get("MIND_TEST_RESUME_SEED") or random.SystemRandom().randrange(10_000))
+_DRAW = random.Random(SEED)
+EVERY, ACCUM = _DRAW.choice(PAIRS)
+STOP_AT = _DRAW.randint(3, 9)  # the SIGTERM test's stop request: after this step
 FAKE_TICK_S = 12.5  # with checkpoint_minutes=1: a time-based checkpoint every 5 steps (5 x 12.5 s >= 60 s > 4 x 12.5 s)
 COMMON = ["--data", str(DATA), "--student", "tiny", "--steps", str(STEPS), "snapshot_every=4", "checkpoint_minutes=0",
           f"meta_warmup_steps={WARMUP}", f"meta_grad_accum={ACCUM}", "lam=0.5", "beta=0.5", "--quiet"]
@@ -49,13 +56,13 @@ COMPARED = ("loss_total", "loss_sft", "loss_cons", "loss_meta", "n_selected", "l
 RTOL, ATOL = 1e-6, 1e-7
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 ENV.pop("MIND_FAKE_CLOCK_S", None)
-DRAWN = f"(drawn: checkpoint_every={EVERY}, meta_grad_accum={ACCUM})"
+DRAWN = f"(drawn: checkpoint_every={EVERY}, meta_grad_accum={ACCUM}; rerun with MIND_TEST_RESUME_SEED={SEED})"
 
 
 def _mind(*args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run([sys.executable, "-m", "mind", *args], capture_output=True, text=True, env=env or ENV, timeout=600)
     if check:
-        assert proc.returncode == 0, f"mind {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}"
+        assert proc.returncode == 0, f"mind {' '.join(args)} failed ({proc.returncode}) {DRAWN}:\n{proc.stderr[-3000:]}"
     return proc
 
 
@@ -69,13 +76,14 @@ def _wait_for_step(proc: subprocess.Popen, out: Path, k: int, timeout: float = 4
     """Poll steps.jsonl (tolerating the line in flight) until step ``k`` is recorded; return the last step seen."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert proc.poll() is None, f"training ended early with {proc.returncode}: {(out.parent / f'{out.name}.log').read_text()[-2000:]}"
+        assert proc.poll() is None, \
+            f"training ended early with {proc.returncode} {DRAWN}: {(out.parent / f'{out.name}.log').read_text()[-2000:]}"
         rows = read_jsonl(out / "steps.jsonl")
         if rows and rows[-1]["step"] >= k:
             return rows[-1]["step"]
         time.sleep(0.02)
     proc.kill()
-    raise AssertionError(f"step {k} not reached in {timeout} s")
+    raise AssertionError(f"step {k} not reached in {timeout} s {DRAWN}")
 
 
 def _kill_after(out: Path, k: int, *extra: str, env: dict | None = None) -> int:
@@ -135,7 +143,8 @@ def _assert_same_trajectory(ref: Path, got: Path) -> float:
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("ref") / "uninterrupted"
-    _mind("train", *COMMON, f"checkpoint_every={EVERY}", "--out", str(out))
+    proc = _mind("train", *COMMON, f"checkpoint_every={EVERY}", "--out", str(out))
+    assert_run_finished(out, STEPS, proc)
     return out
 
 
@@ -143,7 +152,7 @@ def test_sigkill_inside_metanet_accumulation_window_then_resume_matches_uninterr
     out = tmp_path / "killed"
     seen = _kill_after(out, EVERY + 1, f"checkpoint_every={EVERY}")
     ckpt = load_run(out).checkpoints
-    assert ckpt == [EVERY], f"expected the step-{EVERY} checkpoint only, found {ckpt} (killed after step {seen})"
+    assert ckpt == [EVERY], f"expected the step-{EVERY} checkpoint only, found {ckpt} (killed after step {seen}) {DRAWN}"
     assert EVERY % ACCUM != 0 and (out / "checkpoints" / f"step_{EVERY:06d}" / "grads_metanet.safetensors").exists(), \
         "the checkpoint lies inside MetaNet's accumulation window, so it must carry the accumulated gradients"
     _mind("train", "--resume", str(out), "--quiet")
@@ -167,16 +176,18 @@ def test_time_based_checkpoints_resume_exactly(reference, tmp_path):
 
 
 def test_sigterm_stops_with_checkpoint_then_resume_finishes(reference, tmp_path):
-    k = random.SystemRandom().randint(3, 9)
+    k = STOP_AT
     out = tmp_path / "stopped"
     proc = _start(out, f"checkpoint_every={EVERY}")
     _wait_for_step(proc, out, k)
+    request_stop(out)  # the dashboard's Stop: the request, then SIGTERM (a bare SIGTERM: tests/test_stop_signals.py)
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=300) == 0, (tmp_path / "stopped.log").read_text()[-2000:]
+    assert proc.wait(timeout=300) == 0, run_report(out, proc, tmp_path / "stopped.log")
     run = load_run(out)
     stop_step = run.status["step"]
-    assert run.status["state"] == "stopped" and k <= stop_step < STEPS
-    assert run.checkpoints[-1] == stop_step, f"no checkpoint at the stop step {stop_step}: {run.checkpoints}"
+    assert run.status["state"] == "stopped" and k <= stop_step < STEPS, (run.status, k, DRAWN)
+    assert run.status["stopped_by"] == "request", run_report(out, proc, tmp_path / "stopped.log")
+    assert run.checkpoints[-1] == stop_step, f"no checkpoint at the stop step {stop_step}: {run.checkpoints} {DRAWN}"
     assert _raw_steps(out) == list(range(1, stop_step + 1))
     _mind("train", "--resume", str(out), "--quiet")
     worst = _assert_same_trajectory(reference, out)

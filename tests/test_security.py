@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import assert_run_finished
 from mind.errors import RunDirError
 from mind.run import safe_run_path
 
@@ -158,7 +159,7 @@ def test_planted_api_key_never_reaches_files_logs_or_the_dashboard(tmp_path, mon
         assert srv.judge_requests == 3 * 8 and sum(srv.served.values()) == 3 * 8  # 8 perspectives x 3 problems
     train = _mind("train", "--data", data, "--student", "tiny", "--steps", 2, "checkpoint_every=1",
                   "--out", runs / "keyrun", env=env)
-    assert train.returncode == 0, train.stderr[-2000:]
+    assert_run_finished(runs / "keyrun", 2, train)
     files = [f for f in tmp_path.rglob("*") if f.is_file()]
     assert {"gen.jsonl", "gen.cache.jsonl", "gen.card.json", "steps.jsonl", "config.json"} <= {f.name for f in files}
     leaks = [str(f) for f in files if b"sk-planted-" in f.read_bytes()]

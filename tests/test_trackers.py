@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import assert_run_finished
 from mind.cli import main
 from mind.training.config import TrainConfig
 from mind.errors import ConfigError
@@ -107,7 +108,8 @@ def test_trainer_checks_trackers_before_it_creates_the_run_directory(tmp_path, m
 def test_real_missing_package_in_a_fresh_process(tmp_path):
     """No monkeypatching: wandb is not in the test environment, so a real subprocess must name its extra."""
     out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "mind", "train", "--data", "demo", "--student", "tiny", "--steps", "3",
+    mini = Path(__file__).parent / "data" / "mini.jsonl"  # 4 problems: the scalars' path, not the data, is tested
+    proc = subprocess.run([sys.executable, "-m", "mind", "train", "--data", str(mini), "--student", "tiny", "--steps", "3",
                            "--report-to", "wandb", "--out", str(out)], capture_output=True, text=True, env=ENV,
                           timeout=600)
     assert proc.returncode == 2, proc.stderr[-2000:]
@@ -120,10 +122,11 @@ def test_real_missing_package_in_a_fresh_process(tmp_path):
 @pytest.fixture(scope="module")
 def tb_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("tb") / "run"
+    # 4 of the demo problems (all 8 perspectives), 4 held out: the scalars' path is tested, not the data's size
     proc = subprocess.run([sys.executable, "-m", "mind", "train", "--data", "demo", "--student", "tiny", "--steps", "3",
-                           "--report-to", "tensorboard", "--out", str(out), "--quiet"],
+                           "--report-to", "tensorboard", "--out", str(out), "--quiet", "max_problems=4", "holdout=4"],
                           capture_output=True, text=True, env=ENV, timeout=1200)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert_run_finished(out, 3, proc)  # issue 24: once exited 0 with status 'stopped' at step 1
     return out
 
 

@@ -124,6 +124,7 @@ def test_a_run_of_several_epochs_records_every_tracking_column(tmp_path):
     import subprocess
     import sys
 
+    from conftest import assert_run_finished
     from mind import load_run
     from mind.run import STEP_COLUMNS
 
@@ -132,7 +133,7 @@ def test_a_run_of_several_epochs_records_every_tracking_column(tmp_path):
                            "--out", str(out), "--quiet", "max_problems=4", "snapshot_every=2", "probe_problems=2",
                            "max_length=128", "meta_calibrate_epochs=3", "checkpoint_every=0"],
                           capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert_run_finished(out, 6, proc)
     run = load_run(out)
     steps = run.steps
     assert len(run.heldout) == 16 and run.config["holdout"] == 16

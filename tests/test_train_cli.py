@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import assert_run_finished
 from mind import load_run
 from mind.run import PER_PERSPECTIVE, STEP_COLUMNS
 
@@ -30,8 +31,9 @@ def mind(*args, check=True, **kw):
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "demo"
-    mind("train", "--data", DATA, "--student", "tiny", "--method", "mind", "--steps", 8, "--out", out,
-         "snapshot_every=4", "checkpoint_every=4", "meta_warmup_steps=2", "meta_grad_accum=2", "lam=0.5", "beta=0.5")
+    proc = mind("train", "--data", DATA, "--student", "tiny", "--method", "mind", "--steps", 8, "--out", out,
+                "snapshot_every=4", "checkpoint_every=4", "meta_warmup_steps=2", "meta_grad_accum=2", "lam=0.5", "beta=0.5")
+    assert_run_finished(out, 8, proc)
     return out
 
 
@@ -104,7 +106,7 @@ def test_resume_after_a_crash_reproduces_the_uninterrupted_trajectory(tiny_run, 
     status = json.loads((crashed / "status.json").read_text())
     (crashed / "status.json").write_text(json.dumps({**status, "state": "running", "heartbeat": 0}))
     assert load_run(crashed).state == "stale" and len(load_run(crashed).steps) == 8
-    mind("train", "--resume", crashed)
+    assert_run_finished(crashed, 8, mind("train", "--resume", crashed))
     a, b = load_run(tiny_run).steps, load_run(crashed).steps
     assert b["step"].tolist() == list(range(1, 9))  # no torn, duplicate or missing rows
     for col in ("loss_total", "loss_sft", "loss_cons", "loss_meta", "n_selected"):
@@ -149,12 +151,12 @@ def test_bad_dataset_row_names_line_and_field(tmp_path):
 def test_two_process_data_parallel_matches_one_process(tmp_path):
     """Same global batch (2 problems): 1 process x 2 vs 2 processes x 1, gloo on CPU. Tolerance 1e-5."""
     common = ["--data", DATA, "--student", "tiny", "--steps", 4, "snapshot_every=0", "lam=0.5", "meta_warmup_steps=2"]
-    mind("train", *common, "--batch-size", 2, "--out", tmp_path / "one")
+    assert_run_finished(tmp_path / "one", 4, mind("train", *common, "--batch-size", 2, "--out", tmp_path / "one"))
     launcher = shutil.which("accelerate", path=str(Path(sys.executable).parent))
     proc = subprocess.run([launcher, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
                            "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "mind", "train", *map(str, common),
                            "--batch-size", "1", "--out", str(tmp_path / "two")], capture_output=True, text=True, env=ENV)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert_run_finished(tmp_path / "two", 4, proc)
     two = load_run(tmp_path / "two")
     assert two.config["world_size"] == 2
     one = load_run(tmp_path / "one").steps
@@ -168,7 +170,7 @@ def test_full_finetuning_checkpoints_and_resumes(tmp_path):
     mind("train", "--data", DATA, "--student", "tiny", "--finetune", "full", "--method", "uniform", "--steps", 2,
          "--out", out, "snapshot_every=0", "checkpoint_every=1")
     assert (out / "checkpoints" / "step_000002" / "student.safetensors").exists()
-    mind("train", "--resume", out, "steps=3")
+    assert_run_finished(out, 3, mind("train", "--resume", out, "steps=3"))
     run = load_run(out)
     assert run.state == "finished" and run.steps["step"].tolist() == [1, 2, 3] and run.checkpoints[-1] == 3
 
@@ -190,8 +192,9 @@ def test_help_lists_every_option(capsys):
 @pytest.mark.slow
 def test_gradient_checkpointing_gives_the_same_losses(tmp_path):
     common = ["--data", DATA, "--student", "tiny", "--steps", 3, "snapshot_every=0", "meta_warmup_steps=1", "lam=0.5"]
-    mind("train", *common, "--out", tmp_path / "plain", "gradient_checkpointing=false")
-    mind("train", *common, "--out", tmp_path / "gc", "gradient_checkpointing=true")
+    for name, on in (("plain", "false"), ("gc", "true")):
+        proc = mind("train", *common, "--out", tmp_path / name, f"gradient_checkpointing={on}")
+        assert_run_finished(tmp_path / name, 3, proc)
     a, b = load_run(tmp_path / "plain").steps, load_run(tmp_path / "gc").steps
     # the comparison means something only if the one run recomputed every decoder layer and the other none
     assert load_run(tmp_path / "gc").config["recomputed_layers"] == [2, 2]
@@ -211,8 +214,9 @@ def test_every_command_has_help(command, capsys):
 
 def test_rescore_every_measures_unselected_rationales_on_every_nth_step_only(tiny_run, tmp_path):
     out = tmp_path / "rescore"
-    mind("train", "--data", DATA, "--student", "tiny", "--method", "mind", "--steps", 8, "--out", out,
-         "snapshot_every=0", "meta_warmup_steps=2", "meta_grad_accum=2", "lam=0.5", "beta=0.5", "rescore_every=3")
+    proc = mind("train", "--data", DATA, "--student", "tiny", "--method", "mind", "--steps", 8, "--out", out,
+                "snapshot_every=0", "meta_warmup_steps=2", "meta_grad_accum=2", "lam=0.5", "beta=0.5", "rescore_every=3")
+    assert_run_finished(out, 8, proc)
     samples = load_run(out).samples
     assert len(samples) == 16
     for _, row in samples.iterrows():
@@ -232,8 +236,9 @@ def test_rescore_every_measures_unselected_rationales_on_every_nth_step_only(tin
 
 def test_bf16_mixed_precision_trains_close_to_fp32(tiny_run, tmp_path):
     out = tmp_path / "bf16"
-    mind("train", "--data", DATA, "--student", "tiny", "--method", "mind", "--steps", 8, "--out", out,
-         "snapshot_every=0", "meta_warmup_steps=2", "meta_grad_accum=2", "lam=0.5", "beta=0.5", "precision=bf16")
+    proc = mind("train", "--data", DATA, "--student", "tiny", "--method", "mind", "--steps", 8, "--out", out,
+                "snapshot_every=0", "meta_warmup_steps=2", "meta_grad_accum=2", "lam=0.5", "beta=0.5", "precision=bf16")
+    assert_run_finished(out, 8, proc)
     a, b = load_run(tiny_run).steps, load_run(out).steps  # same steps, so the same learning-rate schedule
     assert load_run(out).config["precision"] == "bf16"
     assert np.allclose(a["loss_sft"], b["loss_sft"], rtol=1e-2)  # the same run, in lower precision
@@ -242,8 +247,9 @@ def test_bf16_mixed_precision_trains_close_to_fp32(tiny_run, tmp_path):
 
 def test_checkpointing_every_second_layer_gives_the_same_run(tiny_run, tmp_path):
     out = tmp_path / "ckpt2"
-    mind("train", "--data", DATA, "--student", "tiny", "--method", "mind", "--steps", 8, "--out", out,
-         "snapshot_every=0", "meta_warmup_steps=2", "meta_grad_accum=2", "lam=0.5", "beta=0.5", "checkpoint_layers=2")
+    proc = mind("train", "--data", DATA, "--student", "tiny", "--method", "mind", "--steps", 8, "--out", out,
+                "snapshot_every=0", "meta_warmup_steps=2", "meta_grad_accum=2", "lam=0.5", "beta=0.5", "checkpoint_layers=2")
+    assert_run_finished(out, 8, proc)
     a, b = load_run(tiny_run).steps, load_run(out).steps  # same steps, so the same learning-rate schedule
     assert load_run(out).config["checkpoint_layers"] == 2
     assert load_run(out).config["recomputed_layers"] == [1, 2]  # every second of the tiny student's 2 layers ...

@@ -6,6 +6,7 @@ health check). Settings reach the app through environment variables: the runs fo
 access token (``MIND_APP_TOKEN``), ``--read-only`` (``MIND_APP_READ_ONLY``) and ``--allow-dir``
 (``MIND_APP_ALLOW_DIRS``). A non-loopback ``--host`` needs a token: ``--token``, ``$MIND_APP_TOKEN``, or one
 generated at start and printed as a link, like Jupyter's. The token never appears in the Streamlit command line.
+Stopping ``mind app`` (SIGTERM, SIGHUP, Ctrl-C) stops the Streamlit server and its process group (:func:`serve`).
 """
 
 from __future__ import annotations
@@ -121,8 +122,43 @@ def urls(host: str, port: int, token: str | None) -> list[str]:
     return [f"http://{h}:{port}{query}" for h in hosts]
 
 
-def run(args: argparse.Namespace) -> int:
+def serve(argv: list[str], env: dict[str, str]) -> int:
+    """Run the Streamlit server until it exits or this process is told to stop, then stop it and everything it
+    started in its session.
+
+    The server runs in its own session (``start_new_session``), so a signal meant for ``mind app`` does not depend
+    on the terminal reaching its whole group; instead SIGTERM, SIGHUP and Ctrl-C (SIGINT) to ``mind app`` stop the
+    server's process group (:func:`mind.procs.stop_group`: SIGTERM, then SIGKILL after a grace period). Before, a
+    SIGTERM to ``mind app`` killed only ``mind app`` and left Streamlit serving the port. Training runs launched from
+    the dashboard run in sessions of their own and keep running (they record their own state in the run folder)."""
+    import signal
     import subprocess
+
+    from mind.procs import stop_group
+
+    class _Stop(Exception):
+        pass
+
+    def _raise(signum, frame):  # noqa: ARG001 - signal handler signature
+        raise _Stop(signum)
+
+    proc = subprocess.Popen(argv, env=env, start_new_session=True)
+    previous = {s: signal.signal(s, _raise) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        return proc.wait()
+    except (_Stop, KeyboardInterrupt):
+        for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):  # a second signal must not cut the clean-up short
+            signal.signal(s, signal.SIG_IGN)
+        code = stop_group(proc)
+        return 0 if code in (0, -signal.SIGTERM, None) else code
+    finally:
+        if proc.poll() is None:
+            stop_group(proc)
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def run(args: argparse.Namespace) -> int:
 
     token = resolve_token(args.token, args.host)
     argv, env = command(args.port, args.runs_dir, args.host, token, args.read_only, args.allow_dir)
@@ -136,7 +172,4 @@ def run(args: argparse.Namespace) -> int:
     mode = " (read-only)" if args.read_only else ""
     print(f"MIND dashboard{mode} on", "  ".join(urls(args.host, args.port, token)), flush=True)
     base = {k: v for k, v in os.environ.items() if k not in (ENV_TOKEN, ENV_READ_ONLY, ENV_ALLOW_DIRS)}
-    try:
-        return subprocess.call(argv, env={**base, **env})
-    except KeyboardInterrupt:
-        return 0
+    return serve(argv, {**base, **env})

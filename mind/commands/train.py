@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from dataclasses import MISSING, fields
 from pathlib import Path
 
@@ -16,6 +17,13 @@ EXAMPLES = """examples:
   mind train --resume runs/demo steps=40          # continue from the last checkpoint (and extend)
   mind train --resume runs/demo --restart         # no checkpoint yet: train it again from step 1, same config
   accelerate launch --cpu --num_processes 2 -m mind train --data demo --student tiny --batch-size 1 --out runs/ddp
+
+stopping and exit status:
+  The dashboard's Stop (or a stop_request.json file in the run directory, mind/run/stop.py) ends the run after the
+  current step with a checkpoint, status "stopped" (stopped_by: request) and exit status 0. A SIGTERM without such a
+  request is a stop nobody asked for: the run checkpoints the same way (stopped_by: signal 15), says on stderr at
+  which step it stopped and how to resume, and exits 143 (128 + the signal number, the shell's convention; Ctrl-C
+  exits 130). Other exit statuses: 0 finished, 2 a configuration or input error (one `error:` line).
 """
 
 
@@ -84,6 +92,9 @@ def run(args) -> int:
         if args.restart:
             if int(os.environ.get("RANK", "0")) == 0:  # one process clears; the others meet it in Accelerate's setup
                 clear_for_restart(run_dir)
+                from mind.run.stop import clear_stop_request
+
+                clear_stop_request(run_dir)  # the stop that ended the first attempt must not end this one
         elif latest_checkpoint(run_dir / "checkpoints") is None:
             raise RunDirError(no_checkpoint_message(run_dir))
     else:
@@ -94,7 +105,28 @@ def run(args) -> int:
         out = Path(args.out)
         if (out / "config.json").exists():
             raise ConfigError(f"{out} already holds a run; choose another --out or continue it with --resume {out}")
-    train(cfg, out, resume=bool(args.resume) and not args.restart, progress=not args.quiet)
-    if int(os.environ.get("RANK", "0")) == 0:
+    from mind.training.runtime import StopFlag
+
+    stop = StopFlag()
+    train(cfg, out, resume=bool(args.resume) and not args.restart, progress=not args.quiet, stop=stop)
+    main_process = int(os.environ.get("RANK", "0")) == 0
+    if stop.step is not None:  # stopped before the last step
+        if main_process:
+            print(stop_message(stop, cfg.steps, out), file=sys.stderr)
+        return stop_exit_code(stop)
+    if main_process:
         print(f"run written to {out}")
     return 0
+
+
+def stop_message(stop, total: int, out: Path) -> str:
+    """The one stderr line of a run that stopped early: at which step, why, and the command that continues it."""
+    why = "(Stop requested)" if stop.requested else "(not a Stop from the dashboard)"
+    by = "" if stop.requested else f" by {stop.by}"
+    return f"mind train: stopped{by} at step {stop.step} of {total} {why}; resume with: mind train --resume {out}"
+
+
+def stop_exit_code(stop) -> int:
+    """0 for a stop someone asked for; 128 + N for signal N, the shell's convention, so that a run stopped by a
+    signal nobody asked for never looks like a success with steps missing."""
+    return 0 if stop.requested else 128 + (stop.signum or 0)

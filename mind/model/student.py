@@ -203,9 +203,12 @@ class StudentLM(nn.Module):
             seq = prefix.seq.index_select(0, ix)
             allowed = torch.cat([pmask[seq][:, None, :].expand(len(g), s, P),
                                  causal(s)[None] & attention_mask[ix, :s].bool()[:, None, :]], -1)
-            h = dec(input_ids=input_ids[ix, :s], attention_mask=_additive_mask(allowed, dtype),
-                    position_ids=prefix.position_ids[ix, :s], past_key_values=_SharedKV(record, seq),
-                    use_cache=False).last_hidden_state
+            if s == 0:  # one-token continuations only (" yes", " no"): predicted from the prompt's last position
+                h = last.new_zeros(len(g), 0, last.shape[-1])
+            else:
+                h = dec(input_ids=input_ids[ix, :s], attention_mask=_additive_mask(allowed, dtype),
+                        position_ids=prefix.position_ids[ix, :s], past_key_values=_SharedKV(record, seq),
+                        use_cache=False).last_hidden_state
             outs.append(torch.cat([last.index_select(0, seq)[:, None], torch.nn.functional.pad(h, (0, 0, 0, S - s))], 1))
         order = [i for g in groups for i in g]  # rows in group order; put them back in the batch's order
         out = torch.cat(outs) if len(outs) > 1 else outs[0]

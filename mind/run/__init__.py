@@ -4,7 +4,9 @@ Layout (every file is JSON, JSONL, Parquet or safetensors; nothing is pickled)::
 
     runs/demo/
       config.json              resolved training config (written once, atomically)
-      status.json              state (running | finished | crashed | stopped), pid, heartbeat, step, total_steps, error
+      status.json              state (running | finished | crashed | stopped), pid, heartbeat, step, total_steps, error;
+                               a stopped run's stopped_by: "request" (someone asked) or "signal N" (nobody did)
+      stop_request.json        a stop asked for (the dashboard's Stop; mind/run/stop.py): who and when
       data.jsonl               the training problems (question, gold, K rationales), for the dashboard
       heldout.jsonl            the problems kept out of training (``holdout``), same schema; `mind eval`'s 'heldout'
       probes.jsonl             the fixed probe set of (problem, perspective) pairs, in snapshot row order

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from mind.model.forward import probe_states, rationale_losses
 from mind.model.precision import resolve_for_run
 from mind.model.threads import small_ops
 from mind.run import RunWriter, TrackerSink
+from mind.run.stop import clear_stop_request, read_stop_request
 from mind.training.calibration import InertiaCalibrator, calibrate_metanet
 from mind.training.config import TrainConfig
 from mind.training.runtime import Heartbeat, StartupClock, StopFlag, versions
@@ -106,18 +108,28 @@ class Parts:
     recomputed: list[int]  # [checkpointed, all] decoder layers
 
 
-def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True) -> Path:
-    """Train according to ``cfg``, writing the run directory ``out``; with ``resume`` continue its last checkpoint."""
+def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True,
+          stop: StopFlag | None = None) -> Path:
+    """Train according to ``cfg``, writing the run directory ``out``; with ``resume`` continue its last checkpoint
+    (a stop request left from an earlier stop is removed first, or the resumed run would stop after one step).
+
+    A SIGTERM or a stop request (mind/run/stop.py) ends the run after the current step, with a checkpoint and
+    status "stopped" (``stopped_by``: "request" or "signal N"). ``stop``: the flag to use, so that the caller can
+    tell afterwards whether and why the run stopped early (``stop.by``, ``stop.step``; ``mind train`` turns a stop
+    nobody asked for into a non-zero exit); by default a new one."""
     from mind.training.trackers import check_trackers
 
     check_trackers(cfg.trackers)  # missing tracker package: fail before any work
     out, clock = Path(out), StartupClock()
+    if resume:
+        clear_stop_request(out)
     acc, prec = accelerator(cfg, out, resume)
     data = load_data(cfg, acc, prec)
     clock.mark("data")
     parts = build(cfg, acc, data, clock, show=progress and acc.is_main_process)
     writer, sinks, start, probes = open_run(cfg, acc, out, resume, data, parts, prec)
-    stop = StopFlag()
+    stop = stop if stop is not None else StopFlag()
+    stop.arm(out)
     beat = None
     if writer:
         writer.set_status("running", step=start, total_steps=cfg.steps, error=None)
@@ -150,21 +162,27 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
                 beat.step = step
                 if (cfg.snapshot_every and step % cfg.snapshot_every == 0) or step == cfg.steps:
                     _snapshot(writer, acc.unwrap_model(parts.student), data.encoded, probes, step, parts.shared)
-            stop.stop = _all_agree(acc, stop.stop)  # a SIGTERM seen by one process stops them all together
-            if _all_agree(acc, policy.due(step, last=step == cfg.steps or stop.stop)):
+            stop.poll()  # the request file: one stat per step
+            # A stop seen by one process stops them all together. This step decides on ``stopping`` alone: a signal
+            # that arrives from here on stays in ``stop`` for the next step instead of splitting the processes.
+            stopping = _agree_stop(acc, stop.by)
+            if _all_agree(acc, policy.due(step, last=step == cfg.steps or stopping is not None)):
                 _checkpoint(acc, out, step, parts)
             bar.set_postfix(loss=f"{reduced['loss_total']:.3f}", sel=f"{float(gathered['alpha'].gt(0).sum(-1).float().mean()):.1f}")
             bar.update(1)
-            if stop.stop:
+            if stopping is not None and step < cfg.steps:  # on the last step the run is complete: it finishes
+                stop.set_from(stopping)
+                stop.step = step
                 if writer:
-                    writer.set_status("stopped", step=step)
+                    writer.set_status("stopped", step=step, stopped_by=stop.by,
+                                      **({"stop_request": read_stop_request(out)} if stop.requested else {}))
                 return out
         if writer:
             writer.set_status("finished", step=cfg.steps)
         return out
     except KeyboardInterrupt:
         if writer:
-            writer.set_status("stopped", error="interrupted")
+            writer.set_status("stopped", error="interrupted", stopped_by=f"signal {int(signal.SIGINT)}")
         raise
     except BaseException as exc:
         if writer:
@@ -172,6 +190,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         raise
     finally:
         bar.close()
+        stop.disarm()
         if beat is not None:
             beat.close()
         for s in sinks:
@@ -464,6 +483,18 @@ def _all_agree(acc, flag: bool) -> bool:
     if acc.num_processes == 1:
         return flag
     return bool(acc.reduce(torch.tensor(int(flag), device=acc.device), "sum").item() > 0)
+
+
+def _agree_stop(acc, by: str | None) -> str | None:
+    """The stop reason every process takes: a request seen by any process wins (someone asked), else the highest
+    signal number seen, else None. Encoded as 0 (none), 1 (request) or 100+N (signal N) for one gather."""
+    if acc.num_processes == 1:
+        return by
+    code = 0 if by is None else 1 if by == "request" else 100 + int(by.split()[1])
+    codes = acc.gather(torch.tensor([code], device=acc.device)).tolist()
+    if 1 in codes:
+        return "request"
+    return f"signal {max(codes) - 100}" if max(codes) >= 100 else None
 
 
 def _reduce(acc, sums: dict) -> dict:
