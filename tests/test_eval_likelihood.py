@@ -130,6 +130,21 @@ def test_batch_size_and_layout_do_not_change_the_scores(tiny):
                 assert np.allclose(a[key], b[key], atol=1e-5) and np.allclose(a[key], c[key], atol=1e-5), key
 
 
+def test_a_shared_batch_of_only_yes_no_items_scores_one_token_continuations(tiny):
+    """A shared-prompt batch whose plain continuations are all one token (" yes" / " no" after "Answer:") makes a
+    length group with no rationale tokens at all; it crashed the shared decoder (a 0-element reshape) before."""
+    tok, model = tiny
+    items = [BenchmarkItem(f"s{i}", q, a, "yesno", (), "strategyqa")
+             for i, (q, a) in enumerate([("Is ice cold?", "yes"), ("Is fire cold?", "no"), ("Can fish swim?", "yes")])]
+    scorings = [scoring_for(it, prompt_ids(tok, it.prompt_text(), True, "yesno", 2), 2) for it in items]
+    assert all(len(plain_pair(tok, s.plain_context, " " + o)[1]) == 1 for s in scorings for o in s.plain_options)
+    shared = score_items(StudentLM(model), tok, scorings, "cpu", batch_size=3, shared=True)
+    plain = score_items(StudentLM(model), tok, scorings, "cpu", batch_size=3, shared=False)
+    for a, b, it in zip(shared, plain, items):
+        want = [_plain_direct(model, tok, f"Question: {it.question}\nAnswer:", o) for o in ("yes", "no")]
+        assert a["plain_logp"] == pytest.approx(want, abs=2e-4) and np.allclose(a["plain_logp"], b["plain_logp"], atol=1e-5)
+
+
 def test_continuations_are_the_canonical_answer_line(tiny):
     tok, _ = tiny
     lead, conts = trained_continuations(tok, "72", ["(A)", "(B)"])
