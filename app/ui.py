@@ -53,8 +53,16 @@ def page_path(filename: str) -> str:
     return str(settings.PAGES_DIR / filename)
 
 
-def badge(state: str) -> str:
-    return STATE_BADGE.get(state, state)
+def badge(state: str, status: dict | None = None) -> str:
+    """The state's badge; a stopped run says why (status.json's ``stopped_by``): a Stop someone asked for, or a
+    signal nobody asked for (``mind train`` exited 128+N then)."""
+    text = STATE_BADGE.get(state, state)
+    by = (status or {}).get("stopped_by") if state == "stopped" else None
+    if by == "request":
+        return text.replace("stopped]", "stopped (Stop requested)]")
+    if by:
+        return text.replace("stopped]", f"stopped by {by}, not requested]")
+    return text
 
 
 @contextlib.contextmanager
@@ -187,7 +195,7 @@ def run_caption(run, steps_df=None) -> None:
     gaps = loading.step_gaps(run, df, prog["total"]) if df is not None else None
     steps = (f"step {prog['done']}/{prog['total'] or '?'}" if not gaps else
              f"**{gaps['recorded']} of {prog['total'] or gaps['expected']} steps recorded**")
-    st.caption(f"{badge(run.state)} · method **{loading.cfg_get(cfg, 'method', default='?')}** · "
+    st.caption(f"{badge(run.state, run.status)} · method **{loading.cfg_get(cfg, 'method', default='?')}** · "
                f"student **{loading.cfg_get(cfg, 'student', default='?')}** · {steps}")
     if gaps:
         st.warning(loading.gap_message(run.name, gaps), icon=":material/warning:")

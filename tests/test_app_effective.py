@@ -1,4 +1,4 @@
-"""The dashboard shows what a method really used (config.json's ``effective`` block), not the raw flags."""
+"""The dashboard shows what a run really did: the effective config values (not the raw flags) and why a run stopped."""
 
 from app import loading
 from mind.training.config import TrainConfig
@@ -21,3 +21,11 @@ def test_instant_shows_g_zero_and_uniform_shows_no_g():
 def test_runs_without_the_block_fall_back_to_their_flags():
     assert loading.cfg_get({"g": 0.5, "metanet": {"lr": 1e-3}}, "g") == 0.5
     assert loading.cfg_get({"g": 0.5, "metanet": {"lr": 1e-3}}, "lr") == 1e-3
+
+
+def test_a_stopped_run_says_why():
+    from app import ui
+
+    assert ui.badge("stopped", {"stopped_by": "request"}).endswith("stopped (Stop requested)]")
+    assert "stopped by signal 15, not requested" in ui.badge("stopped", {"stopped_by": "signal 15"})
+    assert ui.badge("stopped") == ui.STATE_BADGE["stopped"] and ui.badge("finished", {"stopped_by": "x"}) == ui.STATE_BADGE["finished"]

@@ -151,3 +151,25 @@ def test_a_two_seed_tiny_experiment_has_per_seed_losses_and_one_aggregate_per_me
     d = level["comparisons"]["uniform"]
     assert d["seeds"] == [0, 1] and all("p_holm" in x for e in d["targets"].values() for x in e.values())
     assert set(comp["paired"]["seeds"]) == {"0", "1"}
+
+
+def test_a_benchmarks_primary_accuracy_is_one_test_not_two():
+    """A paired benchmark entry holds its primary metric's test twice (``accuracy`` and ``metrics[primary]``):
+    Holm's family counts it once, in memory and after a JSON round trip."""
+    import copy
+    import json
+
+    from mind.evaluation.seeds import adjust_all, tests_in
+
+    def test(p):
+        return {"diff": 0.1, "ci": [0.0, 0.2], "p": p}
+
+    primary = test(0.01)
+    entry = {"n": 100, "metrics": {"acc_norm": primary, "acc": test(0.04), "correct": test(0.5)},
+             "primary": "acc_norm", "accuracy": primary, "answer_logp": test(0.02)}
+    table = {"uniform-s0": {"targets": {"csqa": entry, "id_avg": {"accuracy": test(0.03)}}}}
+    assert len(tests_in(table)) == 5 and len(tests_in(json.loads(json.dumps(table)))) == 5
+    assert adjust_all(copy.deepcopy(table)) == 5
+    assert adjust_all(table) == 5
+    assert entry["accuracy"]["p_holm"] == pytest.approx(0.05)  # Holm: 5 x 0.01, the smallest of five
+    assert table["uniform-s0"]["targets"]["id_avg"]["accuracy"]["p_holm"] == pytest.approx(0.09)  # third: max(4 x 0.02, 3 x 0.03)

@@ -190,16 +190,27 @@ def _difference(diffs: list[np.ndarray], n_boot: int, seed: int) -> dict:
 
 
 def tests_in(obj) -> list[dict]:
-    """Every test (a dict with ``diff`` and ``p``) anywhere inside ``obj`` (nested dicts and lists), in order."""
-    out = []
-    if isinstance(obj, dict):
-        if "diff" in obj and "p" in obj:
-            return [obj]
-        for v in obj.values():
-            out += tests_in(v)
-    elif isinstance(obj, list):
-        for v in obj:
-            out += tests_in(v)
+    """Every test (a dict with ``diff`` and ``p``) anywhere inside ``obj`` (nested dicts and lists), in order, each
+    once: a benchmark entry's ``accuracy`` is its primary metric's test (``metrics[primary]``, the same object in
+    memory, an equal copy after a JSON round trip), so it is not counted again."""
+    out, seen = [], set()
+
+    def walk(o) -> None:
+        if isinstance(o, dict):
+            if "diff" in o and "p" in o:
+                if id(o) not in seen:
+                    seen.add(id(o))
+                    out.append(o)
+                return
+            alias = "accuracy" if "primary" in o and isinstance(o.get("metrics"), dict) else None
+            for k, v in o.items():
+                if k != alias:
+                    walk(v)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v)
+
+    walk(obj)
     return out
 
 
