@@ -8,6 +8,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 log="$(realpath -m "${1:-suite.log}")"
 snap="$(mktemp -d)/mind"
 git -C "$root" checkout-index --prefix="$snap/" -a
+[ -d "$root/../shared" ] && ln -s "$(realpath "$root/../shared")" "$(dirname "$snap")/shared"  # ../shared/data, as beside the checkout
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false NUMBA_CACHE_DIR=$root/.cache/numba MIND_CACHE_DIR=$root/.cache/mind
 export PYTHONPATH="$snap"
 python3 -c "while 1: pass" & b1=$!
