@@ -159,7 +159,6 @@ def serve(argv: list[str], env: dict[str, str]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-
     token = resolve_token(args.token, args.host)
     argv, env = command(args.port, args.runs_dir, args.host, token, args.read_only, args.allow_dir)
     if args.dry_run:
