@@ -150,6 +150,10 @@ def test_a_live_large_run_shows_ten_new_steps(big):
     at.run()  # what the live fragment's timer does
     assert_clean(at)
     assert at.slider(key="cur_step").max == STEPS + 10
+    # A live trainer refreshes its heartbeat every 10 s; this test must too, or on a loaded machine (the Curriculum
+    # run above took over 90 s under a CPU burner) the run reads as stale and the debugger stops following it.
+    beat = json.loads((big / "status.json").read_text())
+    (big / "status.json").write_text(json.dumps({**beat, "heartbeat": time.time()}))
     at.switch_page(PAGE["metanet"]).run()
     assert_clean(at)
     assert f"{STEPS + 10}" in texts(at.metric)
