@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.logs import read_tail
+from mind.run.jsonl import read_json_or_empty
 
 # tqdm's line: "desc:  34%|███▍      | 17/50 [00:10<00:20,  1.62it/s]" (rewritten in place with '\r')
 _BAR = re.compile(r"(?P<desc>[^\r\n|]*?):\s+(?P<pct>\d+)%\|[^|\r\n]*\|\s*(?P<n>\d+)/(?P<total>\d+)"
@@ -76,13 +77,6 @@ def _bar_detail(bar: dict, unit: str) -> str:
     return text
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return obj if isinstance(obj, dict) else {}
-
 
 def _count_lines(path: Path) -> int:
     try:
@@ -98,7 +92,7 @@ def launch_phases(run_path: str | Path, method: str = "mind", total_steps: int |
     ``elapsed_s``: seconds since the job started (shown for the start-up phase, which reports nothing)."""
     p = Path(run_path)
     bars = tqdm_bars(read_tail(p / "log.txt", 32_000))
-    status = _read_json(p / "status.json")
+    status = read_json_or_empty(p / "status.json")
     clock = status.get("startup") if isinstance(status.get("startup"), dict) else {}
     steps = _count_lines(p / "steps.jsonl")
     total = int(status.get("total_steps") or total_steps or 0) or None
@@ -165,7 +159,7 @@ def preset_timing(run_path: str | Path) -> dict | None:
     """The measured timing of a finished run: ``total_s`` (process start to the last step) and ``first_s``
     (process start to the first step record, from status.json's ``startup`` clock); None without them."""
     p = Path(run_path)
-    status = _read_json(p / "status.json")
+    status = read_json_or_empty(p / "status.json")
     clock = status.get("startup") if isinstance(status.get("startup"), dict) else None
     if status.get("state") != "finished" or not clock or not isinstance(clock.get("total"), (int, float)):
         return None

@@ -27,7 +27,8 @@ from playwright.sync_api import expect
 
 from conftest import patient
 from test_app_runs import ROOT, TRAIN_STEPS, real_runs
-from test_browser import ARGS, CHROMIUM, _analyze, _errors, _free_port, _page, _settle
+from test_browser import (ARGS, CHROMIUM, _analyze, _errors, _free_port, _page, _settle,  # noqa: F401
+                          browser)  # browser: the module's Chromium fixture, shared
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -87,16 +88,6 @@ def server(tmp_path_factory):
     finally:
         stop_group(proc)
         log.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @contextlib.contextmanager

@@ -22,12 +22,13 @@ still get MetaNet's rho (computed here from the samples' scores and L~) but no p
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from mind.run.jsonl import read_json_or_empty
 
 N_BOOT = 5000
 SEED = 0
@@ -105,7 +106,7 @@ def tracking_report(run) -> dict:
         base = _per_problem(part, "baseline_spearman") if recorded else {}
         out["epochs"].append({"epoch": e, "steps": [lo, hi], "meta": mean_ci(meta.values()),
                               "baseline": mean_ci(base.values()) if base else None})
-    calib = _read_json(run.path / "calibration.json")
+    calib = read_json_or_empty(run.path / "calibration.json")
     if calib.get("problem_meta_spearman"):
         out["calibration"] = {"meta": mean_ci(calib["problem_meta_spearman"]),
                               "baseline": mean_ci(calib.get("problem_baseline_spearman") or [])}
@@ -139,13 +140,6 @@ def epoch_shift(run, warmup: int | None = None) -> list[dict]:
                     "weights": {c.split("/", 1)[1]: float(x) for c, x in zip(cols, b)}})
     return out
 
-
-def _read_json(path: Path) -> dict:
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return obj if isinstance(obj, dict) else {}
 
 
 def _read_jsonl(path: Path) -> list[dict]:

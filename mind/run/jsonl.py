@@ -106,6 +106,16 @@ def read_error(path: Path, exc: OSError) -> RunDirError:
     return RunDirError(f"{path}: cannot read it ({exc.strerror}); fix its permissions or re-run the training")
 
 
+def read_json_or_empty(path: Path) -> dict:
+    """A JSON object file, or {} when it is missing, unreadable, half-written or not an object: for files a reader
+    may meet while their writer is still at work (status.json, calibration.json) and shows what it can."""
+    try:
+        obj = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return obj if isinstance(obj, dict) else {}
+
+
 def read_jsonl(path: Path) -> list[dict]:
     """Read a JSONL file written by :func:`append_jsonl`. A missing file is empty; a torn last line is skipped;
     a bad line elsewhere is a :class:`RunDirError` naming its line number."""
