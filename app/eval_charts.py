@@ -11,7 +11,9 @@ Point charts (paired differences, seed-level results) put benchmarks at whole x 
 not hide each other; the tick labels stay on the benchmarks. A filled marker means the difference is
 distinguishable from zero (the page says at which p: Holm-adjusted where a family is adjusted), an open marker that
 it is not: open markers are drawn as a ring in the run's colour (Plotly colours an ``-open`` symbol's outline with
-``marker.color``), so they stay visible on white. Two legend-only entries in grey say which is which.
+``marker.color``), so they stay visible on white. Two legend-only entries in grey say which is which, and each run
+has one legend-only entry, filled, in its colour. Their legend sits under the plot in rows, so that the plot keeps
+the chart's width; benchmark names are horizontal, with a light divider between two benchmarks' slots.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ import plotly.graph_objects as go
 from app.charts import PALETTE
 
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=360)
+# Point charts: the legend goes below the plot, in rows, so that the plot keeps the chart's whole width (a legend on
+# the right of a half-page chart with five long run names left the plot a third of it)
+_POINT_LAYOUT = dict(_LAYOUT, height=440, legend=dict(orientation="h", yanchor="top", y=-0.18, x=0, xanchor="left"))
 BASE_COLOUR = "#8c8c8c"  # a base student (not a run): neutral grey, hatched bars
 SPAN = 0.7  # the share of one benchmark's x slot the runs' offsets spread over
 
@@ -60,16 +65,26 @@ def _categories(values) -> list[str]:
 
 
 def _axis(fig: go.Figure, cats: list[str]) -> None:
-    fig.update_xaxes(tickmode="array", tickvals=list(range(len(cats))), ticktext=cats,
-                     range=[-0.6, len(cats) - 0.4], showgrid=False)
+    """Benchmarks at whole x positions, their names horizontal under them, a light divider between two slots."""
+    fig.update_xaxes(tickmode="array", tickvals=list(range(len(cats))), ticktext=cats, tickangle=0, automargin=True,
+                     range=[-0.6, len(cats) - 0.4], showgrid=False, zeroline=False)
+    for i in range(1, len(cats)):
+        fig.add_vline(x=i - 0.5, line_color="#e6e6e6", line_width=1, layer="below")
 
 
 def _significance_legend(fig: go.Figure, filled: str, open_: str, symbol: str = "circle") -> None:
     """Two grey legend-only entries that say what a filled and an open marker (of ``symbol``) mean."""
     for symbol, label in ((symbol, filled), (f"{symbol}-open", open_)):
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label, legendgroup="_key",
-                                 marker=dict(symbol=symbol, size=11, color="#555", line=dict(color="#555", width=2)),
+                                 marker=dict(symbol=symbol, size=9, color="#555", line=dict(color="#555", width=2)),
                                  hoverinfo="skip"))
+
+
+def _run_legend(fig: go.Figure, name: str, colour: str, symbol: str) -> None:
+    """``name``'s legend entry: a filled ``symbol`` in its colour whatever its first point is (the data trace,
+    filled and open markers mixed, would lend the legend its first point's)."""
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=name, legendgroup=name,
+                             marker=dict(symbol=symbol, size=9, color=colour), hoverinfo="skip"))
 
 
 def accuracy_bars(table: pd.DataFrame, lo: pd.DataFrame, hi: pd.DataFrame,
@@ -105,18 +120,19 @@ def difference_chart(diffs: pd.DataFrame, title: str, unit: str, colours: dict[s
         p_col = "p_holm" if "p_holm" in part and part["p_holm"].notna().any() else "p"
         fig.add_trace(go.Scatter(
             x=[cats.index(str(b)) + dx for b in part["benchmark"]], y=part["diff"], mode="markers", name=str(run),
-            error_y=_err(part["diff"], part["lo"], part["hi"], c),
-            marker=dict(size=11, color=c, line=dict(color=c, width=2),
+            legendgroup=str(run), showlegend=False, error_y=_err(part["diff"], part["lo"], part["hi"], c),
+            marker=dict(size=9, color=c, line=dict(color=c, width=2),
                         symbol=["circle" if s else "circle-open" for s in sig]),
             customdata=np.stack([part["benchmark"].astype(str).to_numpy(),
                                  pd.to_numeric(part[p_col], errors="coerce").to_numpy(),
                                  pd.to_numeric(part["n"], errors="coerce").to_numpy()], axis=1),
             hovertemplate="%{customdata[0]}: %{y:+.3g} " + unit + "<br>" + ("Holm p" if p_col == "p_holm" else "p")
                           + "=%{customdata[1]:.3g}, n=%{customdata[2]:.0f}<extra>" + str(run) + "</extra>"))
+        _run_legend(fig, str(run), c, "circle")
     _significance_legend(fig, f"filled: distinguishable ({significance})", "open: not distinguishable")
     fig.add_hline(y=0, line_color="#888", line_dash="dash")
     _axis(fig, cats)
-    fig.update_layout(title=title, yaxis_title=unit, **_LAYOUT)
+    fig.update_layout(title=title, yaxis_title=unit, **_POINT_LAYOUT)
     return fig
 
 
@@ -153,13 +169,14 @@ def seed_chart(frame: pd.DataFrame, value: str, title: str, unit: str, colours: 
         xs = np.array([cats.index(str(t)) + dx for t in part["target"]])
         sig = part["significant"].astype(bool).to_numpy() if "significant" in part else np.ones(len(part), bool)
         fig.add_trace(go.Scatter(
-            x=xs, y=part[value], mode="markers", name=str(method), legendgroup=str(method),
+            x=xs, y=part[value], mode="markers", name=str(method), legendgroup=str(method), showlegend=False,
             error_y=_err(part[value], part["lo"], part["hi"], c),
             marker=dict(size=12, color=c, line=dict(color=c, width=2),
                         symbol=["diamond" if s else "diamond-open" for s in sig]),
             customdata=np.stack([part["target"].astype(str).to_numpy(), part["seeds_text"].to_numpy()], axis=1),
             hovertemplate="%{customdata[0]}: %{y:.3g} " + unit + " (mean over seeds %{customdata[1]})<extra>"
                           + str(method) + "</extra>"))
+        _run_legend(fig, str(method), c, "diamond")
         dx_, dy_, label = [], [], []
         for x, (_, row) in zip(xs, part.iterrows()):
             for s, v in zip(row["seeds"], row["per_seed"]):
@@ -175,5 +192,5 @@ def seed_chart(frame: pd.DataFrame, value: str, title: str, unit: str, colours: 
     if zero_line:
         fig.add_hline(y=0, line_color="#888", line_dash="dash")
     _axis(fig, cats)
-    fig.update_layout(title=title, yaxis_title=unit, **{**_LAYOUT, "height": 400})
+    fig.update_layout(title=title, yaxis_title=unit, **_POINT_LAYOUT)
     return fig

@@ -206,7 +206,7 @@ with ui.guard("the evaluation table"):
         st.subheader(f"Paired: each run minus {os.path.basename(evaluated[0])}")
         comps = _comparisons(tuple(evaluated), tuple(_stamp(p) for p in evaluated))
         diffs = evaluation.difference_frame(comps)
-        family = f"Holm p < 0.05 over the {len(diffs)} tests of this table"
+        family = "Holm p < 0.05"  # over the table's tests: the caption says how many
         if diffs.empty:
             st.info("These evaluations have no per-item table (`eval/items.jsonl`); re-run `mind eval` to compare "
                     "them item by item.")
@@ -214,12 +214,12 @@ with ui.guard("the evaluation table"):
             st.caption("On the items both runs evaluated. Accuracy: Newcombe interval, McNemar's exact test; "
                        f"log-likelihoods: paired bootstrap. Filled markers / {seed_results.STAR}: distinguishable "
                        f"from zero after Holm's correction over the {len(diffs)} tests of this table (Holm p < 0.05).")
-            c1, c2 = st.columns(2)
-            c1.plotly_chart(eval_charts.difference_chart(diffs[diffs["metric"] == "accuracy"], "Accuracy difference",
+            # one above the other, each the page's width: nine benchmarks times several runs need it
+            st.plotly_chart(eval_charts.difference_chart(diffs[diffs["metric"] == "accuracy"], "Accuracy difference",
                                                          "points", colours, family), key="eval_diff_acc")
             lp = diffs[diffs["metric"] == "answer log-lik"]
             if len(lp):
-                c2.plotly_chart(eval_charts.difference_chart(lp, "Answer log-likelihood difference", "nats", colours,
+                st.plotly_chart(eval_charts.difference_chart(lp, "Answer log-likelihood difference", "nats", colours,
                                                              family), key="eval_diff_lp")
             st.dataframe(paired_table(diffs), hide_index=True, width="stretch")
 

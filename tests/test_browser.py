@@ -114,6 +114,13 @@ def _settle(page, quiet_s: float = 1.5, timeout_s: float | None = None) -> None:
     raise AssertionError("page kept running for too long")
 
 
+def _first_text(locator) -> str:
+    """The first match's text, or "" when none: unlike `locator.first.inner_text()` it does not wait, so an element
+    that a rerun removes between a count() and the read (a progress bar at the end of a job) is not a 30 s timeout."""
+    texts = locator.all_inner_texts()
+    return texts[0] if texts else ""
+
+
 def _errors(page) -> list[str]:
     sel = '[data-testid="stException"], [data-testid="stAlertContentError"]'
     return [page.locator(sel).nth(i).inner_text() for i in range(page.locator(sel).count())]
@@ -189,7 +196,7 @@ def test_launch_a_tiny_run_and_watch_it_finish(server, browser):
     bar = page.locator('[data-testid="stProgress"]')
     while time.time() < deadline:
         if bar.count():
-            text = bar.first.inner_text()
+            text = _first_text(bar)
             m = re.search(r"step (\d+)/5", text)
             if m and (not seen or int(m.group(1)) != seen[-1]):
                 seen.append(int(m.group(1)))
@@ -227,7 +234,7 @@ def test_the_demo_preset_launches_and_the_curriculum_page_shows_tracking(server,
     link = page.get_by_role("link", name="Open in Curriculum")
     href = ""
     while time.time() < deadline:
-        text = bar.first.inner_text() if bar.count() else ""
+        text = _first_text(bar)
         assert "crashed" not in text, text
         # right after the click, and while a rerun redraws the page top-down, the previous run's finished bar and
         # link can still be on screen beside the new run's picker: wait for the link to the run just launched

@@ -22,7 +22,7 @@ from conftest import patient
 from mind.procs import stop_group
 
 from test_app_runs import ROOT, real_runs
-from test_browser import ARGS, CHROMIUM, SHOTS, _errors, _free_port, _page, _settle
+from test_browser import ARGS, CHROMIUM, SHOTS, _errors, _first_text, _free_port, _page, _settle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -82,7 +82,7 @@ def test_press_evaluate_and_see_the_result(server, browser):
     bar = page.locator('[data-testid="stProgress"]')
     while time.time() < deadline:
         if bar.count():
-            text = bar.first.inner_text()
+            text = _first_text(bar)
             if text and (not seen or text != seen[-1]):
                 seen.append(text)
                 if len(seen) <= 3:

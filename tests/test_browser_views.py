@@ -27,7 +27,7 @@ from playwright.sync_api import expect
 
 from conftest import patient
 from test_app_runs import ROOT, TRAIN_STEPS, real_runs
-from test_browser import (ARGS, CHROMIUM, _analyze, _errors, _free_port, _page, _settle,  # noqa: F401
+from test_browser import (ARGS, CHROMIUM, _analyze, _errors, _first_text, _free_port, _page, _settle,  # noqa: F401
                           browser)  # browser: the module's Chromium fixture, shared
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -272,7 +272,7 @@ def test_a_launched_run_shows_its_calibration_phase_with_its_own_bar(server, bro
     box = page.locator('[class*="st-key-launch_phases"]')
     seen, deadline, shot = set(), time.time() + 400, False
     while time.time() < deadline:
-        text = box.first.inner_text() if box.count() else ""
+        text = _first_text(box)
         for key in ("Start-up", "Text features", "MetaNet calibration"):
             if re.search(rf"{key}[^\n]*· running", text):
                 seen.add(key)

@@ -43,7 +43,7 @@ def test_evaluation_page_shows_error_bars_and_paired_differences(evaluated):
     assert len(bars) == 3 and all(e["symmetric"] is False and len(e["array"]) == 2 for e in bars)
     assert all(u > 0 for e in bars for u in e["array"])  # 0 of 3 right still has an upper Wilson bound
     diff = figs["Accuracy difference"]
-    runs = [t for t in diff["data"] if t.get("legendgroup") != "_key"]  # less the filled / open legend entries
+    runs = [t for t in diff["data"] if t.get("error_y")]  # less the legend-only entries (filled / open, one per run)
     assert len(runs) == 1 and runs[0]["name"] == "second" and _error_bars(diff)
     assert list(diff["layout"]["xaxis"]["ticktext"]) == ["gsm8k", "csqa", "ID avg", "OOD avg"]
     assert [row[0] for row in runs[0]["customdata"]] == ["gsm8k", "csqa", "ID avg", "OOD avg"]
@@ -145,14 +145,18 @@ def test_difference_markers_are_visible_offset_and_in_the_run_colours():
                           "n": [40] * 4, "significant": [True, False, False, False]})
     colours = {"b": "#0072B2", "c": "#E69F00"}
     fig = eval_charts.difference_chart(diffs, "t", "points", colours).to_plotly_json()
-    runs = {t["name"]: t for t in fig["data"] if t["name"] in colours}
+    runs = {t["name"]: t for t in fig["data"] if t["name"] in colours and t.get("error_y")}
+    legend = {t["name"]: t for t in fig["data"] if t["name"] in colours and t.get("showlegend") is not False}
     for name, t in runs.items():
+        assert t["showlegend"] is False and legend[name]["legendgroup"] == name  # one legend entry per run...
+        assert legend[name]["marker"]["symbol"] == "circle" and legend[name]["marker"]["color"] == colours[name]
         assert t["marker"]["color"] == colours[name] and t["marker"]["line"]["color"] == colours[name]
         assert t["error_y"]["color"] == colours[name]
     assert set(runs["b"]["x"]).isdisjoint(runs["c"]["x"])  # offset per run
     assert [round(x) for x in runs["b"]["x"]] == [0, 1] and list(fig["layout"]["xaxis"]["ticktext"]) == ["gsm8k", "csqa"]
     key = [t for t in fig["data"] if t.get("legendgroup") == "_key"]
     assert [t["marker"]["symbol"] for t in key] == ["circle", "circle-open"]  # the legend says filled vs open
+    assert fig["layout"]["legend"]["orientation"] == "h"  # ...under the plot, which keeps the chart's width
 
 
 def test_intervals_for_summaries_without_them():
@@ -244,7 +248,7 @@ def test_seed_experiment_shows_a_dot_per_seed_and_holm_adjusted_stars(roots):
     assert at.dataframe[1].value.loc["mind-s0", "svamp"] == ""  # a benchmark it was not evaluated on: blank
     figs = {f["layout"]["title"]["text"]: f for f in figures(at)}
     agg = figs["Accuracy over seeds"]["data"]
-    means = {t["name"]: t for t in agg if t["name"] in ("mind", "uniform")}
+    means = {t["name"]: t for t in agg if t["name"] in ("mind", "uniform") and t.get("error_y")}
     dots = {t["name"]: t for t in agg if t["name"].endswith("one dot per seed")}
     for m in ("mind", "uniform"):
         targets = level["aggregate"][m]["targets"]
