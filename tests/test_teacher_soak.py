@@ -12,6 +12,7 @@ from mind.data.perspectives import DEFAULT_IDS
 from mind.teacher.downsample import DownsampleConfig
 from mind.teacher.pipeline import GenerateConfig, generate
 from mind.teacher.retry import RetryPolicy
+from conftest import patient
 from openai_server import FAULT_KINDS, FakeTeacherServer, make_problems
 
 
@@ -35,10 +36,16 @@ def test_soak_2000_requests_with_20_percent_failures(tmp_path):
     assert 0.17 < faults / sent < 0.23 and set(srv.faults) == set(FAULT_KINDS)
     assert set(srv.served) == every and all(n == 1 for n in srv.served.values())  # zero duplicated on the wire
     assert card["requests"]["failed"] == 0 and card["requests"]["sent"] == sent
-    assert sum(card["requests"]["retries"].values()) == faults  # every failure was retried exactly once more
+    retries = sum(card["requests"]["retries"].values())
+    assert retries == sent - len(every)  # every request beyond one per item was a retry the client counted
+    # Every injected failure was retried once more; on a loaded machine a response without a fault can also come
+    # later than timeout=0.8 s (the CPU-burner suite run: one, 507 retries for 506 faults): a client timeout, retried
+    extra = retries - faults
+    assert 0 <= extra <= card["requests"]["retries"].get("timeout", 0) and extra <= 0.01 * sent, \
+        (extra, dict(srv.faults), card["requests"]["retries"])
     data = load_problems(tmp_path / "out.jsonl", DEFAULT_IDS)
     got = [(p.id, r.perspective) for p in data for r in p.rationales]
     assert len(got) == len(set(got)) == 2000 and set(got) == every  # zero lost, zero duplicated in the output
     lines = (tmp_path / "out.cache.jsonl").read_text().splitlines()
     assert len(lines) == 2000  # one cache line per item
-    assert seconds < 60
+    assert seconds < patient(60)  # a hang guard, not a speed target (bench/ measures speed)
