@@ -195,6 +195,28 @@ def test_the_cached_multi_teacher_runs_are_evaluated_on_the_same_300_svamp_quest
     assert set(compare["paired"]["runs"]) == {f"svamp-mt-{m}" for m in CACHED_MT_METHODS} - {"svamp-mt-mind"}
 
 
+def test_the_regenerated_runs_landed_so_far_are_comparable():
+    """The regenerated experiment's runs (cached_runs/regenerated/, as they land): one held-out split, prompt
+    version 2, the same evaluation items, and one evaluation precision. The recipe evaluates with ``--precision
+    auto``, which resolves per machine (bf16 where bf16 is fast, else fp32), and the runs are made over sittings."""
+    from mind.commands.experiment import CACHED_EVAL
+
+    runs = sorted(p.parent.parent for p in (ROOT / "cached_runs" / "regenerated").glob("*/eval/summary.json"))
+    assert runs, "no regenerated run is evaluated; `tools/regen_cached_runs.sh smollm2:train,analyze,eval`"
+    configs = {p.name: load_run(p).config for p in runs}
+    summaries = {p.name: json.loads((p / "eval" / "summary.json").read_text()) for p in runs}
+    held = {tuple(c["heldout_ids"]) for c in configs.values()}
+    assert len(held) == 1, "the runs hold out different problems"
+    assert {c["prompt_version"] for c in configs.values()} == {2}
+    first = next(iter(summaries.values()))
+    assert all(s["items"] == first["items"] for s in summaries.values()), "the runs were evaluated on different items"
+    limit = int(CACHED_EVAL[CACHED_EVAL.index("--limit") + 1])
+    assert len(first["items"]["heldout"]) == len(next(iter(held))) > 16
+    assert all(len(first["items"][b]) == limit for b in ("gsm8k", "svamp", "math500", "csqa", "strategyqa"))
+    precisions = {name: s["precision"] for name, s in summaries.items()}
+    assert len(set(precisions.values())) == 1, f"evaluated at different precisions: {precisions}"
+
+
 @pytest.mark.slow
 def test_analyze_on_the_tiny_cached_run_writes_what_the_dashboard_reads(tmp_path):
     src = next(p for p in CACHED if load_run(p).config["student"] == "tiny")
