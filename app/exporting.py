@@ -31,6 +31,11 @@ def default_out(run_path: str | Path) -> Path:
     return settings.runs_dir() / "exports" / p.name if _bundled(p) else p / "export"
 
 
+def has_weights(run_path: str | Path) -> bool:
+    """Whether the run has a checkpoint to export (a shipped run beyond seed 0 carries no weights)."""
+    return any((Path(run_path) / "checkpoints").glob("step_*/trainer_state.json"))
+
+
 def log_path(run_path: str | Path) -> Path:
     """Where ``mind export``'s output goes: ``<run>/export.log.txt``, or beside a bundled run's export folder."""
     p = Path(run_path)

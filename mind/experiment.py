@@ -313,12 +313,20 @@ def cluster_students(X: np.ndarray, labels: list[str], problem_ids: list[str], k
     return LatentMap(projector="pca", max_clusters=max(2 * k, 4), n_components=dims).fit(X, labels)
 
 
-def prune_for_shipping(run_dir: Path, keep_weights: bool = True) -> None:
+def prune_for_shipping(run_dir: Path, keep_weights: bool = True, keep_base_records: bool = True) -> None:
     """Keep only the final checkpoint's adapter/weights and MetaNet (drop optimiser states, older checkpoints);
     ``keep_weights=False`` drops the checkpoints altogether (the separation students: what the experiment reads
     is their snapshots' hidden states, and eight adapters would double the shipped folder). The student's weights
     (a LoRA adapter, or the tiny run's full weights) are stored in float16, half the size; loading casts them back
-    to the model's dtype (PEFT upcasts an adapter to the base model's)."""
+    to the model's dtype (PEFT upcasts an adapter to the base model's).
+
+    ``keep_base_records=False`` also drops ``eval/base_predictions.jsonl`` and ``eval/base_likelihoods.jsonl``, the
+    base student's raw records: ``eval/items.jsonl`` and ``eval/summary.json`` keep the base columns every page and
+    table reads, and the raw records are the same in every run of a comparison (``mind eval`` shares them), so a
+    seed beyond the first needs no copy of its own."""
+    if not keep_base_records:
+        for name in ("base_predictions.jsonl", "base_likelihoods.jsonl"):
+            (run_dir / "eval" / name).unlink(missing_ok=True)
     if not keep_weights:
         shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
         return

@@ -70,7 +70,10 @@ with ui.guard("the runs table"):
                f"full weights) as a Hugging Face model folder with tokenizer, generation config and model card to "
                f"`{export_out}`.")
     export_job = ui.registry().get("export", export_run)
-    if settings.read_only():
+    if not exporting.has_weights(export_run):
+        st.caption(f"**{export_run.name}** has no checkpoint to export: the shipped runs beyond seed 0 keep their "
+                   f"evaluation and tracking, not their weights (`mind experiment cached-runs` remakes them).")
+    elif settings.read_only():
         st.caption(f"Read-only dashboard: export from a terminal, `mind export --run {export_run} --out DIR`.")
     elif st.button("Export again" if exporting.exported(export_out) else "Export", key="export_run",
                    icon=":material/ios_share:", disabled=bool(export_job and export_job.running)):

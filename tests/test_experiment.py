@@ -302,6 +302,31 @@ def test_pruning_for_shipping_keeps_the_final_weights_or_none(tmp_path):
         assert left == want + ["snapshots/step_000032.safetensors"], left
 
 
+def test_the_recipe_ships_weights_for_seed_0_and_only_the_tables_inputs_for_later_seeds(tmp_path):
+    """Seed 0 of a method keeps its adapter and base records; seeds 1 and 2 keep their evaluation (items, summary,
+    predictions) but neither weights nor the base student's raw records; separation students keep no weights."""
+    from mind.commands.experiment import shipping_policy
+    from mind.experiment import prune_for_shipping
+
+    out = tmp_path / "cached"
+    for name in ("smollm2-mind-s0", "smollm2-mind-s1", "smollm2-uniform-s2", "smollm2-separation/single-formal"):
+        run = out / name
+        (run / "checkpoints" / "step_000048").mkdir(parents=True)
+        (run / "checkpoints" / "step_000048" / "metanet.pt").write_bytes(b"x")
+        (run / "eval").mkdir()
+        for f in ("items.jsonl", "summary.json", "predictions.jsonl", "base_predictions.jsonl", "base_likelihoods.jsonl"):
+            (run / "eval" / f).write_text("{}")
+        prune_for_shipping(run, **shipping_policy(run, out))
+    left = {name: sorted(str(p.relative_to(out / name)) for p in (out / name).rglob("*") if p.is_file())
+            for name in ("smollm2-mind-s0", "smollm2-mind-s1", "smollm2-uniform-s2", "smollm2-separation/single-formal")}
+    everything = ["checkpoints/step_000048/metanet.pt", "eval/base_likelihoods.jsonl", "eval/base_predictions.jsonl",
+                  "eval/items.jsonl", "eval/predictions.jsonl", "eval/summary.json"]
+    assert left["smollm2-mind-s0"] == everything
+    assert left["smollm2-mind-s1"] == left["smollm2-uniform-s2"] == [
+        "eval/items.jsonl", "eval/predictions.jsonl", "eval/summary.json"]
+    assert left["smollm2-separation/single-formal"] == everything[1:]
+
+
 def test_pruning_for_shipping_stores_full_student_weights_in_half_precision_that_load_back(tmp_path):
     import torch
     from safetensors.torch import load_file, save_model

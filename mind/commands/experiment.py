@@ -148,8 +148,22 @@ def run_cached(args) -> int:
         _print_paired(table.attrs.get("paired"))
     for run_dir in [*out.glob("*/"), *out.glob("*/*/")]:  # the second level: the separation students
         if (run_dir / "config.json").exists() and load_run_state(run_dir) == "finished":
-            experiment.prune_for_shipping(run_dir, keep_weights=run_dir.parent.resolve() == out.resolve())
+            experiment.prune_for_shipping(run_dir, **shipping_policy(run_dir, out))
     return 0
+
+
+def shipping_policy(run_dir: Path, out: Path) -> dict[str, bool]:
+    """What a finished run of the recipe keeps when it ships (:func:`mind.experiment.prune_for_shipping`): seed 0
+    of every method keeps its final adapter and MetaNet (export it, re-evaluate it); the
+    other seeds (``-s1``, ``-s2``) keep what the seed-level tables and pages read (steps, tracking, snapshots,
+    analysis, evaluation) but no weights and no raw base-model records, which keeps 16 SmolLM2 runs inside the
+    repository's size budget; the separation students (one level down) keep no weights either."""
+    import re
+
+    top = run_dir.parent.resolve() == out.resolve()
+    seed = re.search(r"-s(\d+)$", run_dir.name)
+    later_seed = seed is not None and int(seed.group(1)) > 0
+    return {"keep_weights": top and not later_seed, "keep_base_records": not later_seed}
 
 
 def load_run_state(run_dir: Path) -> str:

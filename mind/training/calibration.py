@@ -11,7 +11,7 @@ import torch
 from tqdm.auto import tqdm
 
 from mind.model import losses
-from mind.model.forward import score_rationales
+from mind.model.score_cache import initial_scores
 from mind.training.tracking import per_problem, perspective_mean_predictor, spearman
 
 
@@ -57,7 +57,7 @@ def calibrate_metanet(acc, metanet, opt_m, student, encoded, features, masks, ca
     of all training problems, ``batch`` at a time, ``meta_warmup_lr``). Returns what it measured, per epoch, and
     the per-problem rank agreement (MetaNet's and the perspective-mean baseline's) it ends with."""
     t0 = time.perf_counter()
-    l0 = score_rationales(student, encoded, pad_id, shared, acc.device)
+    l0 = initial_scores(student, encoded, pad_id, shared, acc.device, tag=f"precision={acc.mixed_precision}")
     calibrator.update(torch.arange(len(encoded)), l0, masks)
     target = losses.meta_target(cfg.meta_target, calibrator.filtered, masks)
     for group in opt_m.param_groups:

@@ -443,7 +443,8 @@ def _heldout(acc, data: TrainingData, parts: Parts, writer: RunWriter, step: int
     metanet = parts.metanet
     means, rows = heldout_tracking(acc.unwrap_model(parts.student), acc.unwrap_model(metanet) if metanet else None,
                                    data.encoded_h, parts.features_h if metanet is not None else None, parts.calibrator,
-                                   data.tok.pad_token_id, parts.shared, acc.device)
+                                   data.tok.pad_token_id, parts.shared, acc.device,
+                                   cache_tag=f"precision={acc.mixed_precision}" if step == 0 else None)
     writer.log_heldout({"step": step, "problem_ids": [p.id for p in data.heldout], **rows})
     return means
 

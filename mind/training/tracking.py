@@ -174,13 +174,20 @@ def tracking_summary(steps, samples=None) -> dict:
 
 
 @torch.no_grad()
-def heldout_tracking(student, metanet, encoded_h, features_h, calibrator, pad_id: int, shared: bool, device):
+def heldout_tracking(student, metanet, encoded_h, features_h, calibrator, pad_id: int, shared: bool, device,
+                     cache_tag: str | None = None):
     """Tracking on problems the student never trains on: MetaNet's scores (and the perspective-mean predictor built
     from the training problems' L~) against the student's current L_real there. Returns (the step record's
-    ``heldout_*`` means, the per-problem values of :func:`per_problem` plus ``loss``, the mean L_real per problem)."""
+    ``heldout_*`` means, the per-problem values of :func:`per_problem` plus ``loss``, the mean L_real per problem).
+    ``cache_tag`` (step 0): read L_real from :mod:`mind.model.score_cache` when the same untrained student scored
+    these problems before."""
     from mind.model.forward import score_rationales
+    from mind.model.score_cache import initial_scores
 
-    l_h = score_rationales(student, encoded_h, pad_id, shared, device)
+    if cache_tag is None:
+        l_h = score_rationales(student, encoded_h, pad_id, shared, device)
+    else:
+        l_h = initial_scores(student, encoded_h, pad_id, shared, device, tag=cache_tag)
     mask_h = torch.isfinite(l_h)
     scores = None
     if metanet is not None:
