@@ -124,8 +124,10 @@ def test_every_shipped_run_not_exempted_by_design_has_its_evaluation():
 def test_cached_runs_exist_and_follow_the_contract():
     assert CACHED, "cached_runs/ holds no run; regenerate with `make cached-runs`"
     assert any(load_run(p).config["student"] == "tiny" for p in CACHED)
+    # 100 MiB while the regenerated experiment lands beside the single-seed prompt-v1 runs it replaces (22 MiB of
+    # smollm2-<method> runs that go when it is complete); seeds beyond 0 ship without weights (shipping_policy).
     size = sum(f.stat().st_size for f in (ROOT / "cached_runs").rglob("*") if f.is_file())
-    assert size < 70 * 2**20, f"cached_runs/ is {size / 2**20:.1f} MiB"
+    assert size < 100 * 2**20, f"cached_runs/ is {size / 2**20:.1f} MiB"
 
 
 @pytest.mark.parametrize("run_dir", CACHED, ids=[p.name for p in CACHED])

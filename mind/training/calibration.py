@@ -53,9 +53,10 @@ class InertiaCalibrator:
 def calibrate_metanet(acc, metanet, opt_m, student, encoded, features, masks, calibrator, cfg, pad_id: int,
                       shared: bool, show: bool, batch: int = 8) -> dict:
     """The calibration pass (``meta_calibrate_epochs``): L_real of the initial student on every training rationale
-    (no grad) seeds the calibrator, then MetaNet is fitted to it for that many epochs of its own (seeded shuffles
-    of all training problems, ``batch`` at a time, ``meta_warmup_lr``). Returns what it measured, per epoch, and
-    the per-problem rank agreement (MetaNet's and the perspective-mean baseline's) it ends with."""
+    (no grad; read from :mod:`mind.model.score_cache` when the same initial student scored them before) seeds the
+    calibrator, then MetaNet is fitted to it for that many epochs of its own (seeded shuffles of all training
+    problems, ``batch`` at a time, ``meta_warmup_lr``). Returns what it measured, per epoch, and the per-problem
+    rank agreement (MetaNet's and the perspective-mean baseline's) it ends with."""
     t0 = time.perf_counter()
     l0 = initial_scores(student, encoded, pad_id, shared, acc.device, tag=f"precision={acc.mixed_precision}")
     calibrator.update(torch.arange(len(encoded)), l0, masks)

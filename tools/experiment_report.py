@@ -1,0 +1,139 @@
+"""The seed-level tables of a cached experiment, from the runs on disk, as JSON and as the README's Markdown.
+
+    .venv/bin/python tools/experiment_report.py cached_runs/regenerated            # SmolLM2 on the demo set
+    .venv/bin/python tools/experiment_report.py cached_runs/regenerated --markdown out.md
+
+Reads every evaluated ``<prefix><method>-s<seed>`` run of the folder (the methods and seeds of the recipe that are
+there; nothing is trained or evaluated), writes ``<prefix>compare.json`` beside them with
+``mind.experiment.compare``'s layout (rows, ``seed_level``: per-method aggregates and every method against
+``mind`` with Holm over the whole table, ``paired``: item-paired differences within each seed, Holm over their
+own family), and prints three Markdown tables: one row per run, the per-method means over seeds, and the
+differences against ``mind``. Every number in the README's regenerated section is printed by this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+ORDER = ("gsm8k", "svamp", "math500", "heldout", "csqa", "strategyqa", "gpqa", "ID pooled", "OOD pooled")
+
+
+def runs_in(folder: Path, prefix: str, methods: tuple[str, ...]) -> dict[tuple[str, int], Path]:
+    found = {}
+    for d in sorted(folder.glob(f"{prefix}*-s*/")):
+        m = re.fullmatch(re.escape(prefix) + r"(.+)-s(\d+)", d.name)
+        if m and m.group(1) in methods and (d / "eval" / "items.jsonl").is_file():
+            found[(m.group(1), int(m.group(2)))] = d
+    return found
+
+
+def fmt_p(test: dict) -> str:
+    p = test.get("p_holm")
+    if p is None:
+        return ""
+    return f"< {min(p, 1.0):.3f}" if test.get("p_holm_bound") else f"{min(p, 1.0):.2f}"
+
+
+def fmt_diff(test: dict, digits: int) -> str:
+    lo, hi = test["ci"]
+    star = "*" if test.get("significant") else ""
+    return f"{test['diff']:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]{star}"
+
+
+def markdown(table: dict, rows: dict[tuple[str, int], dict], methods: tuple[str, ...]) -> str:
+    lines = []
+    agg = table["aggregate"]
+    targets = [t for t in ORDER if any(t in a["targets"] for a in agg.values())]
+    lines.append("Per run: the primary accuracy of each benchmark (generated for gsm8k/svamp/math500/heldout, "
+                 "acc_norm over the options for csqa/strategyqa/gpqa), then the pooled answer log-likelihood.\n")
+    lines.append("| run | " + " | ".join(targets) + " | ID log-lik | OOD log-lik |")
+    lines.append("|---|" + "---|" * (len(targets) + 2))
+    for (m, s), row in sorted(rows.items(), key=lambda kv: (methods.index(kv[0][0]), kv[0][1])):
+        a = agg[m]
+        i = a["seeds"].index(s)
+        cells = [f"{a['targets'][t]['accuracy']['per_seed'][i]:.2f}" if t in a["targets"] and "accuracy" in a["targets"][t]
+                 else "" for t in targets]
+        ll = [f"{a['targets'][g]['answer_logp']['per_seed'][i]:.2f}" if g in a["targets"] else "" for g in ("ID pooled", "OOD pooled")]
+        lines.append(f"| {row['run']} | " + " | ".join(cells) + " | " + " | ".join(ll) + " |")
+    lines.append("")
+    lines.append("Per method, mean over seeds [t-interval over the per-seed scores; a single seed has none]:\n")
+    lines.append("| method | seeds | " + " | ".join(targets) + " | ID log-lik | OOD log-lik |")
+    lines.append("|---|---|" + "---|" * (len(targets) + 2))
+
+    def cell(e: dict, digits: int) -> str:
+        lo, hi = e["t_ci"]
+        band = "" if (lo is None or (isinstance(lo, float) and math.isnan(lo))) else f" [{lo:.{digits}f}, {hi:.{digits}f}]"
+        return f"{e['mean']:.{digits}f}{band}"
+
+    for m in methods:
+        if m not in agg:
+            continue
+        a = agg[m]
+        cells = [cell(a["targets"][t]["accuracy"], 2) if t in a["targets"] and "accuracy" in a["targets"][t] else ""
+                 for t in targets]
+        ll = [cell(a["targets"][g]["answer_logp"], 2) if g in a["targets"] else "" for g in ("ID pooled", "OOD pooled")]
+        lines.append(f"| {m} | {len(a['seeds'])} | " + " | ".join(cells) + " | " + " | ".join(ll) + " |")
+    lines.append("")
+    ref = table["reference"]
+    lines.append(f"Each method minus {ref}, items paired within a seed, on the seeds both have: mean difference "
+                 f"[95% two-level bootstrap, seeds then items], Holm-adjusted p over the {table['family_size']} tests "
+                 f"of this table (* : Holm p < 0.05; '< x': the raw p is at the bootstrap floor 1/(B+1), so the "
+                 f"adjusted value is a bound).\n")
+    lines.append("| method | seeds | target | accuracy | Holm p | answer log-lik (nats) | Holm p |")
+    lines.append("|---|---|---|---|---|---|---|")
+    for m in methods:
+        comp = table["comparisons"].get(m)
+        if not comp:
+            continue
+        for t in ORDER:
+            e = comp["targets"].get(t)
+            if not e:
+                continue
+            acc, ll = e.get("accuracy"), e.get("answer_logp")
+            lines.append(f"| {m} | {len(comp['seeds'])} | {t} | {fmt_diff(acc, 2) if acc else ''} | "
+                         f"{fmt_p(acc) if acc else ''} | {fmt_diff(ll, 2) if ll else ''} | {fmt_p(ll) if ll else ''} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("folder", type=Path, help="the experiment's folder (e.g. cached_runs/regenerated)")
+    ap.add_argument("--prefix", default="smollm2-", help="run-name prefix (smollm2-, svamp-mt-)")
+    ap.add_argument("--markdown", type=Path, help="also write the tables to this file")
+    args = ap.parse_args(argv)
+
+    from mind.commands.experiment import CACHED_METHODS, CACHED_MT_METHODS
+    from mind.experiment import paired_within_seeds, seed_table, summarize
+    from mind.run.jsonl import write_json_atomic
+
+    methods = CACHED_MT_METHODS if args.prefix == "svamp-mt-" else CACHED_METHODS
+    runs = runs_in(args.folder, args.prefix, methods)
+    if not runs:
+        print(f"error: no evaluated {args.prefix}<method>-s<seed> run in {args.folder}; run `make cached-runs` "
+              f"or pass the folder that holds them", file=sys.stderr)
+        return 2
+    present = tuple(m for m in methods if any(k[0] == m for k in runs))
+    rows = {k: {**summarize(d), "seed": k[1]} for k, d in runs.items()}
+    table = seed_table(runs, present)
+    paired = paired_within_seeds(runs, present)
+    write_json_atomic(args.folder / f"{args.prefix}compare.json", {
+        "methods": list(present), "seeds": {m: sorted(s for mm, s in runs if mm == m) for m in present},
+        "rows": [rows[k] for k in sorted(rows, key=lambda k: (k[1], present.index(k[0])))],
+        "seed_level": table, "paired": paired})
+    text = markdown(table, rows, present)
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
