@@ -219,6 +219,31 @@ def test_the_regenerated_runs_landed_so_far_are_comparable():
     assert len(set(precisions.values())) == 1, f"evaluated at different precisions: {precisions}"
 
 
+def test_the_regenerated_runs_are_the_recipes_and_their_committed_tables_are_what_the_runs_give(tmp_path):
+    """Every regenerated run is one the recipe promises (method and seed in CACHED_SEEDS), a later seed only where
+    seed 0 of its method is there; smollm2-compare.json (the README's tables) is what tools/experiment_report.py
+    computes from the runs on disk now."""
+    import re
+
+    from mind.commands.experiment import CACHED_SEEDS
+
+    folder = ROOT / "cached_runs" / "regenerated"
+    landed = {}
+    for d in sorted(folder.glob("smollm2-*-s*/")):
+        m = re.fullmatch(r"smollm2-(.+)-s(\d+)", d.name)
+        assert m and m.group(1) in CACHED_SEEDS and int(m.group(2)) in CACHED_SEEDS[m.group(1)], d.name
+        landed.setdefault(m.group(1), set()).add(int(m.group(2)))
+    assert all(0 in seeds for seeds in landed.values()), landed
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "experiment_report.py"), str(folder), "--json",
+                           str(tmp_path / "compare.json")], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    fresh, committed = (json.loads(p.read_text()) for p in (tmp_path / "compare.json", folder / "smollm2-compare.json"))
+    assert committed["seeds"] == fresh["seeds"] == {m: sorted(s) for m, s in landed.items()}
+    assert committed["seed_level"] == fresh["seed_level"], "rerun tools/experiment_report.py cached_runs/regenerated"
+    assert committed["paired"] == fresh["paired"]
+    assert "| mind |" in proc.stdout and f"Holm-adjusted p over the {fresh['seed_level']['family_size']} tests" in proc.stdout
+
+
 @pytest.mark.slow
 def test_analyze_on_the_tiny_cached_run_writes_what_the_dashboard_reads(tmp_path):
     src = next(p for p in CACHED if load_run(p).config["student"] == "tiny")

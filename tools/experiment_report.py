@@ -86,9 +86,10 @@ def markdown(table: dict, rows: dict[tuple[str, int], dict], methods: tuple[str,
     lines.append(f"Each method minus {ref}, items paired within a seed, on the seeds both have: mean difference "
                  f"[95% two-level bootstrap, seeds then items], Holm-adjusted p over the {table['family_size']} tests "
                  f"of this table (* : Holm p < 0.05; '< x': the raw p is at the bootstrap floor 1/(B+1), so the "
-                 f"adjusted value is a bound).\n")
-    lines.append("| method | seeds | target | accuracy | Holm p | answer log-lik (nats) | Holm p |")
-    lines.append("|---|---|---|---|---|---|---|")
+                 f"adjusted value is a bound). With two or three seeds the seed level of the bootstrap is coarse; "
+                 f"the per-seed differences are listed so that their agreement can be read directly.\n")
+    lines.append("| method | seeds | target | accuracy | Holm p | answer log-lik (nats) | Holm p | log-lik per seed |")
+    lines.append("|---|---|---|---|---|---|---|---|")
     for m in methods:
         comp = table["comparisons"].get(m)
         if not comp:
@@ -99,8 +100,54 @@ def markdown(table: dict, rows: dict[tuple[str, int], dict], methods: tuple[str,
                 continue
             acc, ll = e.get("accuracy"), e.get("answer_logp")
             lines.append(f"| {m} | {len(comp['seeds'])} | {t} | {fmt_diff(acc, 2) if acc else ''} | "
-                         f"{fmt_p(acc) if acc else ''} | {fmt_diff(ll, 2) if ll else ''} | {fmt_p(ll) if ll else ''} |")
+                         f"{fmt_p(acc) if acc else ''} | {fmt_diff(ll, 2) if ll else ''} | {fmt_p(ll) if ll else ''} | "
+                         + (", ".join(f"{v:+.2f}" for v in ll["per_seed"]) if ll else "") + " |")
     return "\n".join(lines) + "\n"
+
+
+def tracking_markdown(runs: dict[tuple[str, int], Path]) -> str:
+    """One row per MetaNet run: MetaNet's tracking (Spearman rho(s, -L~) per problem, mean over problems) against the
+    perspective-mean baseline at the calibration pass (before step 1), in epoch 3, on the held-out problems at
+    the last snapshot; the whole-epoch curriculum shift after warm-up; epoch 3's largest mean weights."""
+    from mind import load_run
+    from mind.analysis.tracking import tracking_report
+
+    def f(e) -> str:
+        return f"{e['mean']:.3f}" if e and e.get("mean") is not None else "-"
+
+    lines = ["| run | calibration rho (baseline) | epoch 3 rho (baseline) | held-out rho, last snapshot (baseline) | "
+             "shift 1->2, 2->3 | epoch-3 weights |", "|---|---|---|---|---|---|"]
+    for (m, s), d in sorted(runs.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        run = load_run(d)
+        if run.config.get("method") not in ("mind", "instant", "instant-fast", "no-attention"):
+            continue
+        r = tracking_report(run)
+        c, last = r.get("calibration") or {}, (r["epochs"] or [{}])[-1]
+        held = r["heldout"][-1] if r["heldout"] else {}
+        shifts = r.get("epoch_shift") or []
+        top = sorted((shifts[-1]["weights"] if shifts else {}).items(), key=lambda kv: -kv[1])[:4]
+        lines.append(f"| {d.name} | {f(c.get('meta'))} ({f(c.get('baseline'))}) | {f(last.get('meta'))} "
+                     f"({f(last.get('baseline'))}) | {f(held.get('meta'))} ({f(held.get('baseline'))}) | "
+                     + ", ".join(f"{x['shift']:.3f}" for x in shifts) + " | "
+                     + ", ".join(f"{k} {v:.2f}" for k, v in top) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def seed_noise_markdown(runs: dict[tuple[str, int], Path], methods: tuple[str, ...]) -> str:
+    """For each method with several seeds: seed s minus seed 0 of the same method, items paired, pooled answer
+    log-likelihood (unadjusted, a yardstick, not a test): how far two checkpoints of one method lie apart."""
+    from mind.evaluation.items import read_items
+    from mind.evaluation.seeds import difference
+
+    lines = []
+    for m in methods:
+        seeds = sorted(s for mm, s in runs if mm == m)
+        for s in seeds[1:]:
+            d = difference({0: read_items(runs[(m, 0)] / "eval")}, {0: read_items(runs[(m, s)] / "eval")})["targets"]
+            cells = [f"{g} {d[g]['answer_logp']['diff']:+.2f} [{d[g]['answer_logp']['ci'][0]:+.2f}, "
+                     f"{d[g]['answer_logp']['ci'][1]:+.2f}]" for g in ("ID pooled", "OOD pooled") if g in d]
+            lines.append(f"- {m}-s{s} minus {m}-s0, answer log-likelihood (nats): " + "; ".join(cells))
+    return "\n".join(lines) + ("\n" if lines else "")
 
 
 def main(argv=None) -> int:
@@ -108,6 +155,7 @@ def main(argv=None) -> int:
     ap.add_argument("folder", type=Path, help="the experiment's folder (e.g. cached_runs/regenerated)")
     ap.add_argument("--prefix", default="smollm2-", help="run-name prefix (smollm2-, svamp-mt-)")
     ap.add_argument("--markdown", type=Path, help="also write the tables to this file")
+    ap.add_argument("--json", type=Path, help="write the JSON here instead of <folder>/<prefix>compare.json")
     args = ap.parse_args(argv)
 
     from mind.commands.experiment import CACHED_METHODS, CACHED_MT_METHODS
@@ -124,11 +172,13 @@ def main(argv=None) -> int:
     rows = {k: {**summarize(d), "seed": k[1]} for k, d in runs.items()}
     table = seed_table(runs, present)
     paired = paired_within_seeds(runs, present)
-    write_json_atomic(args.folder / f"{args.prefix}compare.json", {
+    write_json_atomic(args.json or args.folder / f"{args.prefix}compare.json", {
         "methods": list(present), "seeds": {m: sorted(s for mm, s in runs if mm == m) for m in present},
         "rows": [rows[k] for k in sorted(rows, key=lambda k: (k[1], present.index(k[0])))],
         "seed_level": table, "paired": paired})
-    text = markdown(table, rows, present)
+    text = (markdown(table, rows, present) + "\nThe same method at another seed (a yardstick for the differences above, "
+            "unadjusted):\n\n" + seed_noise_markdown(runs, present) + "\nMetaNet tracking per run:\n\n"
+            + tracking_markdown(runs))
     print(text)
     if args.markdown:
         args.markdown.write_text(text, encoding="utf-8")
