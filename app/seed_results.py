@@ -197,21 +197,25 @@ def seed_paired(exp: Experiment) -> dict[str, dict]:
     return seeds if isinstance(seeds, dict) else {}
 
 
-def pooled_sentence(exp: Experiment) -> str:
-    """One sentence on the pooled ID / OOD accuracy of every method against the reference over seeds, saying how
-    many seeds and items each rests on and which survive Holm's correction (for How MIND works)."""
-    frame = comparison_frame(exp, "accuracy")
+def pooled_sentence(exp: Experiment, metric: str = "accuracy") -> str:
+    """One sentence on the pooled ID / OOD ``metric`` (accuracy in points, or the answer log-likelihood in nats) of
+    every method against the reference over seeds, saying how many seeds and items each rests on and which survive
+    Holm's correction (for How MIND works)."""
+    label, _, unit = METRICS[metric]
+    frame = comparison_frame(exp, metric)
     pooled = frame[frame["target"].str.endswith("pooled")]
     if not len(pooled):
         return ""
     family = exp.seed_level.get("family_size")
+    digits = 1 if metric == "accuracy" else 2
     parts = []
     for r in pooled.itertuples():
         mark = f" {STAR}" if r.significant else ""
-        parts.append(f"{r.method} {r.target}: {r.diff:+.1f} points [{r.lo:+.1f}, {r.hi:+.1f}] over "
+        parts.append(f"{r.method} {r.target}: {r.diff:+.{digits}f} {unit} [{r.lo:+.{digits}f}, {r.hi:+.{digits}f}] over "
                      f"{len(r.seeds)} seeds ({r.seeds_text}) x {r.n_items} items, Holm p {holm_text(r.p_holm, r.p_holm_bound)}{mark}")
     kept = int(pooled["significant"].sum())
     verdict = (f"{kept} of {len(pooled)} survive the correction ({STAR})" if kept else
                f"none of the {len(pooled)} survives the correction")
-    return (f"Over training seeds, each method minus **{exp.reference}** (items paired within a seed, Holm over the "
+    what = "" if metric == "accuracy" else f" ({label}, higher is better)"
+    return (f"Over training seeds, each method minus **{exp.reference}**{what} (items paired within a seed, Holm over the "
             f"{family} tests of the table): " + "; ".join(parts) + f". {verdict[0].upper()}{verdict[1:]}.")

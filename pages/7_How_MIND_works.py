@@ -133,9 +133,10 @@ with ui.guard(path.name):
         else:
             st.caption("No evaluation in this comparison yet: `mind experiment compare --stages eval` adds one.")
         for exp in seed_results.find([path]):
-            said = seed_results.pooled_sentence(exp)
-            if said:
-                st.markdown(said)
+            for metric in ("accuracy", "answer_logp"):
+                said = seed_results.pooled_sentence(exp, metric)
+                if said:
+                    st.markdown(said)
     st.page_link(ui.page_path("3_Curriculum.py"), label="Explore the curriculum step by step", icon=":material/school:")
     st.page_link(ui.page_path("6_Evaluation.py"), label="Compare the runs on the Evaluation page",
                  icon=":material/fact_check:")

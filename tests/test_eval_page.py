@@ -287,3 +287,7 @@ def test_how_mind_works_sentence_counts_seeds_items_and_the_correction(roots):
     assert f"uniform OOD pooled: {100 * ood['diff']:+.1f} points" in said
     assert ("★" in said) == any(level["comparisons"]["uniform"]["targets"][t]["accuracy"]["significant"]
                                  for t in ("ID pooled", "OOD pooled"))
+    lik = seed_results.pooled_sentence(exp, "answer_logp")
+    ood_ll = level["comparisons"]["uniform"]["targets"]["OOD pooled"]["answer_logp"]
+    assert "(answer log-lik, higher is better)" in lik and f"uniform OOD pooled: {ood_ll['diff']:+.2f} nats" in lik
+    assert "over 2 seeds (0, 1) x 60 items" in lik
