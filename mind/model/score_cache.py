@@ -53,7 +53,7 @@ def fingerprint(student, encoded, pad_id: int, shared: bool, chunk: int, tag: st
     """The cache key of ``score_rationales(student, encoded, pad_id, shared, chunk=chunk)`` under ``tag``."""
     import transformers
 
-    from mind import __version__
+    from mind._version import __version__
     from mind.model import batching, forward, losses
 
     h = hashlib.blake2b(digest_size=20)
