@@ -259,6 +259,19 @@ def test_linked_latent_maps_keep_the_selection_when_the_colouring_changes(server
     page.close()
 
 
+def _missed_phases(seen: set, text: str, run: Path, page) -> str:
+    """What a reader of a failed phases test needs: the phases shown, the box's last text, what the run wrote
+    (did it reach step 1, how long calibration took) and the end of its log."""
+    calib = run / "calibration.json"
+    took = json.loads(calib.read_text(encoding="utf-8")).get("time_s") if calib.exists() else None
+    log = run / "log.txt"
+    tail = log.read_text(encoding="utf-8", errors="replace")[-1500:] if log.exists() else "(no log.txt)"
+    return (f"calibration bar never seen; phases seen running: {sorted(seen)}; box text: {text!r}; "
+            f"steps written: {(run / 'steps.jsonl').exists()}; calibration time_s: {took}; "
+            f"page errors: {_errors(page)}; run files: {sorted(p.name for p in run.iterdir()) if run.exists() else []}"
+            f"\nlog tail:\n{tail}")
+
+
 def test_a_launched_run_shows_its_calibration_phase_with_its_own_bar(server, browser):
     """The demo preset (the Launch page's default) spends its first minute before step 1: start-up, the text
     features, then 50 MetaNet calibration epochs. The page shows each phase; during calibration it has its own bar.
@@ -281,8 +294,10 @@ def test_a_launched_run_shows_its_calibration_phase_with_its_own_bar(server, bro
             page.screenshot(path=str(SHOTS / "launch-calibration.png"))
             shot = True
             break
+        if (runs / "phases" / "steps.jsonl").exists():
+            break  # step 1 is written: the phases box has folded into an expander, calibration is over
         time.sleep(0.3)
-    assert shot, (seen, text)
+    assert shot, _missed_phases(seen, text, runs / "phases", page)
     assert "Start-up" in seen or "Text features" in seen, seen  # an earlier phase was shown running too
     # first steps: then a new tab on the Curriculum page, timed while the run trains
     while time.time() < deadline and not (runs / "phases" / "steps.jsonl").exists():
