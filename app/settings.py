@@ -47,19 +47,12 @@ def cached_runs_dir() -> Path:
     return Path(raw).expanduser().resolve() if raw else ROOT / "cached_runs"
 
 
-# Bundled runs one level down that the dashboard lists beside the others: the regenerated experiment (seeds, prompt
-# version 2) lands there while the runs it replaces are still one level up. Other sub-folders with runs inside
-# (the separation students) are read by their own pages, not listed as runs.
-CACHED_SUBFOLDERS = ("regenerated",)
-
-
 def roots() -> list[Path]:
-    """Folders whose sub-folders are runs: the user's runs first, then the cached examples and the bundled
-    sub-folders of :data:`CACHED_SUBFOLDERS` that exist (no duplicates)."""
+    """Folders whose sub-folders are runs: the user's runs first, then the cached examples (no duplicates). Runs
+    one level further down (the separation students) are read by their own pages, not listed as runs."""
     out: list[Path] = []
-    cached = cached_runs_dir()
-    for r in (runs_dir(), cached, *(cached / s for s in CACHED_SUBFOLDERS)):
-        if r not in out and (r.is_dir() or r in (runs_dir(), cached)):
+    for r in (runs_dir(), cached_runs_dir()):
+        if r not in out:
             out.append(r)
     return out
 

@@ -1,6 +1,6 @@
 """Agreement with lm-evaluation-harness: the same student, the same items, scored by ``lm_eval`` and by ``mind eval``.
 
-1. The student as a Hugging Face folder: ``mind export`` of ``--run`` (default ``cached_runs/smollm2-mind``: the
+1. The student as a Hugging Face folder: ``mind export`` of ``--run`` (default ``cached_runs/smollm2-mind-s0``: the
    LoRA merged into SmolLM2), or ``--student`` (``smollm2-135m``: the base model folder; ``tiny``: a random tiny
    student saved to a folder; or any model folder).
 2. lm-eval 0.4.13 (``lm_eval.simple_evaluate``, model ``hf``, fp32) on mind's task YAMLs
@@ -16,7 +16,7 @@
 Exit status 0 when every choice item agrees (same pick, raw and normalised, and log-likelihoods within ``--tol``
 nats), 1 when one does not, 2 on a bad argument (one line on stderr).
 
-    .venv/bin/python bench/bench_lm_eval.py --limit 100                       # cached smollm2-mind, all three tasks
+    .venv/bin/python bench/bench_lm_eval.py --limit 100                       # cached smollm2-mind-s0, all three tasks
     .venv/bin/python bench/bench_lm_eval.py --student smollm2-135m --tasks csqa --limit 100
     .venv/bin/python bench/bench_lm_eval.py --student tiny --limit 10 --out /tmp/agree --json /tmp/agree.json
 """
@@ -37,7 +37,7 @@ import _env  # noqa: F401  (the repository on sys.path, the offline environment)
 
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")  # the task YAMLs read local JSON files; never ask the hub
 
-DEFAULT_RUN = _env.ROOT / "cached_runs" / "smollm2-mind"
+DEFAULT_RUN = _env.ROOT / "cached_runs" / "smollm2-mind-s0"
 INSTALL_HINT = "lm-eval is not installed; run .venv/bin/pip install -r requirements.txt (or pip install -e '.[bench]')"
 
 

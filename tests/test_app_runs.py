@@ -173,19 +173,17 @@ def test_settings_from_env_and_argv(monkeypatch, tmp_path):
     assert settings.root_label(tmp_path / "c" / "x") == "cached" and settings.root_label(tmp_path / "y") == "runs"
 
 
-def test_the_bundled_regenerated_runs_are_listed_beside_the_others_and_nested_students_are_not(monkeypatch, tmp_path):
+def test_the_bundled_runs_are_listed_beside_the_users_and_nested_students_are_not(monkeypatch, tmp_path):
     cached, runs = tmp_path / "c", tmp_path / "mine"
-    for d in (cached / "old", cached / "regenerated" / "new-s0", cached / "smollm2-separation" / "single-formal",
-              runs / "mine"):
+    for d in (cached / "smollm2-mind-s0", cached / "smollm2-separation" / "single-formal", runs / "mine"):
         d.mkdir(parents=True)
         (d / "config.json").write_text("{}")
     monkeypatch.setenv(settings.ENV_CACHED, str(cached))
     monkeypatch.setenv(settings.ENV_RUNS, str(runs))
-    assert settings.roots() == [runs.resolve(), cached.resolve(), (cached / "regenerated").resolve()]
-    assert sorted(p.name for p in loading.discover()) == ["mine", "new-s0", "old"]
-    assert settings.root_label(cached / "regenerated" / "new-s0") == "cached"
-    shutil.rmtree(cached / "regenerated")
     assert settings.roots() == [runs.resolve(), cached.resolve()]
+    assert sorted(p.name for p in loading.discover()) == ["mine", "smollm2-mind-s0"]
+    assert settings.root_label(cached / "smollm2-mind-s0") == "cached"
+    assert settings.root_label(runs / "mine") == "runs"
 
 
 def test_cfg_get_reads_flat_and_nested():

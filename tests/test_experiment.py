@@ -124,8 +124,8 @@ def test_every_shipped_run_not_exempted_by_design_has_its_evaluation():
 def test_cached_runs_exist_and_follow_the_contract():
     assert CACHED, "cached_runs/ holds no run; regenerate with `make cached-runs`"
     assert any(load_run(p).config["student"] == "tiny" for p in CACHED)
-    # 100 MiB while the regenerated experiment lands beside the single-seed prompt-v1 runs it replaces (22 MiB of
-    # smollm2-<method> runs that go when it is complete); seeds beyond 0 ship without weights (shipping_policy).
+    # 100 MiB for the recipe's 14 SmolLM2 and 7 multi-teacher runs, the separation students and the tiny run;
+    # seeds beyond 0 ship without weights (shipping_policy) so that the seeds fit.
     size = sum(f.stat().st_size for f in (ROOT / "cached_runs").rglob("*") if f.is_file())
     assert size < 100 * 2**20, f"cached_runs/ is {size / 2**20:.1f} MiB"
 
@@ -159,26 +159,6 @@ def test_cached_run_loads_with_every_column_analysis_and_card(run_dir):
         assert summary["base"] and summary["base"]["benchmarks"].keys() == summary["benchmarks"].keys()
 
 
-def test_the_cached_smollm2_evaluations_are_on_the_recipes_items_and_paired():
-    """Every evaluated SmolLM2 run (and its base student) on the same items, as many as the recipe's --limit asks
-    per public benchmark, and smollm2-compare.json pairs each against smollm2-mind."""
-    from mind.commands.experiment import CACHED_EVAL
-
-    runs = [p for p in CACHED if p.name.startswith("smollm2-") and (p / "eval" / "summary.json").is_file()]
-    assert len(runs) >= 2, "fewer than two evaluated SmolLM2 runs; run `make cached-runs`"
-    limit = int(CACHED_EVAL[CACHED_EVAL.index("--limit") + 1])
-    summaries = {p.name: json.loads((p / "eval" / "summary.json").read_text()) for p in runs}
-    items = {name: s["items"] for name, s in summaries.items()}
-    first = next(iter(items.values()))
-    assert all(i == first for i in items.values()), "the runs were evaluated on different items"
-    for bench in ("gsm8k", "svamp", "csqa", "strategyqa"):
-        assert len(first[bench]) == limit, (bench, len(first[bench]))
-        assert all(s["base"]["benchmarks"][bench]["n"] == limit for s in summaries.values())
-    compare = json.loads((ROOT / "cached_runs" / "smollm2-compare.json").read_text())
-    assert compare["paired"]["reference"] == "smollm2-mind"
-    assert set(compare["paired"]["runs"]) == set(items) - {"smollm2-mind"}
-
-
 def test_the_cached_multi_teacher_runs_are_evaluated_on_the_same_300_svamp_questions_and_paired():
     """The recipe's methods on the real multi-teacher rationales: all (and the base student) on the same SVAMP
     questions, as many as the recipe's --limit, and svamp-mt-compare.json pairs each against mind."""
@@ -197,14 +177,14 @@ def test_the_cached_multi_teacher_runs_are_evaluated_on_the_same_300_svamp_quest
     assert set(compare["paired"]["runs"]) == {f"svamp-mt-{m}" for m in CACHED_MT_METHODS} - {"svamp-mt-mind"}
 
 
-def test_the_regenerated_runs_landed_so_far_are_comparable():
-    """The regenerated experiment's runs (cached_runs/regenerated/, as they land): one held-out split, prompt
-    version 2, the same evaluation items, and one evaluation precision. The recipe evaluates with ``--precision
+def test_the_cached_smollm2_runs_are_comparable():
+    """The SmolLM2 demo-set runs: one held-out split, prompt version 2, the same evaluation items (as many as the
+    recipe's --limit asks per public benchmark, the base student on the same), and one evaluation precision. The recipe evaluates with ``--precision
     auto``, which resolves per machine (bf16 where bf16 is fast, else fp32), and the runs are made over sittings."""
     from mind.commands.experiment import CACHED_EVAL
 
-    runs = sorted(p.parent.parent for p in (ROOT / "cached_runs" / "regenerated").glob("*/eval/summary.json"))
-    assert runs, "no regenerated run is evaluated; `tools/regen_cached_runs.sh smollm2:train,analyze,eval`"
+    runs = sorted(p.parent.parent for p in (ROOT / "cached_runs").glob("smollm2-*/eval/summary.json"))
+    assert len(runs) >= 2, "fewer than two evaluated SmolLM2 runs; run `make cached-runs`"
     configs = {p.name: load_run(p).config for p in runs}
     summaries = {p.name: json.loads((p / "eval" / "summary.json").read_text()) for p in runs}
     held = {tuple(c["heldout_ids"]) for c in configs.values()}
@@ -215,31 +195,31 @@ def test_the_regenerated_runs_landed_so_far_are_comparable():
     limit = int(CACHED_EVAL[CACHED_EVAL.index("--limit") + 1])
     assert len(first["items"]["heldout"]) == len(next(iter(held))) > 16
     assert all(len(first["items"][b]) == limit for b in ("gsm8k", "svamp", "math500", "csqa", "strategyqa"))
+    assert all(s["base"]["benchmarks"][b]["n"] == limit for s in summaries.values() for b in ("gsm8k", "csqa"))
     precisions = {name: s["precision"] for name, s in summaries.items()}
     assert len(set(precisions.values())) == 1, f"evaluated at different precisions: {precisions}"
 
 
-def test_the_regenerated_runs_are_the_recipes_and_their_committed_tables_are_what_the_runs_give(tmp_path):
-    """Every regenerated run is one the recipe promises (method and seed in CACHED_SEEDS), a later seed only where
-    seed 0 of its method is there; smollm2-compare.json (the README's tables) is what tools/experiment_report.py
-    computes from the runs on disk now."""
+def test_the_cached_smollm2_runs_are_the_recipes_seeds_and_their_committed_tables_are_what_the_runs_give(tmp_path):
+    """Every SmolLM2 method run is one the recipe promises and every seed it promises is there (CACHED_SEEDS);
+    smollm2-compare.json (the README's tables) is what tools/experiment_report.py computes from the runs on disk."""
     import re
 
     from mind.commands.experiment import CACHED_SEEDS
 
-    folder = ROOT / "cached_runs" / "regenerated"
+    folder = ROOT / "cached_runs"
     landed = {}
     for d in sorted(folder.glob("smollm2-*-s*/")):
         m = re.fullmatch(r"smollm2-(.+)-s(\d+)", d.name)
         assert m and m.group(1) in CACHED_SEEDS and int(m.group(2)) in CACHED_SEEDS[m.group(1)], d.name
         landed.setdefault(m.group(1), set()).add(int(m.group(2)))
-    assert all(0 in seeds for seeds in landed.values()), landed
+    assert landed == {m: set(seeds) for m, seeds in CACHED_SEEDS.items()}, "run `make cached-runs` for the rest"
     proc = subprocess.run([sys.executable, str(ROOT / "tools" / "experiment_report.py"), str(folder), "--json",
                            str(tmp_path / "compare.json")], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     fresh, committed = (json.loads(p.read_text()) for p in (tmp_path / "compare.json", folder / "smollm2-compare.json"))
     assert committed["seeds"] == fresh["seeds"] == {m: sorted(s) for m, s in landed.items()}
-    assert committed["seed_level"] == fresh["seed_level"], "rerun tools/experiment_report.py cached_runs/regenerated"
+    assert committed["seed_level"] == fresh["seed_level"], "rerun tools/experiment_report.py cached_runs"
     assert committed["paired"] == fresh["paired"]
     assert "| mind |" in proc.stdout and f"Holm-adjusted p over the {fresh['seed_level']['family_size']} tests" in proc.stdout
 

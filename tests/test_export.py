@@ -23,6 +23,7 @@ import pytest
 import torch
 
 from conftest import assert_run_finished
+from mind.benchmarks.answers import extract_answer
 from mind.cli import main as cli
 from mind.model.checkpoint import apply_checkpoint
 from mind.export.folder import MARKER, check_out_dir, export_run
@@ -417,13 +418,13 @@ def test_command_line_and_data_counts():
 
 @pytest.mark.slow
 def test_smollm2_run_exports_and_decodes_like_mind_eval(tmp_path, shared_data):
-    """The committed SmolLM2 LoRA run (cached_runs/smollm2-mind): merged and adapter-only exports."""
+    """The committed SmolLM2 LoRA run (cached_runs/smollm2-mind-s0): merged and adapter-only exports."""
     from peft import AutoPeftModelForCausalLM
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from mind.evaluation.decode import greedy
 
-    run = Path(shutil.copytree(ROOT / "cached_runs" / "smollm2-mind", tmp_path / "smollm2-mind"))
+    run = Path(shutil.copytree(ROOT / "cached_runs" / "smollm2-mind-s0", tmp_path / "smollm2-mind-s0"))
     res = export_run(run, tmp_path / "smol")
     assert res.kind == "merged" and res.step == max(load_run(run).checkpoints)
     cfg = json.loads((res.out / "config.json").read_text())
@@ -439,7 +440,8 @@ def test_smollm2_run_exports_and_decodes_like_mind_eval(tmp_path, shared_data):
     ps = prompts(tok, shared_data, n=2, version=run_prompt_version(load_run(run).config))[:2]  # as `mind eval` asks it
     got = greedy(model, tok, ps, max_new_tokens=24)
     assert [g.text for g in got] == [g.text for g in greedy(ref, ref_tok, ps, max_new_tokens=24)]
-    assert all(len(g.text.split()) >= 5 for g in got)  # SmolLM2 writes words
+    # SmolLM2 writes its answer line (prompt version 2 trains "The answer is 42."; this student often says only that)
+    assert all(extract_answer(g.text, "number") is not None for g in got), [g.text for g in got]
     assert torch.equal(logits(model, ps[0]), logits(ref, ps[0]))
 
     ad = export_run(run, tmp_path / "smol-adapter", adapter_only=True)

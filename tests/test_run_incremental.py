@@ -300,7 +300,7 @@ def test_samples_by_range_read_only_the_chunks_they_need(tmp_path):
 
 def test_existing_jsonl_only_runs_load_unchanged():
     """cached_runs/ were written before chunks: samples are read from samples.jsonl alone, as before."""
-    for name in ("tiny-mind-s0", "smollm2-mind"):
+    for name in ("tiny-mind-s0", "smollm2-mind-s0"):
         run_dir = ROOT / "cached_runs" / name
         forget_readers(run_dir)
         run = load_run(run_dir)

@@ -1,14 +1,15 @@
 """The seed-level tables of a cached experiment, from the runs on disk, as JSON and as the README's Markdown.
 
-    .venv/bin/python tools/experiment_report.py cached_runs/regenerated            # SmolLM2 on the demo set
-    .venv/bin/python tools/experiment_report.py cached_runs/regenerated --markdown out.md
+    .venv/bin/python tools/experiment_report.py cached_runs            # SmolLM2 on the demo set
+    .venv/bin/python tools/experiment_report.py cached_runs --markdown out.md
+    .venv/bin/python tools/experiment_report.py cached_runs --prefix svamp-mt-  # the multi-teacher SVAMP part
 
 Reads every evaluated ``<prefix><method>-s<seed>`` run of the folder (the methods and seeds of the recipe that are
 there; nothing is trained or evaluated), writes ``<prefix>compare.json`` beside them with
 ``mind.experiment.compare``'s layout (rows, ``seed_level``: per-method aggregates and every method against
 ``mind`` with Holm over the whole table, ``paired``: item-paired differences within each seed, Holm over their
-own family), and prints three Markdown tables: one row per run, the per-method means over seeds, and the
-differences against ``mind``. Every number in the README's regenerated section is printed by this script.
+own family), and prints the Markdown tables: one row per run, the per-method means over seeds, the differences against
+``mind``, the seed-to-seed yardstick, MetaNet's tracking, selection and inertia lag, and the latent clusters. Every number in cached_runs/README.md's tables is printed by this script.
 """
 
 from __future__ import annotations
@@ -150,9 +151,49 @@ def seed_noise_markdown(runs: dict[tuple[str, int], Path], methods: tuple[str, .
     return "\n".join(lines) + ("\n" if lines else "")
 
 
+def latent_markdown(runs: dict[tuple[str, int], Path]) -> str:
+    """One row per run: the DP mixture's ARI against the perspective labels on the probe rationales' problem-centred
+    hidden states at each snapshot (``analysis/metrics.json``), and on the same texts' Sentence-BERT embeddings
+    (``analysis/summary.json``'s text view, the style a text encoder sees without training)."""
+    from mind.analysis import load_analysis
+
+    steps = sorted({int(s) for d in runs.values() for s in (load_analysis(d) or (None, None))[0]["step"]})
+    lines = ["| run | " + " | ".join(f"step {s}" for s in steps) + " | text (Sentence-BERT) |",
+             "|---|" + "---|" * (len(steps) + 1)]
+    for (m, s), d in sorted(runs.items(), key=lambda kv: (kv[0][0] != "mind", kv[0])):
+        metrics = load_analysis(d)[0].set_index("step")["ari"]
+        text = json.loads((d / "analysis" / "summary.json").read_text()).get("text") or {}
+        lines.append(f"| {d.name} | " + " | ".join(f"{metrics[k]:.2f}" if k in metrics else "-" for k in steps)
+                     + f" | {text['ari']:.2f} |" if "ari" in text else " | - |")
+    return "\n".join(lines) + "\n"
+
+
+def curriculum_markdown(runs: dict[tuple[str, int], Path]) -> str:
+    """One row per MetaNet run: rationales kept per problem (``n_selected``, of 8) and the inertia lag, L~ minus
+    L_real averaged over the perspectives (``loss_filtered/*`` minus ``loss_raw/*``), as means over each whole
+    epoch after MetaNet's warm-up (:func:`mind.analysis.tracking.whole_epochs`, as the tracking table)."""
+    from mind import load_run
+    from mind.analysis.tracking import whole_epochs
+
+    lines = ["| run | kept / 8 per epoch | L~ - L_real (nats) per epoch |", "|---|---|---|"]
+    for (m, s), d in sorted(runs.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        run = load_run(d)
+        if run.config.get("method") not in ("mind", "instant", "instant-fast", "no-attention"):
+            continue
+        steps = run.steps
+        lag = (steps[[f"loss_filtered/{p}" for p in run.perspectives]].to_numpy()
+               - steps[[f"loss_raw/{p}" for p in run.perspectives]].to_numpy()).mean(axis=1)
+        steps = steps.assign(lag=lag)
+        warmup = int(run.config.get("meta_warmup_steps") or 0)
+        epochs = [steps[(steps["step"] >= lo) & (steps["step"] <= hi)] for _, lo, hi in whole_epochs(steps, warmup)]
+        lines.append(f"| {d.name} | " + ", ".join(f"{e['n_selected'].mean():.1f}" for e in epochs) + " | "
+                     + ", ".join(f"{e['lag'].mean():+.2f}" for e in epochs) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("folder", type=Path, help="the experiment's folder (e.g. cached_runs/regenerated)")
+    ap.add_argument("folder", type=Path, help="the experiment's folder (e.g. cached_runs)")
     ap.add_argument("--prefix", default="smollm2-", help="run-name prefix (smollm2-, svamp-mt-)")
     ap.add_argument("--markdown", type=Path, help="also write the tables to this file")
     ap.add_argument("--json", type=Path, help="write the JSON here instead of <folder>/<prefix>compare.json")
@@ -178,7 +219,9 @@ def main(argv=None) -> int:
         "seed_level": table, "paired": paired})
     text = (markdown(table, rows, present) + "\nThe same method at another seed (a yardstick for the differences above, "
             "unadjusted):\n\n" + seed_noise_markdown(runs, present) + "\nMetaNet tracking per run:\n\n"
-            + tracking_markdown(runs))
+            + tracking_markdown(runs) + "\nSelection and inertia per MetaNet run (epoch means):\n\n"
+            + curriculum_markdown(runs) + "\nLatent clusters per run (ARI against the perspective labels, 64 probe "
+            "rationales, problem-centred):\n\n" + latent_markdown(runs))
     print(text)
     if args.markdown:
         args.markdown.write_text(text, encoding="utf-8")
