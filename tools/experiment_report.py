@@ -53,21 +53,23 @@ def markdown(table: dict, rows: dict[tuple[str, int], dict], methods: tuple[str,
     lines = []
     agg = table["aggregate"]
     targets = [t for t in ORDER if any(t in a["targets"] for a in agg.values())]
+    pools = [g for g in ("ID pooled", "OOD pooled") if g in targets]  # the pooled answer log-likelihood columns
+    heads = " | ".join(f"{g.split()[0]} log-lik" for g in pools)
     lines.append("Per run: the primary accuracy of each benchmark (generated for gsm8k/svamp/math500/heldout, "
                  "acc_norm over the options for csqa/strategyqa/gpqa), then the pooled answer log-likelihood.\n")
-    lines.append("| run | " + " | ".join(targets) + " | ID log-lik | OOD log-lik |")
-    lines.append("|---|" + "---|" * (len(targets) + 2))
+    lines.append("| run | " + " | ".join(targets) + f" | {heads} |")
+    lines.append("|---|" + "---|" * (len(targets) + len(pools)))
     for (m, s), row in sorted(rows.items(), key=lambda kv: (methods.index(kv[0][0]), kv[0][1])):
         a = agg[m]
         i = a["seeds"].index(s)
         cells = [f"{a['targets'][t]['accuracy']['per_seed'][i]:.2f}" if t in a["targets"] and "accuracy" in a["targets"][t]
                  else "" for t in targets]
-        ll = [f"{a['targets'][g]['answer_logp']['per_seed'][i]:.2f}" if g in a["targets"] else "" for g in ("ID pooled", "OOD pooled")]
+        ll = [f"{a['targets'][g]['answer_logp']['per_seed'][i]:.2f}" if g in a["targets"] else "" for g in pools]
         lines.append(f"| {row['run']} | " + " | ".join(cells) + " | " + " | ".join(ll) + " |")
     lines.append("")
     lines.append("Per method, mean over seeds [t-interval over the per-seed scores; a single seed has none]:\n")
-    lines.append("| method | seeds | " + " | ".join(targets) + " | ID log-lik | OOD log-lik |")
-    lines.append("|---|---|" + "---|" * (len(targets) + 2))
+    lines.append("| method | seeds | " + " | ".join(targets) + f" | {heads} |")
+    lines.append("|---|---|" + "---|" * (len(targets) + len(pools)))
 
     def cell(e: dict, digits: int) -> str:
         lo, hi = e["t_ci"]
@@ -80,7 +82,7 @@ def markdown(table: dict, rows: dict[tuple[str, int], dict], methods: tuple[str,
         a = agg[m]
         cells = [cell(a["targets"][t]["accuracy"], 2) if t in a["targets"] and "accuracy" in a["targets"][t] else ""
                  for t in targets]
-        ll = [cell(a["targets"][g]["answer_logp"], 2) if g in a["targets"] else "" for g in ("ID pooled", "OOD pooled")]
+        ll = [cell(a["targets"][g]["answer_logp"], 2) if g in a["targets"] else "" for g in pools]
         lines.append(f"| {m} | {len(a['seeds'])} | " + " | ".join(cells) + " | " + " | ".join(ll) + " |")
     lines.append("")
     ref = table["reference"]
