@@ -60,8 +60,28 @@ def cfg_get(config: dict, *names: str, default: Any = None) -> Any:
 
 
 def discover(roots: list[Path] | None = None) -> list[Path]:
-    """Run directories under the dashboard's roots, newest first."""
-    return list_runs(*(roots if roots is not None else settings.roots()))
+    """Run directories under the dashboard's roots: the user's runs newest first, then the bundled ones in the
+    order ``cached_runs/START_HERE.md`` first names them (a fresh clone gives every bundled run the same
+    checkout time, so "newest" would pick one by accident), the rest newest first. The first is a page's default."""
+    roots = roots if roots is not None else settings.roots()
+    cached = settings.cached_runs_dir()
+    mine = list_runs(*(r for r in roots if Path(r).resolve() != cached.resolve()))
+    bundled = list_runs(*(r for r in roots if Path(r).resolve() == cached.resolve()))
+    order = showcase_order(cached / "START_HERE.md")
+    rank = {name: i for i, name in enumerate(order)}
+    return mine + sorted(bundled, key=lambda d: rank.get(d.name, len(rank)))  # stable: newest first among the rest
+
+
+def showcase_order(start_here: Path) -> list[str]:
+    """Run names in the order a START_HERE.md first mentions them in backticks (``smollm2-mind-s0``; a list
+    written ``smollm2-mind-s0/s1/s2`` names its first). Empty when the file is missing or unreadable."""
+    import re
+
+    try:
+        text = start_here.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    return list(dict.fromkeys(m.split("/")[0] for m in re.findall(r"`([A-Za-z0-9][\w.-]*(?:/[\w.-]+)*)`", text)))
 
 
 def signature(path: str | Path) -> tuple:

@@ -328,7 +328,7 @@ def test_an_address_naming_a_run_wins_over_the_session_choice(roots):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["smollm2-uniform-s0", "svamp-mt-mind"])
+@pytest.mark.parametrize("name", ["smollm2-uniform-s0", "svamp-mt-mind-s0"])
 def test_every_page_shows_a_shipped_run_without_metanet_or_with_other_perspectives(roots, tmp_path, monkeypatch, name):
     """A run without MetaNet (uniform: loss_meta and the tracking columns null at every step) and a run on the
     multi-teacher SVAMP views (perspective ids the demo set does not have) render on every run page."""

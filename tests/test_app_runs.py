@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import os
 import shutil
 import subprocess
 import sys
@@ -184,6 +185,22 @@ def test_the_bundled_runs_are_listed_beside_the_users_and_nested_students_are_no
     assert sorted(p.name for p in loading.discover()) == ["mine", "smollm2-mind-s0"]
     assert settings.root_label(cached / "smollm2-mind-s0") == "cached"
     assert settings.root_label(runs / "mine") == "runs"
+
+
+def test_bundled_runs_come_in_start_heres_order_after_the_users_newest_first(monkeypatch, tmp_path):
+    """A fresh clone gives every bundled run the same mtime: the default (first) run is START_HERE's first one, not
+    an accident of the checkout; the user's own runs still come first, newest first."""
+    cached, runs = tmp_path / "c", tmp_path / "mine"
+    for i, d in enumerate((cached / "zeta", cached / "beta-s0", cached / "alpha-s0", runs / "old", runs / "new")):
+        d.mkdir(parents=True)
+        (d / "config.json").write_text("{}")
+        os.utime(d / "config.json", (1_000_000 + i, 1_000_000 + i))
+    (cached / "START_HERE.md").write_text("- **Try `zeta`** first, then `beta-s0/s1/s2` and `gamma`.\n")
+    monkeypatch.setenv(settings.ENV_CACHED, str(cached))
+    monkeypatch.setenv(settings.ENV_RUNS, str(runs))
+    assert [p.name for p in loading.discover()] == ["new", "old", "zeta", "beta-s0", "alpha-s0"]
+    (cached / "START_HERE.md").unlink()  # without it: newest first, as for the user's runs
+    assert [p.name for p in loading.discover()] == ["new", "old", "alpha-s0", "beta-s0", "zeta"]
 
 
 def test_cfg_get_reads_flat_and_nested():
