@@ -180,8 +180,9 @@ def test_the_cached_multi_teacher_runs_are_evaluated_on_the_same_svamp_questions
 
 def test_the_cached_smollm2_runs_are_comparable():
     """The SmolLM2 demo-set runs: one held-out split, prompt version 2, the same evaluation items (as many as the
-    recipe's --limit asks per public benchmark, the base student on the same), and one evaluation precision. The recipe evaluates with ``--precision
-    auto``, which resolves per machine (bf16 where bf16 is fast, else fp32), and the runs are made over sittings."""
+    recipe's --limit asks per public benchmark, the base student on the same), and one evaluation precision. The
+    recipe evaluates with ``--precision auto``, which resolves per machine (bf16 where bf16 is fast, else fp32),
+    and the runs are made over sittings."""
     from mind.commands.experiment import CACHED_EVAL
 
     runs = sorted(p.parent.parent for p in (ROOT / "cached_runs").glob("smollm2-*/eval/summary.json"))

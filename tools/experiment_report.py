@@ -8,8 +8,9 @@ Reads every evaluated ``<prefix><method>-s<seed>`` run of the folder (the method
 there; nothing is trained or evaluated), writes ``<prefix>compare.json`` beside them with
 ``mind.experiment.compare``'s layout (rows, ``seed_level``: per-method aggregates and every method against
 ``mind`` with Holm over the whole table, ``paired``: item-paired differences within each seed, Holm over their
-own family), and prints the Markdown tables: one row per run, the per-method means over seeds, the differences against
-``mind``, the seed-to-seed yardstick, MetaNet's tracking, selection and inertia lag, and the latent clusters. Every number in cached_runs/README.md's tables is printed by this script.
+own family), and prints the Markdown tables: one row per run, the per-method means over seeds, the differences
+against ``mind``, the seed-to-seed yardstick, MetaNet's tracking, selection and inertia lag, and the latent
+clusters. Every number in cached_runs/README.md's tables is printed by this script.
 """
 
 from __future__ import annotations
@@ -159,14 +160,17 @@ def latent_markdown(runs: dict[tuple[str, int], Path]) -> str:
     (``analysis/summary.json``'s text view, the style a text encoder sees without training)."""
     from mind.analysis import load_analysis
 
-    steps = sorted({int(s) for d in runs.values() for s in (load_analysis(d) or (None, None))[0]["step"]})
+    analysed = {k: a[0].set_index("step")["ari"] for k, d in runs.items() if (a := load_analysis(d)) is not None}
+    steps = sorted({int(s) for ari in analysed.values() for s in ari.index})
     lines = ["| run | " + " | ".join(f"step {s}" for s in steps) + " | text (Sentence-BERT) |",
              "|---|" + "---|" * (len(steps) + 1)]
-    for (m, s), d in sorted(runs.items(), key=lambda kv: (kv[0][0] != "mind", kv[0])):
-        metrics = load_analysis(d)[0].set_index("step")["ari"]
-        text = json.loads((d / "analysis" / "summary.json").read_text()).get("text") or {}
-        lines.append(f"| {d.name} | " + " | ".join(f"{metrics[k]:.2f}" if k in metrics else "-" for k in steps)
-                     + f" | {text['ari']:.2f} |" if "ari" in text else " | - |")
+    for k, ari in sorted(analysed.items(), key=lambda kv: (kv[0][0] != "mind", kv[0])):
+        d = runs[k]
+        summary = d / "analysis" / "summary.json"
+        text = (json.loads(summary.read_text()).get("text") or {}) if summary.is_file() else {}
+        text_cell = f"{text['ari']:.2f}" if "ari" in text else "-"
+        lines.append(f"| {d.name} | " + " | ".join(f"{ari[s]:.2f}" if s in ari.index else "-" for s in steps)
+                     + f" | {text_cell} |")
     return "\n".join(lines) + "\n"
 
 
