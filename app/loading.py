@@ -63,10 +63,10 @@ def discover(roots: list[Path] | None = None) -> list[Path]:
     """Run directories under the dashboard's roots: the user's runs newest first, then the bundled ones in the
     order ``cached_runs/START_HERE.md`` first names them (a fresh clone gives every bundled run the same
     checkout time, so "newest" would pick one by accident), the rest newest first. The first is a page's default."""
-    roots = roots if roots is not None else settings.roots()
-    cached = settings.cached_runs_dir()
-    mine = list_runs(*(r for r in roots if Path(r).resolve() != cached.resolve()))
-    bundled = list_runs(*(r for r in roots if Path(r).resolve() == cached.resolve()))
+    cached = settings.cached_runs_dir().resolve()
+    is_cached = {Path(r): Path(r).resolve() == cached for r in (roots if roots is not None else settings.roots())}
+    mine = list_runs(*(r for r, c in is_cached.items() if not c))
+    bundled = list_runs(*(r for r, c in is_cached.items() if c))
     order = showcase_order(cached / "START_HERE.md")
     rank = {name: i for i, name in enumerate(order)}
     return mine + sorted(bundled, key=lambda d: rank.get(d.name, len(rank)))  # stable: newest first among the rest

@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+METANET_METHODS = ("mind", "instant", "instant-fast", "no-attention")  # TrainConfig.uses_metanet
 ORDER = ("gsm8k", "svamp", "math500", "heldout", "csqa", "strategyqa", "gpqa", "ID pooled", "OOD pooled")
 
 
@@ -109,11 +110,19 @@ def markdown(table: dict, rows: dict[tuple[str, int], dict], methods: tuple[str,
     return "\n".join(lines) + "\n"
 
 
+def metanet_runs(runs: dict[tuple[str, int], Path]) -> list:
+    """The runs (``mind.run.Run``) of the methods that train a MetaNet, seed by seed (the tracking and selection
+    tables' rows)."""
+    from mind import load_run
+
+    loaded = (load_run(d) for _, d in sorted(runs.items(), key=lambda kv: (kv[0][1], kv[0][0])))
+    return [run for run in loaded if run.config.get("method") in METANET_METHODS]
+
+
 def tracking_markdown(runs: dict[tuple[str, int], Path]) -> str:
     """One row per MetaNet run: MetaNet's tracking (Spearman rho(s, -L~) per problem, mean over problems) against the
     perspective-mean baseline at the calibration pass (before step 1), in epoch 3, on the held-out problems at
     the last snapshot; the whole-epoch curriculum shift after warm-up; epoch 3's largest mean weights."""
-    from mind import load_run
     from mind.analysis.tracking import tracking_report
 
     def f(e) -> str:
@@ -121,16 +130,13 @@ def tracking_markdown(runs: dict[tuple[str, int], Path]) -> str:
 
     lines = ["| run | calibration rho (baseline) | epoch 3 rho (baseline) | held-out rho, last snapshot (baseline) | "
              "shift 1->2, 2->3 | epoch-3 weights |", "|---|---|---|---|---|---|"]
-    for (m, s), d in sorted(runs.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        run = load_run(d)
-        if run.config.get("method") not in ("mind", "instant", "instant-fast", "no-attention"):
-            continue
+    for run in metanet_runs(runs):
         r = tracking_report(run)
         c, last = r.get("calibration") or {}, (r["epochs"] or [{}])[-1]
         held = r["heldout"][-1] if r["heldout"] else {}
         shifts = r.get("epoch_shift") or []
         top = sorted((shifts[-1]["weights"] if shifts else {}).items(), key=lambda kv: -kv[1])[:4]
-        lines.append(f"| {d.name} | {f(c.get('meta'))} ({f(c.get('baseline'))}) | {f(last.get('meta'))} "
+        lines.append(f"| {run.name} | {f(c.get('meta'))} ({f(c.get('baseline'))}) | {f(last.get('meta'))} "
                      f"({f(last.get('baseline'))}) | {f(held.get('meta'))} ({f(held.get('baseline'))}) | "
                      + ", ".join(f"{x['shift']:.3f}" for x in shifts) + " | "
                      + ", ".join(f"{k} {v:.2f}" for k, v in top) + " |")
@@ -178,21 +184,17 @@ def curriculum_markdown(runs: dict[tuple[str, int], Path]) -> str:
     """One row per MetaNet run: rationales kept per problem (``n_selected``, of 8) and the inertia lag, L~ minus
     L_real averaged over the perspectives (``loss_filtered/*`` minus ``loss_raw/*``), as means over each whole
     epoch after MetaNet's warm-up (:func:`mind.analysis.tracking.whole_epochs`, as the tracking table)."""
-    from mind import load_run
     from mind.analysis.tracking import whole_epochs
 
     lines = ["| run | kept / 8 per epoch | L~ - L_real (nats) per epoch |", "|---|---|---|"]
-    for (m, s), d in sorted(runs.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        run = load_run(d)
-        if run.config.get("method") not in ("mind", "instant", "instant-fast", "no-attention"):
-            continue
+    for run in metanet_runs(runs):
         steps = run.steps
         lag = (steps[[f"loss_filtered/{p}" for p in run.perspectives]].to_numpy()
                - steps[[f"loss_raw/{p}" for p in run.perspectives]].to_numpy()).mean(axis=1)
         steps = steps.assign(lag=lag)
         warmup = int(run.config.get("meta_warmup_steps") or 0)
         epochs = [steps[(steps["step"] >= lo) & (steps["step"] <= hi)] for _, lo, hi in whole_epochs(steps, warmup)]
-        lines.append(f"| {d.name} | " + ", ".join(f"{e['n_selected'].mean():.1f}" for e in epochs) + " | "
+        lines.append(f"| {run.name} | " + ", ".join(f"{e['n_selected'].mean():.1f}" for e in epochs) + " | "
                      + ", ".join(f"{e['lag'].mean():+.2f}" for e in epochs) + " |")
     return "\n".join(lines) + "\n"
 
