@@ -376,15 +376,17 @@ from mind.run import RunWriter
 out, stop = Path(sys.argv[1]), Path(sys.argv[2])
 w = RunWriter(out, samples_chunk_steps=2)
 w.write_json("config.json", {"perspectives": ["a", "b"]})
-step = 0
+step, last = 0, int(sys.argv[3])
 t_end = time.time() + 300  # a safety limit only: the reader ends the writer with the stop file
 while not stop.exists() and time.time() < t_end:
-    step += 1
-    w.log_step({"step": step, "loss_total": step * 0.5})
-    w.log_samples([{"step": step, "problem_id": f"p{j}", "scores": [step, j]} for j in range(2)])
-    time.sleep(0.004)
+    if step < last:  # a bounded run: past it the writer idles, so the reader's cost stops growing
+        step += 1
+        w.log_step({"step": step, "loss_total": step * 0.5})
+        w.log_samples([{"step": step, "problem_id": f"p{j}", "scores": [step, j]} for j in range(2)])
+    time.sleep(0.008)
 print(step)
 """
+WRITER_STEPS = 600  # ~5 s of writing (300 chunks); unbounded, a slow machine's full reads grew past a second each
 
 
 @pytest.mark.slow
@@ -395,8 +397,8 @@ def test_samples_polled_while_the_writer_compacts_every_two_steps(tmp_path):
     import sys
 
     run_dir, stop = tmp_path / "live", tmp_path / "STOP"
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(run_dir), str(stop)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(run_dir), str(stop), str(WRITER_STEPS)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     seen, deadline = set(), time.monotonic() + 240  # a deadline for a loaded machine, not a quiet window
     try:
         while not (run_dir / "config.json").exists():
@@ -405,7 +407,9 @@ def test_samples_polled_while_the_writer_compacts_every_two_steps(tmp_path):
             time.sleep(0.01)
         i = 0
         while i < 300 or len(seen) < 30:  # at least 300 reads, and until the reads overlapped 30 writer states
-            assert time.monotonic() < deadline, f"reads overlapped only {len(seen)} writer states in 240 s"
+            assert time.monotonic() < deadline, f"{i} reads overlapped only {len(seen)} writer states in 240 s"
+            assert len(seen) >= 30 or max(seen, default=0) < WRITER_STEPS, \
+                f"the writer wrote all {WRITER_STEPS} steps while the reads overlapped only {len(seen)} of its states"
             assert proc.poll() is None, f"the writer ended early: {proc.stderr.read()}"
             run = load_run(run_dir)
             if i % 3 == 0:
