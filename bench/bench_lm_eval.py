@@ -181,7 +181,8 @@ def report_choice(task: str, cmp: dict, tol: float, show: int) -> bool:
           f"max |dlogp| {cmp['max_abs_logp_diff']:.2e} nats -> {'AGREE' if ok else 'DISAGREE'} (tol {tol:g})")
     if cmp["differ"]:
         print(f"  differing items: {', '.join(cmp['differ'][:show])}")
-    print(f"  mind's own format (trained prompt, 'The answer is (X).' ranked): acc {_f(letter['acc'])}, "
+    line = "'The answer is yes.' / 'no.'" if task == "mind_strategyqa" else "'The answer is (X).'"
+    print(f"  mind's own format (trained prompt, {line} ranked): acc {_f(letter['acc'])}, "
           f"same option as lm-eval on {_f(letter['same_as_lm_eval'])} of the items")
     if letter["differ"] and show:
         print(f"    differs on {len(letter['differ'])}: {', '.join(letter['differ'][:show])}"

@@ -210,8 +210,9 @@ MT_SEEDS_NOT_MADE: dict[str, set[int]] = {}
 @pytest.mark.parametrize("prefix", ["smollm2-", "svamp-mt-"])
 def test_the_cached_runs_are_the_recipes_seeds_and_their_committed_tables_are_what_the_runs_give(tmp_path, prefix):
     """Every method run is one the recipe promises and every seed it promises is there (CACHED_SEEDS; for the
-    multi-teacher set CACHED_MT_SEEDS less MT_SEEDS_NOT_MADE); <prefix>compare.json (the README's tables) is what
-    tools/experiment_report.py computes from the runs on disk."""
+    multi-teacher set CACHED_MT_SEEDS less MT_SEEDS_NOT_MADE); <prefix>compare.json is what
+    tools/experiment_report.py computes from the runs on disk, and every table row it prints is in
+    cached_runs/README.md."""
     import re
 
     from mind.commands.experiment import CACHED_MT_SEEDS, CACHED_SEEDS
@@ -234,6 +235,9 @@ def test_the_cached_runs_are_the_recipes_seeds_and_their_committed_tables_are_wh
     assert committed["seed_level"] == fresh["seed_level"], f"rerun tools/experiment_report.py cached_runs --prefix {prefix}"
     assert committed["paired"] == fresh["paired"]
     assert "| mind |" in proc.stdout and f"Holm-adjusted p over the {fresh['seed_level']['family_size']} tests" in proc.stdout
+    readme = set((folder / "README.md").read_text(encoding="utf-8").splitlines())
+    stale = [line for line in proc.stdout.splitlines() if line.startswith("|") and line not in readme]
+    assert not stale, f"cached_runs/README.md lacks {len(stale)} table rows the tool prints, e.g. {stale[0]!r}"
 
 
 @pytest.mark.slow

@@ -9,8 +9,8 @@ there; nothing is trained or evaluated), writes ``<prefix>compare.json`` beside 
 ``mind.experiment.compare``'s layout (rows, ``seed_level``: per-method aggregates and every method against
 ``mind`` with Holm over the whole table, ``paired``: item-paired differences within each seed, Holm over their
 own family), and prints the Markdown tables: one row per run, the per-method means over seeds, the differences
-against ``mind``, the seed-to-seed yardstick, MetaNet's tracking, selection and inertia lag, and the latent
-clusters. Every number in cached_runs/README.md's tables is printed by this script.
+against ``mind``, the seed-to-seed yardstick, MetaNet's tracking, selection and inertia lag, the latent
+clusters, and the option each choice benchmark's scoring picks most often. Every number in cached_runs/README.md's tables is printed by this script.
 """
 
 from __future__ import annotations
@@ -199,6 +199,48 @@ def curriculum_markdown(runs: dict[tuple[str, int], Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
+CHOICES = {"csqa": "ABCDE", "strategyqa": ("yes", "no"), "gpqa": "ABCD"}  # option i's label, as mind eval orders them
+
+
+def picks_markdown(runs: dict[tuple[str, int], Path]) -> str:
+    """One row per run (and the base student, from the first run's ``eval/base_likelihoods.jsonl``): for each
+    likelihood-scored choice benchmark, the option ``acc`` (total log-likelihood) picks most often and on what share
+    of the items, then the same for ``acc_norm`` (per character); the header gives the most common gold answer's
+    share. A share near 1.00 is a constant answer, and an accuracy equal to the gold share is then no skill."""
+    from collections import Counter
+
+    from mind.run import read_jsonl
+
+    def cells(path: Path) -> dict[str, str]:
+        by: dict[str, list[dict]] = {}
+        for r in read_jsonl(path):
+            if r.get("benchmark") in CHOICES and "plain_pred" in r:
+                by.setdefault(r["benchmark"], []).append(r)
+        out = {}
+        for b, recs in by.items():
+            tops = [Counter(r[key] for r in recs).most_common(1)[0] for key in ("plain_pred", "plain_pred_norm")]
+            out[b] = " / ".join(f"{CHOICES[b][i]} {n / len(recs):.2f}" for i, n in tops)
+        return out
+
+    rows = {d.name: cells(d / "eval" / "likelihoods.jsonl") for _, d in sorted(runs.items(), key=lambda kv: (
+        kv[0][0] != "mind", kv[0]))}
+    first = runs[min(runs)] / "eval"
+    gold: dict[str, Counter] = {}
+    for r in read_jsonl(first / "likelihoods.jsonl"):
+        if r.get("benchmark") in CHOICES:
+            gold.setdefault(r["benchmark"], Counter())[str(r["gold"])] += 1
+    benches = [b for b in CHOICES if b in gold]
+    if not benches:
+        return ""
+    if (first / "base_likelihoods.jsonl").is_file():
+        rows = {"base student": cells(first / "base_likelihoods.jsonl"), **rows}
+    head = [f"{b} (gold: {g} {n / sum(gold[b].values()):.2f})" for b in benches
+            for g, n in [gold[b].most_common(1)[0]]]
+    lines = ["| run | " + " | ".join(head) + " |", "|---|" + "---|" * len(benches)]
+    lines += [f"| {name} | " + " | ".join(c.get(b, "-") for b in benches) + " |" for name, c in rows.items()]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("folder", type=Path, help="the experiment's folder (e.g. cached_runs)")
@@ -230,6 +272,10 @@ def main(argv=None) -> int:
             + tracking_markdown(runs) + "\nSelection and inertia per MetaNet run (epoch means):\n\n"
             + curriculum_markdown(runs) + "\nLatent clusters per run (ARI against the perspective labels, 64 probe "
             "rationales, problem-centred):\n\n" + latent_markdown(runs))
+    picks = picks_markdown(runs)
+    if picks:
+        text += ("\nThe option each choice benchmark's scoring picks most often, and on what share of the items "
+                 "(acc / acc_norm):\n\n" + picks)
     print(text)
     if args.markdown:
         args.markdown.write_text(text, encoding="utf-8")
