@@ -168,10 +168,13 @@ def seed_section(exp):
 
 
 # ------------------------------------------------------------------------------------------ results
-c1, c2 = st.columns(2)
+c1, c2, c3 = st.columns(3)
 reference = c1.checkbox("show the paper's reference rows", value=True, key="eval_ref")
 show_base = c2.checkbox("show the base students", value=True, key="eval_base",
                         help="the student before training, evaluated on the same items")
+show_constant = c3.checkbox("show constant answers", value=True, key="eval_constant",
+                            help="on the first run's choice items: the accuracy of always giving the commonest gold "
+                                 "answer, and of a uniform guess")
 with ui.guard("the evaluation table"):
     accs = {name: s["accuracy"] for name, (_, _, s) in summaries.items() if s["accuracy"]}
     ivals = {name: evaluation.intervals(obj) for name, (_, obj, _) in summaries.items()}
@@ -180,9 +183,17 @@ with ui.guard("the evaluation table"):
             label = f"base {obj.get('student', 'student')}"
             if s["base"] and label not in accs:
                 accs[label], ivals[label] = s["base"], evaluation.intervals(obj, "base")
+    constant, commonest = evaluation.constant_answers(next(iter(summaries.values()))[0]) if show_constant and summaries \
+        else ({}, {})
     if accs or reference:
         table = evaluation.table(accs, reference=reference)
+        for label, row in constant.items():  # no ID / OOD average: a constant answer per benchmark pools nothing
+            table.loc[label] = pd.Series(row, dtype=float)
         st.dataframe(evaluation.text_cells(table), width="stretch")
+        if constant:
+            st.caption(f"{evaluation.MAJORITY_ROW}: " + ", ".join(f"{b} '{a}'" for b, a in commonest.items())
+                       + f" on every item of {next(iter(summaries))}'s evaluation; a choice accuracy at or below "
+                         "it (or chance) shows no skill on these items.")
     if not accs:
         st.stop()
     own = evaluation.table(accs, reference=False)

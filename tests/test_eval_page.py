@@ -64,6 +64,32 @@ def test_evaluation_page_shows_error_bars_and_paired_differences(evaluated):
     assert "p_holm" in fg.columns and "★" in fg.columns
     at.checkbox(key="eval_base").uncheck().run()
     assert "base tiny" not in at.dataframe[1].value.index
+    golds = [r["gold"] for r in map(json.loads, (first / "eval" / "likelihoods.jsonl").read_text().splitlines())
+             if r["benchmark"] == "csqa"]
+    top = max(golds.count(g) for g in golds)
+    table = at.dataframe[0].value
+    assert table.loc[evaluation.MAJORITY_ROW, "csqa"] == f"{100 * top / len(golds):.2f}"
+    assert table.loc[evaluation.CHANCE_ROW, "csqa"] == "20.00" and table.loc[evaluation.CHANCE_ROW, "gsm8k"] == ""
+    assert table.loc[evaluation.MAJORITY_ROW, "OOD avg"] == ""  # a constant answer pools nothing
+    at.checkbox(key="eval_constant").uncheck().run()
+    assert evaluation.MAJORITY_ROW not in at.dataframe[0].value.index
+
+
+def test_constant_answers_count_the_commonest_gold_and_the_options(tmp_path):
+    """57 "no" of 100 StrategyQA items is 57% for always "no", chance 50%; GPQA's four options 25%; a tie goes to
+    the first answer in sorted order; a generation-only benchmark and a run without likelihoods give nothing."""
+    eval_dir = tmp_path / "run" / "eval"
+    eval_dir.mkdir(parents=True)
+    rows = [{"benchmark": "strategyqa", "gold": "no" if i < 57 else "yes", "plain_logp": [-1.0, -2.0]}
+            for i in range(100)]
+    rows += [{"benchmark": "gpqa", "gold": g, "plain_logp": [-1.0] * 4} for g in "BBAA"]
+    rows += [{"benchmark": "gsm8k", "gold": "3", "answer_logp": -2.0}]
+    (eval_dir / "likelihoods.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    table, commonest = evaluation.constant_answers(tmp_path / "run")
+    assert table == {evaluation.MAJORITY_ROW: {"strategyqa": 57.0, "gpqa": 50.0},
+                     evaluation.CHANCE_ROW: {"strategyqa": 50.0, "gpqa": 25.0}}
+    assert commonest == {"strategyqa": "no", "gpqa": "A"}
+    assert evaluation.constant_answers(tmp_path / "nothing") == ({}, {})
 
 
 @pytest.mark.slow

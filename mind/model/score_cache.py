@@ -4,8 +4,8 @@ Before step 1, a MetaNet run scores every training rationale (the calibration pa
 rationale (held-out tracking at step 0) with the initial student. In an experiment that trains several methods
 and seeds from the same base model, that student is the same model every time: PEFT initialises every ``lora_B``
 to zero, so the adapter adds exactly 0 to each layer's output whatever ``lora_A`` (the seed) is, and the problems
-trained on do not depend on the seed. These two passes cost 3.6 and 6.6 uniform training steps on SmolLM2-135M
-(``bench/bench_fixed_costs.py``); with the cache only the first run of an experiment pays them.
+trained on do not depend on the seed. These two passes cost 6.8 and 11.5 uniform training steps on SmolLM2-135M
+(``bench/bench_fixed_costs.py``, fp32; a hit 0.71 s); with the cache only the first run of an experiment pays them.
 
 The key is a hash of everything the losses depend on: every parameter and buffer of the student as stored (bytes,
 dtype, shape, name; the LoRA matrices are left out only when every ``lora_B`` is zero, i.e. when they contribute
