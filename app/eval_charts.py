@@ -87,10 +87,16 @@ def _run_legend(fig: go.Figure, name: str, colour: str, symbol: str) -> None:
                              marker=dict(symbol=symbol, size=9, color=colour), hoverinfo="skip"))
 
 
+CONSTANT_DASH = ("dash", "dot")  # the constant-answer rows' lines: the commonest answer, then chance
+
+
 def accuracy_bars(table: pd.DataFrame, lo: pd.DataFrame, hi: pd.DataFrame,
-                  colours: dict[str, str] | None = None) -> go.Figure:
+                  colours: dict[str, str] | None = None,
+                  constant: dict[str, dict[str, float]] | None = None) -> go.Figure:
     """Grouped bars of accuracy (%) per benchmark, one group per row of an evaluation table, 95% error bars in the
-    run's colour (the bar itself is lighter, so the part of the bar below its top stays visible)."""
+    run's colour (the bar itself is lighter, so the part of the bar below its top stays visible). ``constant``
+    ({label: {benchmark: %}}, :func:`app.evaluation.constant_answers`) draws each row as a dark line across its
+    benchmark's group (dashed, then dotted), with one legend entry per row: the level an accuracy must beat."""
     fig = go.Figure()
     benches = [c for c in table.columns if not str(c).endswith("avg")]
     for i, (name, row) in enumerate(table.iterrows()):
@@ -101,6 +107,14 @@ def accuracy_bars(table: pd.DataFrame, lo: pd.DataFrame, hi: pd.DataFrame,
                                  pattern_shape="/" if str(name).startswith("base ") else ""),
                              error_y=_err(vals, [lo.loc[name, b] for b in benches], [hi.loc[name, b] for b in benches], c),
                              hovertemplate="%{x}: %{y:.1f}%<extra>" + str(name) + "</extra>"))
+    for (label, row), dash in zip((constant or {}).items(), CONSTANT_DASH):
+        for b, v in row.items():
+            if b in benches:  # a category axis places shapes by the category's index
+                i = benches.index(b)
+                fig.add_shape(type="line", xref="x", yref="y", x0=i - 0.45, x1=i + 0.45, y0=v, y1=v,
+                              line=dict(color="#333", width=2, dash=dash))
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=label,
+                                 line=dict(color="#333", width=2, dash=dash), hoverinfo="skip"))
     fig.update_layout(barmode="group", yaxis=dict(title="accuracy (%)", range=[0, 100]),
                       title="Accuracy (95% Wilson intervals)", **_LAYOUT)
     return fig

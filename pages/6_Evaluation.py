@@ -1,7 +1,8 @@
-"""Evaluation: the paper-style ID / OOD table with 95% intervals, an experiment's methods over their training
-seeds (mean, interval, one dot per seed; differences with Holm-adjusted p), paired comparisons of runs item by item
-(Holm over the table), teacher-forced metrics, forgetting, an Evaluate button that runs `mind eval`, and the wrong
-answers. Every run keeps its colour from app/colors.py; empty cells are blank."""
+"""Evaluation: the paper-style ID / OOD table with 95% intervals (and the constant answers a choice accuracy must beat:
+the commonest gold answer, chance), an experiment's methods over their training seeds (mean, interval, one dot per
+seed; differences with Holm-adjusted p), paired comparisons of runs item by item (Holm over the table),
+teacher-forced metrics, forgetting, an Evaluate button that runs `mind eval`, and the wrong answers. Every run keeps
+its colour from app/colors.py; empty cells are blank."""
 
 import os
 
@@ -189,7 +190,7 @@ with ui.guard("the evaluation table"):
         table = evaluation.table(accs, reference=reference)
         for label, row in constant.items():  # no ID / OOD average: a constant answer per benchmark pools nothing
             table.loc[label] = pd.Series(row, dtype=float)
-        st.dataframe(evaluation.text_cells(table), width="stretch")
+        st.dataframe(evaluation.text_cells(table), width="stretch", height=36 * (len(table) + 1) + 3)  # every row
         if constant:
             st.caption(f"{evaluation.MAJORITY_ROW}: " + ", ".join(f"{b} '{a}'" for b, a in commonest.items())
                        + f" on every item of {next(iter(summaries))}'s evaluation; a choice accuracy at or below "
@@ -207,7 +208,7 @@ with ui.guard("the evaluation table"):
                  "95% Wilson intervals.")
     st.dataframe(evaluation.interval_table(accs, ivals), width="stretch")
     lo, hi = evaluation.bounds(own, ivals)
-    st.plotly_chart(eval_charts.accuracy_bars(own, lo, hi, colours), key="eval_bars")
+    st.plotly_chart(eval_charts.accuracy_bars(own, lo, hi, colours, constant), key="eval_bars")
 
     for exp in seed_results.find(chosen):
         seed_section(exp)

@@ -39,7 +39,10 @@ def test_evaluation_page_shows_error_bars_and_paired_differences(evaluated):
     figs = {f["layout"]["title"]["text"]: f for f in figures(at)}
     acc = figs["Accuracy (95% Wilson intervals)"]
     bars = _error_bars(acc)
-    assert [t["name"] for t in acc["data"]] == ["first", "second", "base tiny"]
+    assert [t["name"] for t in acc["data"]] == ["first", "second", "base tiny", evaluation.MAJORITY_ROW,
+                                                evaluation.CHANCE_ROW]  # the last two: legend entries of lines
+    lines = [(sh["x0"], sh["x1"], round(sh["y0"], 9), sh["line"]["dash"]) for sh in acc["layout"]["shapes"]]
+    assert (0.55, 1.45, 20.0, "dot") in lines and len(lines) == 2  # csqa (x 1): chance 20%, and the commonest answer
     assert len(bars) == 3 and all(e["symmetric"] is False and len(e["array"]) == 2 for e in bars)
     assert all(u > 0 for e in bars for u in e["array"])  # 0 of 3 right still has an upper Wilson bound
     diff = figs["Accuracy difference"]
@@ -71,6 +74,8 @@ def test_evaluation_page_shows_error_bars_and_paired_differences(evaluated):
     assert table.loc[evaluation.MAJORITY_ROW, "csqa"] == f"{100 * top / len(golds):.2f}"
     assert table.loc[evaluation.CHANCE_ROW, "csqa"] == "20.00" and table.loc[evaluation.CHANCE_ROW, "gsm8k"] == ""
     assert table.loc[evaluation.MAJORITY_ROW, "OOD avg"] == ""  # a constant answer pools nothing
+    majority = [sh["y0"] for sh in acc["layout"]["shapes"] if sh["line"]["dash"] == "dash"]
+    assert majority == [pytest.approx(100 * top / len(golds))]
     at.checkbox(key="eval_constant").uncheck().run()
     assert evaluation.MAJORITY_ROW not in at.dataframe[0].value.index
 
