@@ -134,7 +134,6 @@ def table(runs: dict[str, dict[str, float]], reference: bool = True) -> pd.DataF
     return df
 
 
-CHOICE_LABELS = {"csqa": "ABCDE", "strategyqa": ("yes", "no"), "gpqa": "ABCD"}  # option i as mind eval orders them
 MAJORITY_ROW, CHANCE_ROW = "always the commonest answer", "chance (1 / options)"
 
 
@@ -150,7 +149,7 @@ def constant_answers(run_path: str | Path) -> tuple[dict[str, dict[str, float]],
     if path.is_file():
         for r in read_jsonl(path):
             b = str(r.get("benchmark"))
-            if b in CHOICE_LABELS and r.get("gold") is not None and r.get("plain_logp"):
+            if r.get("gold") is not None and r.get("plain_logp"):  # an item scored over its options
                 golds.setdefault(b, []).append(str(r["gold"]))
                 options.setdefault(b, []).append(len(r["plain_logp"]))
     rows: dict[str, dict[str, float]] = {MAJORITY_ROW: {}, CHANCE_ROW: {}}

@@ -199,9 +199,6 @@ def curriculum_markdown(runs: dict[tuple[str, int], Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
-CHOICES = {"csqa": "ABCDE", "strategyqa": ("yes", "no"), "gpqa": "ABCD"}  # option i's label, as mind eval orders them
-
-
 def picks_markdown(runs: dict[tuple[str, int], Path]) -> str:
     """One row per run (and the base student, from the first run's ``eval/base_likelihoods.jsonl``): for each
     likelihood-scored choice benchmark, the option ``acc`` (total log-likelihood) picks most often and on what share
@@ -209,27 +206,28 @@ def picks_markdown(runs: dict[tuple[str, int], Path]) -> str:
     share. A share near 1.00 is a constant answer, and an accuracy equal to the gold share is then no skill."""
     from collections import Counter
 
+    from mind.evaluation.likelihood import option_label
     from mind.run import read_jsonl
 
-    def cells(path: Path) -> dict[str, str]:
+    def choice_records(path: Path) -> dict[str, list[dict]]:
         by: dict[str, list[dict]] = {}
         for r in read_jsonl(path):
-            if r.get("benchmark") in CHOICES and "plain_pred" in r:
-                by.setdefault(r["benchmark"], []).append(r)
+            if r.get("plain_logp"):  # an item scored over its options
+                by.setdefault(str(r["benchmark"]), []).append(r)
+        return by
+
+    def cells(path: Path) -> dict[str, str]:
         out = {}
-        for b, recs in by.items():
+        for b, recs in choice_records(path).items():
             tops = [Counter(r[key] for r in recs).most_common(1)[0] for key in ("plain_pred", "plain_pred_norm")]
-            out[b] = " / ".join(f"{CHOICES[b][i]} {n / len(recs):.2f}" for i, n in tops)
+            out[b] = " / ".join(f"{option_label(recs[0], i)} {n / len(recs):.2f}" for i, n in tops)
         return out
 
     rows = {d.name: cells(d / "eval" / "likelihoods.jsonl") for _, d in sorted(runs.items(), key=lambda kv: (
         kv[0][0] != "mind", kv[0]))}
     first = runs[min(runs)] / "eval"
-    gold: dict[str, Counter] = {}
-    for r in read_jsonl(first / "likelihoods.jsonl"):
-        if r.get("benchmark") in CHOICES:
-            gold.setdefault(r["benchmark"], Counter())[str(r["gold"])] += 1
-    benches = [b for b in CHOICES if b in gold]
+    gold = {b: Counter(str(r["gold"]) for r in recs) for b, recs in choice_records(first / "likelihoods.jsonl").items()}
+    benches = [b for b in ORDER if b in gold]
     if not benches:
         return ""
     if (first / "base_likelihoods.jsonl").is_file():

@@ -59,6 +59,15 @@ class Scoring:
     gold_index: int = -1  # the gold option's position (-1 without options)
 
 
+YESNO_OPTIONS = ("yes", "no")  # a yes/no item's options, in this order
+
+
+def option_label(record: dict, i: int) -> str:
+    """Option ``i`` of a likelihood record (``likelihoods.jsonl``) as its gold is written: "yes" / "no" for a yes/no
+    item, else a letter (A, B, ...)."""
+    return YESNO_OPTIONS[i] if str(record.get("gold")).strip().lower() in YESNO_OPTIONS else chr(65 + i)
+
+
 def scoring_for(item, prompt: list[int], version: int) -> Scoring:
     """The :class:`Scoring` of a :class:`mind.benchmarks.BenchmarkItem` asked with ``prompt`` (prompt ``version``)."""
     from mind.data.prompting import answer_value
@@ -71,7 +80,7 @@ def scoring_for(item, prompt: list[int], version: int) -> Scoring:
                        PLAIN_TEMPLATE.format(question=item.question.strip()), tuple(str(c).strip() for c in item.choices),
                        gold)
     if item.answer_type == "yesno":
-        opts = ("yes", "no")
+        opts = YESNO_OPTIONS
         gold = opts.index(str(item.answer).strip().lower()) if str(item.answer).strip().lower() in opts else -1
         return Scoring(tuple(prompt), value, tuple(answer_value(x, "yesno", version) for x in opts),
                        PLAIN_TEMPLATE.format(question=item.question.strip()), opts, gold)
