@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from app import evaluation
 from conftest import patient
 from mind.procs import stop_group
 
@@ -105,8 +106,11 @@ def test_press_evaluate_and_see_the_result(server, browser):
     assert any("Answer log-likelihood" in t for t in titles if t), titles
     bars = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
         .filter(gd => gd.layout.title && gd.layout.title.text.includes('Accuracy (95%'))
-        .map(gd => gd.data.map(t => t.error_y && t.error_y.array))[0]""")
-    assert bars and all(arr and len(arr) == 4 for arr in bars)  # error bars on every benchmark of every trace
+        .map(gd => gd.data.map(t => [t.type, t.name, t.error_y && t.error_y.array]))[0]""")
+    runs_bars = [arr for kind, _, arr in bars if kind == "bar"]
+    assert len(runs_bars) == 2 and all(arr and len(arr) == 4 for arr in runs_bars)  # every benchmark of every run
+    # the rest: the constant answers' legend entries (their lines are shapes across the choice benchmarks' bars)
+    assert [name for kind, name, _ in bars if kind != "bar"] == [evaluation.MAJORITY_ROW, evaluation.CHANCE_ROW]
     log = (runs / "tiny-mind" / "eval.log.txt").read_text(encoding="utf-8")
     assert log.startswith("$ mind eval --run") and "summary written to" in log
     assert _errors(page) == []
