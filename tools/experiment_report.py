@@ -10,7 +10,8 @@ there; nothing is trained or evaluated), writes ``<prefix>compare.json`` beside 
 ``mind`` with Holm over the whole table, ``paired``: item-paired differences within each seed, Holm over their
 own family), and prints the Markdown tables: one row per run, the per-method means over seeds, the differences
 against ``mind``, the seed-to-seed yardstick, MetaNet's tracking, selection and inertia lag, the latent
-clusters, and the option each choice benchmark's scoring picks most often. Every number in cached_runs/README.md's tables is printed by this script.
+clusters, and the option each choice benchmark's scoring picks most often. Every number in cached_runs/README.md's
+tables is printed by this script.
 """
 
 from __future__ import annotations
