@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from mind.errors import RunDirError
+from mind.evaluation import items as eval_items
 from mind.evaluation.table import ID_BENCHMARKS, OOD_BENCHMARKS  # heldout counts as ID
 from mind.run import read_jsonl
 
@@ -138,28 +139,14 @@ MAJORITY_ROW, CHANCE_ROW = "always the commonest answer", "chance (1 / options)"
 
 
 def constant_answers(run_path: str | Path) -> tuple[dict[str, dict[str, float]], dict[str, str]]:
-    """What a choice accuracy must beat on a run's evaluated items: per likelihood-scored choice benchmark of
-    ``<run>/eval/likelihoods.jsonl``, the accuracy (%) of always giving the commonest gold answer and of a uniform
-    guess (the mean of 1 / options), as table rows ``{MAJORITY_ROW: {bench: %}, CHANCE_ROW: {bench: %}}``, and each
-    benchmark's commonest answer. Empty when the run has no likelihood records (an older evaluation, or no choice
-    benchmark). A StrategyQA split with 57% "no" is 57% for a student that only ever says "no"."""
-    path = Path(run_path) / "eval" / "likelihoods.jsonl"
-    golds: dict[str, list[str]] = {}
-    options: dict[str, list[int]] = {}
-    if path.is_file():
-        for r in read_jsonl(path):
-            b = str(r.get("benchmark"))
-            if r.get("gold") is not None and r.get("plain_logp"):  # an item scored over its options
-                golds.setdefault(b, []).append(str(r["gold"]))
-                options.setdefault(b, []).append(len(r["plain_logp"]))
-    rows: dict[str, dict[str, float]] = {MAJORITY_ROW: {}, CHANCE_ROW: {}}
-    commonest: dict[str, str] = {}
-    for b, g in golds.items():
-        answer = max(sorted(set(g)), key=g.count)  # ties: the first in sorted order, the same on every read
-        commonest[b] = answer
-        rows[MAJORITY_ROW][b] = 100.0 * g.count(answer) / len(g)
-        rows[CHANCE_ROW][b] = 100.0 * sum(1 / k for k in options[b]) / len(options[b])
-    return ({k: v for k, v in rows.items() if v}, commonest)
+    """What a choice accuracy must beat on a run's evaluated items (:func:`mind.evaluation.items.constant_answers`
+    of ``<run>/eval/likelihoods.jsonl``) as table rows in percent, ``{MAJORITY_ROW: {bench: %}, CHANCE_ROW: {bench:
+    %}}``, and each benchmark's commonest answer. Empty when the run has no likelihood records (an older evaluation,
+    or no choice benchmark). A StrategyQA split with 57% "no" is 57% for a student that only ever says "no"."""
+    const = eval_items.constant_answers(Path(run_path) / "eval" / "likelihoods.jsonl")
+    rows = {MAJORITY_ROW: {b: 100.0 * c["count"] / c["n"] for b, c in const.items()},
+            CHANCE_ROW: {b: 100.0 * c["chance"] for b, c in const.items()}}
+    return ({k: v for k, v in rows.items() if v}, {b: c["answer"] for b, c in const.items()})
 
 
 def predictions(run_path: str | Path) -> dict[str, pd.DataFrame]:

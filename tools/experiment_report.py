@@ -207,15 +207,7 @@ def picks_markdown(runs: dict[tuple[str, int], Path]) -> str:
     share. A share near 1.00 is a constant answer, and an accuracy equal to the gold share is then no skill."""
     from collections import Counter
 
-    from mind.evaluation.likelihood import option_label
-    from mind.run import read_jsonl
-
-    def choice_records(path: Path) -> dict[str, list[dict]]:
-        by: dict[str, list[dict]] = {}
-        for r in read_jsonl(path):
-            if r.get("plain_logp"):  # an item scored over its options
-                by.setdefault(str(r["benchmark"]), []).append(r)
-        return by
+    from mind.evaluation.items import choice_records, constant_answers, option_label
 
     def cells(path: Path) -> dict[str, str]:
         out = {}
@@ -227,14 +219,13 @@ def picks_markdown(runs: dict[tuple[str, int], Path]) -> str:
     rows = {d.name: cells(d / "eval" / "likelihoods.jsonl") for _, d in sorted(runs.items(), key=lambda kv: (
         kv[0][0] != "mind", kv[0]))}
     first = runs[min(runs)] / "eval"
-    gold = {b: Counter(str(r["gold"]) for r in recs) for b, recs in choice_records(first / "likelihoods.jsonl").items()}
+    gold = constant_answers(first / "likelihoods.jsonl")
     benches = [b for b in ORDER if b in gold]
     if not benches:
         return ""
     if (first / "base_likelihoods.jsonl").is_file():
         rows = {"base student": cells(first / "base_likelihoods.jsonl"), **rows}
-    head = [f"{b} (gold: {g} {n / sum(gold[b].values()):.2f})" for b in benches
-            for g, n in [gold[b].most_common(1)[0]]]
+    head = [f"{b} (gold: {gold[b]['answer']} {gold[b]['majority']:.2f})" for b in benches]
     lines = ["| run | " + " | ".join(head) + " |", "|---|" + "---|" * len(benches)]
     lines += [f"| {name} | " + " | ".join(c.get(b, "-") for b in benches) + " |" for name, c in rows.items()]
     return "\n".join(lines) + "\n"

@@ -75,3 +75,37 @@ def perspectives(df: pd.DataFrame, prefix: str = "") -> list[str]:
     """Perspective ids with a rationale-loss column for the model ``prefix``."""
     head = f"{prefix}ce/"
     return [c[len(head):] for c in df.columns if c.startswith(head)]
+
+
+YESNO_OPTIONS = ("yes", "no")  # a yes/no item's options, in this order (mind.evaluation.likelihood)
+
+
+def option_label(record: dict, i: int) -> str:
+    """Option ``i`` of a likelihood record (``likelihoods.jsonl``) as its gold is written: "yes" / "no" for a yes/no
+    item, else a letter (A, B, ...)."""
+    return YESNO_OPTIONS[i] if str(record.get("gold")).strip().lower() in YESNO_OPTIONS else chr(65 + i)
+
+
+def choice_records(path: str | Path) -> dict[str, list[dict]]:
+    """The records of a likelihood file (``likelihoods.jsonl``, ``base_likelihoods.jsonl``) scored over their
+    options (``plain_logp``), by benchmark; empty when the file is missing."""
+    by: dict[str, list[dict]] = {}
+    if Path(path).is_file():
+        for r in read_jsonl(path):
+            if r.get("gold") is not None and r.get("plain_logp"):
+                by.setdefault(str(r["benchmark"]), []).append(r)
+    return by
+
+
+def constant_answers(path: str | Path) -> dict[str, dict]:
+    """What a choice accuracy must beat on the items of a likelihood file: per benchmark scored over options, the
+    commonest gold ``answer`` (ties: the first in sorted order), on ``count`` of the ``n`` items, its share
+    ``majority`` (the accuracy of always giving it) and ``chance`` (the mean of 1 / options), both fractions."""
+    out = {}
+    for b, recs in choice_records(path).items():
+        golds = [str(r["gold"]) for r in recs]
+        answer = max(sorted(set(golds)), key=golds.count)
+        count, n = golds.count(answer), len(golds)
+        out[b] = {"answer": answer, "count": count, "n": n, "majority": count / n,
+                  "chance": sum(1 / len(r["plain_logp"]) for r in recs) / n}
+    return out

@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from mind.data.prompting import LEAD
+from mind.evaluation.items import YESNO_OPTIONS
 from mind.model.batching import EncodedProblem, collate, encode_problem
 
 SHARE_FROM = 3  # continuations per item (on average in a batch) from which the prompt is shared
@@ -57,15 +58,6 @@ class Scoring:
     plain_context: str = ""  # "Question: ...\nAnswer:" ('' for items without options)
     plain_options: tuple[str, ...] = ()  # option texts, the harness's choices
     gold_index: int = -1  # the gold option's position (-1 without options)
-
-
-YESNO_OPTIONS = ("yes", "no")  # a yes/no item's options, in this order
-
-
-def option_label(record: dict, i: int) -> str:
-    """Option ``i`` of a likelihood record (``likelihoods.jsonl``) as its gold is written: "yes" / "no" for a yes/no
-    item, else a letter (A, B, ...)."""
-    return YESNO_OPTIONS[i] if str(record.get("gold")).strip().lower() in YESNO_OPTIONS else chr(65 + i)
 
 
 def scoring_for(item, prompt: list[int], version: int) -> Scoring:
