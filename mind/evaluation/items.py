@@ -14,6 +14,9 @@ between runs and the dashboard all work from the same numbers. One line per benc
     base_...           the same for the base student
 Evaluations made before prompt versions have ``option_correct`` (per-token option-text ranking) instead of the
 three choice columns.
+
+From a likelihood file's choice records (:func:`choice_records`), :func:`constant_answers` gives what a choice
+accuracy must beat on those items: always the commonest gold answer, and chance.
 """
 
 from __future__ import annotations
